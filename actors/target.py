@@ -1,0 +1,50 @@
+"""iommu-stress as a target of the generic engine: config schema, world, checkers."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from actors import cxl_reset, vfio
+from actors.config import IommuConfig
+from actors.world import World, fixes_of
+from iommu import invariants
+from iommu.versions import FIX_COMMITS, PRESETS
+from stress import cli
+from stress.target import Setup
+
+KINDS = {"cxl_reset": cxl_reset.run, "vfio": vfio.run}
+
+
+class IommuTarget:
+    prog = "iommu-stress"
+    config_model = IommuConfig
+    default_config = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+    version_key = "model.version"
+
+    def setup(self, config: IommuConfig, rt: Any, seed: int) -> Setup:
+        world = World(config, rt)
+        actors = []
+        for spec in config.actor:
+            for i in range(spec.count):
+                name = f"{spec.kind}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
+                actors.append((name, partial(KINDS[spec.kind], world, spec, name)))
+        return Setup(actors=actors,
+                     checkers=invariants.checkers(config.checks.disable, config.checks.expect_warn),
+                     coverage=invariants.Coverage())
+
+    def describe(self, config: IommuConfig) -> dict[str, Any]:
+        fixes = fixes_of(config)
+        return {"version": config.model.version, "fixes": fixes.on(), "variant": fixes.variant}
+
+    def versions(self) -> list[dict[str, Any]]:
+        return [{"name": name, "fixes": fixes.on(), "variant": fixes.variant, "about": about}
+                for name, (fixes, about) in PRESETS.items()]
+
+    def switches(self) -> dict[str, str]:
+        return dict(FIX_COMMITS)
+
+
+TARGET = IommuTarget()
+main = partial(cli.main, TARGET)

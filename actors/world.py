@@ -1,0 +1,53 @@
+"""The modelled machine of one seed, built from the config, and the op log of actors."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from actors.config import IommuConfig
+from iommu.core import Device
+from iommu.pci import Bridge, Kernel, PciDev, probe_reset_methods
+from iommu.ret import as_ret
+from iommu.versions import Fixes, preset
+
+
+def fixes_of(config: IommuConfig) -> Fixes:
+    return preset(config.model.version).with_(**config.model.fixes)
+
+
+class World:
+    def __init__(self, config: IommuConfig, rt: Any) -> None:
+        self.rt = rt
+        self.kernel = Kernel(rt, fixes_of(config))
+        self.pdevs: dict[str, PciDev] = {}
+        bridges: dict[str, Bridge] = {}
+        for g in config.group:
+            group = self.kernel.add_group(g.name, default_domain=g.default_domain)
+            for d in g.device:
+                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids,
+                             attach_deferred=d.attach_deferred, require_direct=d.require_direct)
+                self.kernel.add_device(group, dev)
+                name = d.bridge or f"{d.name}.port"
+                bridge = bridges.get(name)
+                if bridge is None:
+                    bridge = bridges[name] = Bridge(name, rt.lock(f"{name}.lock"))
+                if d.cxl:  # a CXL port: SBR masked until cxl_reset_bus_function unmasks it
+                    bridge.cxl_port = bridge.sbr_masked = True
+                pdev = PciDev(dev, rt.lock(f"{d.name}.lock"), bridge, flr=d.flr,
+                              imm_ready=d.imm_ready, slot=d.slot)
+                bridge.functions.append(pdev)
+                self.pdevs[d.name] = pdev
+        for d in (d for g in config.group for d in g.device):
+            pdev = self.pdevs[d.name]
+            pdev.reset_methods = list(d.reset_methods or probe_reset_methods(pdev))
+
+    async def op(self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any,
+                 **fields: Any) -> int:
+        """One user-visible operation, logged Jepsen-style: invoke, then ok or fail."""
+        self.rt.emit("op.invoke", op=op, **fields)
+        ret = as_ret(await fn(*args) or 0)
+        if ret:
+            self.rt.emit("op.fail", op=op, ret=ret.name, cause=ret.cause, **fields)
+        else:
+            self.rt.emit("op.ok", op=op, **fields)
+        return ret

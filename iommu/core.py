@@ -1,0 +1,649 @@
+"""The IOMMU core of drivers/iommu/iommu.c, per version (spec §1–§5).
+
+Each method is one kernel function, named as in the kernel; the kernel's `__name` is
+`_name` here so that a plugin subclass (DESIGN §5) can override it. A method that runs
+under `group->mutex` holds the model lock for its whole body; the only interleaving
+inside it is at the driver callbacks (scheduling points of the IOMMU driver), where
+actors that do not need the mutex (a reset in progress, a firmware wait) may run.
+
+Every exit of a locked function emits one event with the state the checkers need
+(DESIGN §3): `recovery_cnt` (or `resetting_domain` before S3), `domain`, and per gdev
+the fields this version has (`blocked` from S3, `reset_depth` from S5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from iommu.domain import BLOCKED, DMA, UNMANAGED, Domain, name_of
+from iommu.hw import Hardware, IommuDriver, KernelOops
+from iommu.ret import OK, Ret, as_ret, err
+from iommu.versions import Fixes
+
+if TYPE_CHECKING:
+    from iommu.runtime import Lock, Runtime
+
+IOMMU_NO_PASID = 0
+IOMMU_SET_DOMAIN_MUST_SUCCEED = 1
+
+
+@dataclass(eq=False)
+class Device:
+    """`struct device` with its `dev_iommu` and the PCI facts the core reads."""
+
+    name: str
+    ats: bool = True  # pci_ats_supported(): ATS capability and not untrusted
+    max_pasids: int = 0
+    attach_deferred: bool = False
+    require_direct: bool = False
+    has_iommu: bool = True  # dev_has_iommu(): dev->iommu && dev->iommu->iommu_dev
+    rid: str = ""  # requester ID; DMA aliases share one (spec §1.4)
+    iommu_group: "IommuGroup | None" = None
+
+    def __post_init__(self) -> None:
+        self.rid = self.rid or self.name
+
+
+@dataclass(eq=False)
+class GroupDevice:
+    dev: Device
+    blocked: bool = False  # S3+
+    reset_depth: int = 0  # S5+
+
+
+@dataclass(eq=False)
+class AttachHandle:
+    """An iommufd attach handle stored in `pasid_array`."""
+
+    domain: Domain
+
+
+RESERVED = object()  # XA_ZERO_ENTRY: a reservation that xa_for_each skips
+
+
+def domain_of(entry: Domain | AttachHandle) -> Domain:
+    return entry.domain if isinstance(entry, AttachHandle) else entry
+
+
+@dataclass(eq=False)
+class IommuGroup:
+    name: str
+    mutex: "Lock"
+    devices: list[GroupDevice] = field(default_factory=list)
+    domain: Domain | None = None
+    default_domain: Domain | None = None
+    blocking_domain: Domain | None = None
+    resetting_domain: Domain | None = None  # V0..S2
+    recovery_cnt: int = 0  # S3+
+    reset_cnt: int = 0  # the rejected v2 design only
+    owner: object | None = None
+    owner_cnt: int = 0
+    pasid_array: dict[int, Any] = field(default_factory=dict)
+
+    def pasids(self) -> list[tuple[int, Domain]]:
+        """xa_for_each from index 1: attached PASIDs, reservations skipped, in index order."""
+        return [(p, domain_of(e)) for p, e in sorted(self.pasid_array.items())
+                if p != IOMMU_NO_PASID and e is not RESERVED]
+
+
+class IommuCore:
+    """The core functions of spec §3–§5 for the version given by `fixes`."""
+
+    def __init__(self, rt: "Runtime", fixes: Fixes) -> None:
+        self.rt = rt
+        self.fixes = fixes
+        self.hw = Hardware(rt)
+        self.driver = IommuDriver(rt, self.hw)
+        # The driver's static ops->blocked_domain (spec §1.5).
+        self.blocked_domain = Domain("blocked", BLOCKED)
+        self.groups: dict[str, IommuGroup] = {}
+        self._domains = 0
+
+    # ----- building the world (probe time, before any actor runs) -----
+
+    def add_group(self, name: str, *, default_domain: bool = True) -> IommuGroup:
+        group = IommuGroup(name, self.rt.lock(f"{name}.mutex"))
+        if default_domain:
+            group.default_domain = Domain(f"{name}.default", DMA)
+            group.domain = group.default_domain
+        self.groups[name] = group
+        return group
+
+    def add_device(self, group: IommuGroup, dev: Device) -> GroupDevice:
+        """Probe: the device joins the group and, unless deferred, its default domain."""
+        gdev = GroupDevice(dev)
+        group.devices.append(gdev)
+        dev.iommu_group = group
+        self.hw.add(dev)
+        if group.domain is not None and not dev.attach_deferred:
+            self.hw.context[dev.rid] = group.domain
+        return gdev
+
+    def alloc_domain(self, type_: str = UNMANAGED, prefix: str = "hwpt") -> Domain:
+        """iommu_paging_domain_alloc() and friends: a fresh, uniquely named domain."""
+        self._domains += 1
+        return Domain(f"{prefix}{self._domains}", type_)
+
+    def free_domain(self, domain: Domain) -> None:
+        """iommu_domain_free(): the owner drops it; any later use is a use-after-free."""
+        domain.freed = True
+        self.rt.emit("iommu.domain_free", domain=domain.name)
+
+    # ----- events -----
+
+    def warn(self, site: str, cond: str, **fields: Any) -> None:
+        """WARN_ON(): the kernel prints a splat and goes on."""
+        self.rt.emit("warn", site=site, cond=cond, **fields)
+
+    def oops(self, site: str, what: str, **fields: Any) -> None:
+        self.rt.emit("oops", site=site, what=what, **fields)
+        raise KernelOops(f"{site}: {what}")
+
+    def state(self, group: IommuGroup) -> dict[str, Any]:
+        f = self.fixes
+        out: dict[str, Any] = {"group": group.name, "domain": name_of(group.domain)}
+        if f.per_gdev_blocked:
+            out["recovery_cnt"] = group.recovery_cnt
+        else:
+            out["resetting_domain"] = name_of(group.resetting_domain)
+        if f.variant == "v2-reset-cnt":
+            out["reset_cnt"] = group.reset_cnt
+        gdevs: dict[str, dict[str, Any]] = {}
+        for gdev in group.devices:
+            g: dict[str, Any] = {}
+            if f.per_gdev_blocked:
+                g["blocked"] = gdev.blocked
+            if f.nested_depth:
+                g["reset_depth"] = gdev.reset_depth
+            gdevs[gdev.dev.name] = g
+        out["gdevs"] = gdevs
+        return out
+
+    def transition(self, event: str, group: IommuGroup, ret: int, **fields: Any) -> Ret:
+        """The exit of a locked core function: its result and the state after it."""
+        ret = as_ret(ret)
+        if ret:
+            fields["ret"] = ret.name
+            fields["cause"] = ret.cause
+        else:
+            fields["ret"] = "0"
+        self.rt.emit(event, **fields, **self.state(group))
+        return ret
+
+    # ----- §3 primitive helpers -----
+
+    def fenced(self, group: IommuGroup) -> bool:
+        """The group-wide reset fence (spec §5): resetting_domain before S3, recovery_cnt after."""
+        if self.fixes.per_gdev_blocked:
+            return group.recovery_cnt != 0
+        return group.resetting_domain is not None
+
+    def _dev_to_gdev(self, dev: Device) -> GroupDevice | None:
+        group = dev.iommu_group
+        assert group is not None
+        for gdev in group.devices:
+            if gdev.dev is dev:
+                return gdev
+        return None
+
+    async def _iommu_attach_device(self, domain: Domain | None, dev: Device,
+                                   old: Domain | None) -> Ret:
+        if domain is None:  # domain->ops->attach_dev on NULL: bug B9
+            self.oops("__iommu_attach_device", "NULL pointer dereference (domain->ops)",
+                      gdev=dev.name)
+        if not domain.has_attach_dev:
+            return err("ENODEV", "domain has no attach_dev")
+        ret = as_ret(await self.driver.attach_dev(domain, dev, old), "driver attach_dev failed")
+        if ret:
+            return ret
+        dev.attach_deferred = False
+        return OK
+
+    async def _iommu_device_set_domain(self, group: IommuGroup, dev: Device, new: Domain,
+                                       old: Domain | None, flags: int) -> Ret:
+        if dev.require_direct and (new.type == BLOCKED or new is group.blocking_domain):
+            self.rt.emit("dev_warn", gdev=dev.name,
+                         msg="Firmware has requested this device have a 1:1 IOMMU mapping")
+            return err("EINVAL", "require_direct device cannot be blocked")
+        if dev.attach_deferred:
+            if new is group.default_domain:
+                return OK
+            dev.attach_deferred = False
+        ret = await self._iommu_attach_device(new, dev, old)
+        if ret:
+            if (flags & IOMMU_SET_DOMAIN_MUST_SUCCEED and group.blocking_domain is not None
+                    and group.blocking_domain is not new):
+                await self._iommu_attach_device(group.blocking_domain, dev, old)
+            return ret
+        return OK
+
+    async def iommu_remove_dev_pasid(self, dev: Device, pasid: int, domain: Domain) -> None:
+        blocked = self.blocked_domain
+        ret = await self.driver.set_dev_pasid(blocked, dev, pasid, domain)
+        if ret:
+            self.warn("iommu_remove_dev_pasid", "set_dev_pasid(blocked) failed", gdev=dev.name)
+
+    async def _iommu_set_group_pasid(self, domain: Domain, group: IommuGroup, pasid: int,
+                                     old: Domain | None) -> Ret:
+        """No version skips blocked devices here (spec §3; bug B5 through done() in V0-S3)."""
+        done: list[Device] = []
+        for gdev in group.devices:
+            dev = gdev.dev
+            if dev.max_pasids <= 0:
+                continue
+            ret = as_ret(await self.driver.set_dev_pasid(domain, dev, pasid, old),
+                         "driver set_dev_pasid failed")
+            if ret:
+                for prev in done:
+                    if old is None:
+                        await self.iommu_remove_dev_pasid(prev, pasid, domain)
+                    elif await self.driver.set_dev_pasid(old, prev, pasid, domain):
+                        self.warn("__iommu_set_group_pasid", "rollback failed", gdev=prev.name)
+                        await self.iommu_remove_dev_pasid(prev, pasid, domain)
+                return ret
+            done.append(dev)
+        return OK
+
+    async def _iommu_remove_group_pasid(self, group: IommuGroup, pasid: int,
+                                        domain: Domain) -> None:
+        for gdev in group.devices:
+            if gdev.dev.max_pasids <= 0:
+                continue
+            if self.fixes.pasid_detach_skip_blocked and gdev.blocked:
+                continue
+            await self.iommu_remove_dev_pasid(gdev.dev, pasid, domain)
+
+    def _iommu_group_alloc_blocking_domain(self, group: IommuGroup) -> Ret:
+        """The driver has a static blocked domain, so this cannot fail here."""
+        if group.blocking_domain is None:
+            group.blocking_domain = self.blocked_domain
+        return OK
+
+    # ----- §4 pci_dev_reset_iommu_prepare / done -----
+
+    async def pci_dev_reset_iommu_prepare(self, dev: Device) -> Ret:
+        self.rt.emit("iommu.prepare.enter", gdev=dev.name)
+        await self.rt.point(f"prepare {dev.name}")  # unlocked reads of iommu_group, dev->iommu
+        group = dev.iommu_group
+        if not dev.ats or not dev.has_iommu:
+            self.rt.emit("iommu.prepare.exit", gdev=dev.name, ret="0", path="no-ats")
+            return OK
+        assert group is not None
+        async with group.mutex:
+            ret, path = await self._prepare_locked(group, dev)
+            return self.transition("iommu.prepare.exit", group, ret, gdev=dev.name, path=path)
+
+    async def _prepare_locked(self, group: IommuGroup, dev: Device) -> tuple[Ret, str]:
+        f = self.fixes
+        gdev: GroupDevice | None = None
+        if not f.per_gdev_blocked:
+            if group.resetting_domain is not None:
+                if f.variant == "v2-reset-cnt":
+                    # [INFERRED] v2: re-entry only counts and returns 0; the device
+                    # (possibly a sibling) is not blocked.
+                    group.reset_cnt += 1
+                    return OK, "counted"
+                self.warn("pci_dev_reset_iommu_prepare", "re-entry", gdev=dev.name)
+                return err("EBUSY", "re-entry: group resetting_domain set"), "re-entry"
+        else:
+            gdev = self._dev_to_gdev(dev)
+            if gdev is None:
+                self.warn("pci_dev_reset_iommu_prepare", "no gdev", gdev=dev.name)
+                return err("ENODEV", "device not in its group"), "no-gdev"
+            if f.nested_depth:
+                gdev.reset_depth += 1
+                if gdev.reset_depth > 1:
+                    return OK, "nested"
+            elif gdev.blocked:
+                self.warn("pci_dev_reset_iommu_prepare", "re-entry", gdev=dev.name)
+                return err("EBUSY", "re-entry: device blocked"), "re-entry"
+
+        ret = self._iommu_group_alloc_blocking_domain(group)
+        if not ret and group.domain is not group.blocking_domain:
+            ret = await self._iommu_attach_device(group.blocking_domain, dev, group.domain)
+        if ret:
+            if gdev is not None and f.nested_depth:
+                gdev.reset_depth -= 1
+            return ret, "failed"
+
+        if gdev is not None:
+            # S3+: set before the PASID loop so that iommu_driver_get_domain_for_dev()
+            # in the set_dev_pasid callbacks already answers "blocking" (fixes B12).
+            gdev.blocked = True
+        if not f.per_dev_pasid or dev.max_pasids > 0:
+            for pasid, domain in group.pasids():
+                await self.iommu_remove_dev_pasid(dev, pasid, domain)
+        if gdev is not None:
+            group.recovery_cnt += 1
+        else:
+            group.resetting_domain = group.blocking_domain
+            if f.variant == "v2-reset-cnt":
+                group.reset_cnt = 1
+        return OK, "fenced"
+
+    async def pci_dev_reset_iommu_done(self, dev: Device) -> None:
+        self.rt.emit("iommu.done.enter", gdev=dev.name)
+        await self.rt.point(f"done {dev.name}")
+        group = dev.iommu_group
+        if not dev.ats or not dev.has_iommu:
+            self.rt.emit("iommu.done.exit", gdev=dev.name, ret="0", path="no-ats")
+            return
+        assert group is not None
+        async with group.mutex:
+            path = await self._done_locked(group, dev)
+            self.transition("iommu.done.exit", group, OK, gdev=dev.name, path=path)
+
+    async def _done_locked(self, group: IommuGroup, dev: Device) -> str:
+        f = self.fixes
+        gdev: GroupDevice | None = None
+        if not f.per_gdev_blocked:
+            if group.resetting_domain is None:
+                return "not-resetting"  # "prepare was bypassed"
+            if f.variant == "v2-reset-cnt":
+                group.reset_cnt -= 1  # [INFERRED] only the last done restores
+                if group.reset_cnt > 0:
+                    return "counted"
+        else:
+            gdev = self._dev_to_gdev(dev)
+            if gdev is None:
+                self.warn("pci_dev_reset_iommu_done", "no gdev", gdev=dev.name)
+                return "no-gdev"
+            if f.nested_depth:
+                if gdev.reset_depth == 0:
+                    self.warn("pci_dev_reset_iommu_done", "depth underflow", gdev=dev.name)
+                    return "underflow"
+                gdev.reset_depth -= 1
+                if gdev.reset_depth:
+                    return "nested"
+            elif not gdev.blocked:
+                return "not-blocked"
+
+        blocking = group.blocking_domain
+        if blocking is None:
+            self.warn("pci_dev_reset_iommu_done", "no blocking domain", gdev=dev.name)
+            return "no-blocking"
+        if group.domain is not blocking and (group.domain is not None
+                                             or not f.null_domain_guard):
+            if f.alias_unblock_warn:
+                self._warn_alias_unblock("pci_dev_reset_iommu_done", group, dev)
+            if await self._iommu_attach_device(group.domain, dev, blocking):
+                self.warn("pci_dev_reset_iommu_done", "re-attach failed", gdev=dev.name)
+        if gdev is not None:
+            gdev.blocked = False
+        if f.per_dev_pasid:
+            if dev.max_pasids > 0:
+                for pasid, domain in group.pasids():
+                    if await self.driver.set_dev_pasid(domain, dev, pasid, blocking):
+                        self.warn("pci_dev_reset_iommu_done", "PASID re-attach failed",
+                                  gdev=dev.name, pasid=pasid)
+        else:
+            for pasid, domain in group.pasids():
+                if await self._iommu_set_group_pasid(domain, group, pasid, blocking):
+                    self.warn("pci_dev_reset_iommu_done", "PASID re-attach failed",
+                              gdev=dev.name, pasid=pasid)
+        if gdev is not None:
+            if group.recovery_cnt == 0:
+                self.warn("pci_dev_reset_iommu_done", "recovery_cnt == 0", gdev=dev.name)
+            else:
+                group.recovery_cnt -= 1
+        else:
+            group.resetting_domain = None
+        return "restored"
+
+    def _warn_alias_unblock(self, site: str, group: IommuGroup, dev: Device) -> None:
+        """[INFERRED] 15dd29ca (not read): WARN when `dev`'s shared requester ID is
+        re-enabled while a DMA-aliased sibling is still blocked. It warns, it does not
+        prevent (spec §4.5, B13); placed both in done() and in the group set_domain loop."""
+        for other in group.devices:
+            if other.dev is not dev and other.dev.rid == dev.rid and other.blocked:
+                self.warn(site, "alias-unblock", gdev=dev.name, alias=other.dev.name)
+
+    # ----- §5.1, §5.2 -----
+
+    async def iommu_deferred_attach(self, dev: Device, domain: Domain) -> Ret:
+        await self.rt.point(f"deferred_attach {dev.name}")  # the unlocked pre-check
+        if not dev.has_iommu or not dev.attach_deferred:
+            return OK
+        group = dev.iommu_group
+        assert group is not None
+        async with group.mutex:
+            if not self.fixes.per_gdev_blocked:
+                if group.resetting_domain is not None:
+                    ret = err("EBUSY", "reset fence: group resetting")
+                else:
+                    ret = await self._iommu_attach_device(domain, dev, None)
+            else:
+                gdev = self._dev_to_gdev(dev)
+                if gdev is None:
+                    self.warn("iommu_deferred_attach", "no gdev", gdev=dev.name)
+                    ret = err("ENODEV", "device not in its group")
+                elif gdev.blocked:
+                    ret = err("EBUSY", "reset fence: device blocked")
+                else:
+                    ret = await self._iommu_attach_device(domain, dev, None)
+            return self.transition("iommu.deferred_attach.exit", group, ret, gdev=dev.name)
+
+    def iommu_driver_get_domain_for_dev(self, dev: Device) -> Domain | None:
+        """For IOMMU drivers inside their callbacks (group mutex held)."""
+        group = dev.iommu_group
+        assert group is not None
+        if not self.fixes.per_gdev_blocked:
+            return group.resetting_domain or group.domain
+        gdev = self._dev_to_gdev(dev)
+        if gdev is None:
+            self.warn("iommu_driver_get_domain_for_dev", "no gdev", gdev=dev.name)
+            return None
+        return group.blocking_domain if gdev.blocked else group.domain
+
+    def iommu_get_domain_for_dev(self, dev: Device) -> Domain | None:
+        """For device drivers: always the logical domain, even during a reset."""
+        group = dev.iommu_group
+        return None if group is None else group.domain
+
+    # ----- §5.3 set_domain -----
+
+    async def _iommu_group_set_domain_internal(self, group: IommuGroup, new: Domain | None,
+                                               flags: int) -> Ret:
+        f = self.fixes
+        must = bool(flags & IOMMU_SET_DOMAIN_MUST_SUCCEED)
+        if group.domain is new:
+            return OK  # before the fence: a same-domain call is never fenced
+        if new is None:
+            self.warn("__iommu_group_set_domain_internal", "new == NULL")
+            return err("EINVAL", "NULL domain")
+        if self.fenced(group) and not (f.nofail_through_fence and must):
+            return err("EBUSY", "reset fence")
+        result = OK
+        done: list[GroupDevice] = []
+        for gdev in group.devices:
+            if f.nofail_through_fence and gdev.blocked:
+                continue  # stays on blocking; done() attaches it to group->domain later
+            if f.alias_unblock_warn:
+                self._warn_alias_unblock("__iommu_group_set_domain_internal", group, gdev.dev)
+            ret = await self._iommu_device_set_domain(group, gdev.dev, new, group.domain, flags)
+            if ret:
+                result = ret
+                if must:
+                    continue
+                # Revert the devices already moved. [INFERRED] From S7 on this runs only
+                # with recovery_cnt == 0, so it needs no blocked-skip.
+                for prev in done:
+                    if group.domain is not None and await self._iommu_device_set_domain(
+                            group, prev.dev, group.domain, new, IOMMU_SET_DOMAIN_MUST_SUCCEED):
+                        self.warn("__iommu_group_set_domain_internal", "revert failed",
+                                  gdev=prev.dev.name)
+                return ret
+            done.append(gdev)
+        group.domain = new
+        return result
+
+    async def _iommu_group_set_domain(self, group: IommuGroup, new: Domain | None) -> Ret:
+        return await self._iommu_group_set_domain_internal(group, new, 0)
+
+    async def _iommu_group_set_domain_nofail(self, group: IommuGroup, new: Domain) -> None:
+        ret = await self._iommu_group_set_domain_internal(group, new, IOMMU_SET_DOMAIN_MUST_SUCCEED)
+        if ret:
+            self.warn("__iommu_group_set_domain_nofail", f"set_domain failed: {ret.name}",
+                      group=group.name, cause=ret.cause)
+
+    async def _iommu_group_set_core_domain(self, group: IommuGroup) -> None:
+        new = group.blocking_domain if group.owner is not None else group.default_domain
+        assert new is not None
+        await self._iommu_group_set_domain_nofail(group, new)
+
+    # ----- §5.4 attach -----
+
+    async def _iommu_attach_group(self, domain: Domain, group: IommuGroup) -> Ret:
+        if group.domain is not None and group.domain not in (group.default_domain,
+                                                               group.blocking_domain):
+            return err("EBUSY", "group already attached to another domain")
+        if not group.devices or not group.devices[0].dev.has_iommu:
+            return err("EINVAL", "first device has no IOMMU")
+        return await self._iommu_group_set_domain(group, domain)
+
+    async def iommu_attach_device(self, domain: Domain, dev: Device) -> Ret:
+        group = dev.iommu_group
+        if group is None:
+            return err("ENODEV", "no group")
+        async with group.mutex:
+            if len(group.devices) != 1:
+                ret = err("EINVAL", "group has more than one device")
+            else:
+                ret = await self._iommu_attach_group(domain, group)
+            return self.transition("iommu.attach_device.exit", group, ret, domain=domain.name)
+
+    async def iommu_attach_group(self, domain: Domain, group: IommuGroup) -> Ret:
+        async with group.mutex:
+            ret = await self._iommu_attach_group(domain, group)
+            return self.transition("iommu.attach_group.exit", group, ret, new=domain.name)
+
+    async def iommu_attach_group_handle(self, domain: Domain, group: IommuGroup,
+                                        handle: AttachHandle | None) -> Ret:
+        if handle is None:
+            return err("EINVAL", "NULL handle")
+        async with group.mutex:
+            if IOMMU_NO_PASID in group.pasid_array:
+                ret = err("EBUSY", "pasid_array[0] occupied")
+            else:
+                group.pasid_array[IOMMU_NO_PASID] = RESERVED
+                ret = await self._iommu_attach_group(domain, group)
+                if ret:
+                    del group.pasid_array[IOMMU_NO_PASID]
+                else:
+                    handle.domain = domain
+                    group.pasid_array[IOMMU_NO_PASID] = handle
+            return self.transition("iommu.attach_group_handle.exit", group, ret, new=domain.name)
+
+    async def iommu_replace_group_handle(self, group: IommuGroup, new: Domain | None,
+                                         handle: AttachHandle | None) -> Ret:
+        if new is None or handle is None:
+            return err("EINVAL", "NULL domain or handle")
+        async with group.mutex:
+            previous = group.pasid_array.get(IOMMU_NO_PASID)
+            group.pasid_array[IOMMU_NO_PASID] = RESERVED
+            ret = await self._iommu_group_set_domain(group, new)
+            if ret:
+                if previous is None:
+                    del group.pasid_array[IOMMU_NO_PASID]
+                else:
+                    group.pasid_array[IOMMU_NO_PASID] = previous
+            else:
+                handle.domain = new
+                group.pasid_array[IOMMU_NO_PASID] = handle
+            return self.transition("iommu.replace_group_handle.exit", group, ret, new=new.name)
+
+    # ----- §5.5 detach (the nofail path) -----
+
+    async def iommu_detach_device(self, domain: Domain, dev: Device) -> None:
+        group = dev.iommu_group
+        if group is None:
+            return
+        async with group.mutex:
+            if domain is not group.domain:
+                self.warn("iommu_detach_device", "domain != group->domain", gdev=dev.name)
+            elif len(group.devices) != 1:
+                self.warn("iommu_detach_device", "group has more than one device", gdev=dev.name)
+            else:
+                await self._iommu_group_set_core_domain(group)
+            self.transition("iommu.detach_device.exit", group, OK, gdev=dev.name)
+
+    async def iommu_detach_group(self, domain: Domain | None, group: IommuGroup) -> None:
+        async with group.mutex:
+            await self._iommu_group_set_core_domain(group)
+            self.transition("iommu.detach_group.exit", group, OK)
+
+    async def iommu_detach_group_handle(self, domain: Domain, group: IommuGroup) -> None:
+        async with group.mutex:
+            await self._iommu_group_set_core_domain(group)
+            group.pasid_array.pop(IOMMU_NO_PASID, None)
+            self.transition("iommu.detach_group_handle.exit", group, OK)
+
+    # ----- §5.6 DMA ownership -----
+
+    async def _iommu_take_dma_ownership(self, group: IommuGroup, owner: object) -> Ret:
+        if group.domain is not None and group.domain is not group.default_domain:
+            return err("EBUSY", "group domain is not the default domain")
+        if group.pasid_array:
+            return err("EBUSY", "group has PASID attachments")
+        ret = self._iommu_group_alloc_blocking_domain(group)
+        if not ret:
+            ret = await self._iommu_group_set_domain(group, group.blocking_domain)
+        if ret:
+            return ret
+        group.owner = owner
+        group.owner_cnt += 1
+        return OK
+
+    async def iommu_group_claim_dma_owner(self, group: IommuGroup, owner: object) -> Ret:
+        if owner is None:
+            self.warn("iommu_group_claim_dma_owner", "owner == NULL")
+            return err("EINVAL", "NULL owner")
+        async with group.mutex:
+            if group.owner_cnt:
+                ret = err("EPERM", "group already claimed")
+            else:
+                ret = await self._iommu_take_dma_ownership(group, owner)
+            return self.transition("iommu.group_claim_dma_owner.exit", group, ret)
+
+    async def iommu_device_claim_dma_owner(self, dev: Device, owner: object) -> Ret:
+        if owner is None:
+            self.warn("iommu_device_claim_dma_owner", "owner == NULL", gdev=dev.name)
+            return err("EINVAL", "NULL owner")
+        group = dev.iommu_group
+        if group is None:
+            return err("ENODEV", "no group")
+        async with group.mutex:
+            if group.owner_cnt:
+                if group.owner is not owner:
+                    ret = err("EPERM", "group claimed by another owner")
+                else:
+                    group.owner_cnt += 1
+                    ret = OK
+            else:
+                ret = await self._iommu_take_dma_ownership(group, owner)
+            return self.transition("iommu.device_claim_dma_owner.exit", group, ret, gdev=dev.name)
+
+    async def _iommu_release_dma_ownership(self, group: IommuGroup) -> None:
+        if not group.owner_cnt or group.owner is None or group.pasid_array:
+            self.warn("__iommu_release_dma_ownership", "not owned or PASIDs attached")
+            return
+        group.owner_cnt = 0
+        group.owner = None
+        assert group.default_domain is not None
+        await self._iommu_group_set_domain_nofail(group, group.default_domain)
+
+    async def iommu_group_release_dma_owner(self, group: IommuGroup) -> None:
+        async with group.mutex:
+            await self._iommu_release_dma_ownership(group)
+            self.transition("iommu.group_release_dma_owner.exit", group, OK)
+
+    async def iommu_device_release_dma_owner(self, dev: Device) -> None:
+        group = dev.iommu_group
+        assert group is not None
+        async with group.mutex:
+            if group.owner_cnt > 1:
+                group.owner_cnt -= 1
+            else:
+                await self._iommu_release_dma_ownership(group)
+            self.transition("iommu.device_release_dma_owner.exit", group, OK, gdev=dev.name)

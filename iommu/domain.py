@@ -1,0 +1,34 @@
+"""IOMMU domains: what a device's DMA is translated with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BLOCKED = "BLOCKED"
+IDENTITY = "IDENTITY"
+DMA = "DMA"
+UNMANAGED = "UNMANAGED"  # VFIO type1 / iommufd hwpt paging domain
+SVA = "SVA"
+
+
+@dataclass(eq=False)
+class Domain:
+    """A domain is compared by identity, as the kernel compares pointers."""
+
+    name: str
+    type: str
+    freed: bool = False
+    has_attach_dev: bool = True
+    has_set_dev_pasid: bool = True
+
+    @property
+    def translating(self) -> bool:
+        """A device on it may hold ATS-cached translations that a change must invalidate."""
+        return self.type != BLOCKED
+
+    def __repr__(self) -> str:
+        return f"<{self.name}{' freed' if self.freed else ''}>"
+
+
+def name_of(domain: Domain | None) -> str | None:
+    return None if domain is None else domain.name

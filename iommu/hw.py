@@ -1,0 +1,99 @@
+"""The hardware shadow (spec §1.7) and the IOMMU driver callbacks that program it.
+
+The core's fields say what the kernel believes; this module says what the IOMMU and the
+devices really do: which domain translates each requester ID and PASID, which device is
+in reset, which ATS/devTLB invalidations were sent and to whom. The invariants compare
+the two.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from iommu.domain import Domain, name_of
+from iommu.ret import OK, Ret
+
+if TYPE_CHECKING:
+    from iommu.core import Device
+    from iommu.runtime import Runtime
+
+
+class KernelOops(Exception):
+    """The modelled kernel dereferenced NULL or similar: the calling task dies."""
+
+
+class Hardware:
+    def __init__(self, rt: "Runtime") -> None:
+        self.rt = rt
+        # Requester ID -> domain its context entry points at (None: no context yet, e.g.
+        # the first attach is deferred). DMA-aliased functions share one requester ID.
+        self.context: dict[str, Domain | None] = {}
+        self.pasid: dict[str, dict[int, Domain]] = {}
+        self.in_reset: dict[str, bool] = {}
+        self.devices: dict[str, "Device"] = {}
+
+    def add(self, dev: "Device") -> None:
+        self.devices[dev.name] = dev
+        self.context.setdefault(dev.rid, None)
+        self.pasid[dev.name] = {}
+        self.in_reset[dev.name] = False
+
+    def rid_domain(self, dev: "Device") -> Domain | None:
+        return self.context[dev.rid]
+
+    def set_in_reset(self, dev: "Device", on: bool) -> None:
+        self.in_reset[dev.name] = on
+        self.rt.emit("hw.reset.begin" if on else "hw.reset.end", gdev=dev.name)
+
+    def _ats_invalidate(self, dev: "Device", previous: Domain | None, why: str) -> None:
+        """Drivers flush the device TLB when a translating domain is taken away."""
+        if previous is None or not previous.translating:
+            return
+        for other in self.devices.values():
+            if other.rid == dev.rid and other.ats:
+                self.rt.emit(
+                    "hw.ats_inval", gdev=other.name, via=dev.name, why=why,
+                    in_reset=self.in_reset[other.name],
+                )
+
+    def _use(self, domain: Domain, what: str, dev: "Device") -> None:
+        if domain.freed:
+            self.rt.emit("uaf", site=what, gdev=dev.name, domain=domain.name)
+
+
+class IommuDriver:
+    """A driver with a static blocked domain (as SMMUv3 and VT-d have)."""
+
+    def __init__(self, rt: "Runtime", hw: Hardware) -> None:
+        self.rt = rt
+        self.hw = hw
+
+    async def attach_dev(self, domain: Domain, dev: "Device", old: Domain | None) -> Ret:
+        await self.rt.point(f"attach_dev {dev.name}")
+        hw = self.hw
+        hw._use(domain, "attach_dev", dev)
+        previous = hw.context[dev.rid]
+        if previous is not domain:
+            hw._ats_invalidate(dev, previous, "rid")
+        hw.context[dev.rid] = domain
+        self.rt.emit("hw.rid_attach", gdev=dev.name, rid=dev.rid, domain=domain.name,
+                     old=name_of(old), prev=name_of(previous))
+        return OK
+
+    async def set_dev_pasid(self, domain: Domain, dev: "Device", pasid: int,
+                            old: Domain | None) -> Ret:
+        """Attach `pasid` of `dev` to `domain`; a BLOCKED domain removes the PASID."""
+        await self.rt.point(f"set_dev_pasid {dev.name} {pasid}")
+        hw = self.hw
+        hw._use(domain, "set_dev_pasid", dev)
+        table = hw.pasid[dev.name]
+        previous = table.get(pasid)
+        if previous is not domain:
+            hw._ats_invalidate(dev, previous, f"pasid {pasid}")
+        if domain.translating:
+            table[pasid] = domain
+        else:
+            table.pop(pasid, None)
+        self.rt.emit("hw.pasid_set", gdev=dev.name, pasid=pasid, domain=domain.name,
+                     old=name_of(old), prev=name_of(previous))
+        return OK

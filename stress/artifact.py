@@ -1,0 +1,72 @@
+"""Failure artifacts (DESIGN §4): everything needed to re-run a failure exactly."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stress.config import ConfigError
+from stress.log import write_atomic
+from stress.run import Result
+
+FORMAT = 1
+
+
+def harness_version() -> str:
+    try:
+        return version("iommu-stress")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def make(result: Result, config: Any, model: dict[str, Any], trace: str) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "harness_version": harness_version(),
+        "model": model,
+        "config": config.model_dump(mode="json"),
+        "seed": result.seed,
+        "strategy": result.strategy,
+        "schedule": "seed",  # the decisions are the seed's own; replay regenerates them
+        "swarm": {},
+        "actors": result.actors,
+        "decisions": [[c, e] for c, e in result.decisions],
+        "outcome": result.outcome,
+        "failure": result.failure,
+        "steps": result.steps,
+        "trace_hash": trace,
+    }
+
+
+def save(path: Path, artifact: dict[str, Any]) -> None:
+    write_atomic(path, orjson.dumps(artifact, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+REQUIRED = {"format": int, "config": dict, "seed": int, "decisions": list, "trace_hash": str,
+            "outcome": str}
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        artifact = orjson.loads(path.read_bytes())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the artifact: {e.strerror}") from None
+    except orjson.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not JSON: {e}") from None
+    if not isinstance(artifact, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    for key, kind in REQUIRED.items():
+        if not isinstance(artifact.get(key), kind):
+            raise ConfigError(f"{path}: {key}: expected {kind.__name__}, "
+                              f"got {type(artifact.get(key)).__name__}")
+    if artifact["format"] != FORMAT:
+        raise ConfigError(f"{path}: format: expected {FORMAT}, got {artifact['format']}")
+    for i, d in enumerate(artifact["decisions"]):
+        if not (isinstance(d, list) and len(d) == 2 and isinstance(d[0], int)
+                and isinstance(d[1], list) and all(isinstance(x, int) for x in d[1])):
+            raise ConfigError(f"{path}: decisions[{i}]: expected [chosen, [enabled...]] "
+                              f"of integers, got {d!r}")
+    return artifact

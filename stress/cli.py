@@ -1,0 +1,155 @@
+"""The command line (DESIGN §4), for any target: run, replay, versions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from stress import artifact, config as configs
+from stress.config import ConfigError
+from stress.log import trace_hash, write_atomic
+from stress.run import Result, run_seed
+from stress.sweep import Sweep
+from stress.target import Target
+
+
+def _parser(target: Target) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=target.prog, description="Seeded concurrency stress "
+                                "of the IOMMU core around PCI device reset, in a model.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="a stress sweep from a TOML config")
+    run.add_argument("config", nargs="?", type=Path,
+                     help="TOML config (default: configs/default.toml)")
+    run.add_argument("--seeds", type=int, help="how many seeds (default: run.seeds)")
+    run.add_argument("--seed-start", type=int, help="first seed (default: run.seed_start)")
+    run.add_argument("--seed", type=int, help="run this one seed")
+    run.add_argument("--version", help="model version (see `versions`)")
+    run.add_argument("--strategy", help="scheduling strategy")
+    run.add_argument("--out", type=Path, help="output folder (default: runs/<run id>)")
+    run.add_argument("--log", choices=("fail", "all", "none"), default="fail",
+                     help="which seeds' logs to write (default: fail)")
+
+    replay = sub.add_parser("replay", help="re-run a failure artifact exactly")
+    replay.add_argument("artifact", type=Path)
+    replay.add_argument("--log", type=Path, dest="log_out",
+                        help="where to write the replayed log (default: next to the artifact)")
+
+    sub.add_parser("versions", help="list the model versions and fix switches")
+    return p
+
+
+def main(target: Target, argv: list[str] | None = None) -> int:
+    args = _parser(target).parse_args(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        if args.command == "run":
+            return _run(target, args, console)
+        if args.command == "replay":
+            return _replay(target, args, console)
+        return _versions(target, console)
+    except ConfigError as e:
+        print(f"{target.prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _config_path(target: Target, given: Path | None) -> Path:
+    if given is not None:
+        return given
+    for candidate in (Path("configs/default.toml"), target.default_config):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("no CONFIG given and no configs/default.toml here or in the install")
+
+
+def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
+    path = _config_path(target, args.config)
+    seeds, start = args.seeds, args.seed_start
+    if args.seed is not None:
+        seeds, start = 1, args.seed
+    overrides = {"run.seeds": seeds, "run.seed_start": start, "run.strategy": args.strategy,
+                 target.version_key: args.version}
+    config = configs.load(target.config_model, path, overrides)
+    version = target.describe(config)["version"]
+    out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
+                                       f"{config.run.seed_start}-{config.run.seeds}")
+    seeds_range = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
+    sweep = Sweep(target, config, out, log=args.log)
+    console.print(f"{target.prog}: {path} on {version}, seeds {seeds_range.start}.."
+                  f"{seeds_range.stop - 1}, strategy {config.run.strategy} -> {out}")
+    sweep.run(seeds_range)
+    _print_summary(console, sweep.summary(), out)
+    return 1 if sweep.failures else 0
+
+
+def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
+    steps = s["steps"]
+    console.print(f"{s['seeds_run']} seeds, {len(s['failures'])} failing, "
+                  f"{s['hit_step_bound']} at the step bound; steps min/median/max "
+                  f"{steps['min']}/{steps['median']}/{steps['max']}; "
+                  f"{s['schedules_per_second']} seeds/s")
+    if s["failure_kinds"]:
+        table = Table("kind", "check", "site", "first seed", "count")
+        for f in s["failure_kinds"]:
+            table.add_row(f["kind"], f["check"] or "", f["site"] or "", str(f["first_seed"]),
+                          str(f["count"]))
+        console.print(table)
+        first = s["failures"][0]
+        if "artifact" in first:
+            console.print(f"reproduce: iommu-stress replay {first['artifact']}")
+    zero = [k for k, n in s["coverage"].items() if n == 0]
+    console.print("coverage: " + ", ".join(f"{k}={n}" for k, n in s["coverage"].items()))
+    if zero:
+        console.print(f"[yellow]never reached: {', '.join(zero)}: this sweep proved nothing "
+                      "about those branches[/yellow]")
+    console.print(f"summary: {out / 'summary.json'}")
+
+
+def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
+    art = artifact.load(args.artifact)
+    config = configs.validate(target.config_model, art["config"], f"{args.artifact}: config")
+    if art.get("harness_version") not in (None, artifact.harness_version()):
+        console.print(f"note: recorded with harness {art['harness_version']}, "
+                      f"running {artifact.harness_version()}")
+    result: Result = run_seed(target, config, art["seed"], keep_log=True, replay=art)
+    data = result.log_bytes()
+    log_path = args.log_out or args.artifact.with_suffix(".replay.jsonl")
+    write_atomic(log_path, data)
+    if result.outcome == "diverged":
+        console.print(f"diverged at step {result.failure['step']}: {result.failure['message']}")
+        console.print(f"log: {log_path}")
+        return 1
+    if result.steps != len(art["decisions"]):
+        console.print(f"diverged at step {result.steps + 1}: the run ended after "
+                      f"{result.steps} steps, {len(art['decisions'])} were recorded")
+        return 1
+    trace = trace_hash(data)
+    if trace != art["trace_hash"]:
+        console.print(f"not reproduced: the trace differs (hash {trace}, recorded "
+                      f"{art['trace_hash']}) although every decision matched; log: {log_path}")
+        return 1
+    f = result.failure or {}
+    console.print(f"reproduced exactly: seed {art['seed']}, {result.outcome} "
+                  f"{f.get('kind') or ''} {f.get('check') or ''} at step {f.get('step')}: "
+                  f"{f.get('message') or ''}")
+    console.print(f"trace {trace}; log: {log_path}")
+    return 0
+
+
+def _versions(target: Target, console: Console) -> int:
+    table = Table("version", "fix switches on", "about")
+    for v in target.versions():
+        fixes = ", ".join(v["fixes"]) or "(none)"
+        if v["variant"] != "mainline":
+            fixes += f" [variant {v['variant']}]"
+        table.add_row(v["name"], fixes, v["about"])
+    console.print(table)
+    switches = target.switches() if hasattr(target, "switches") else {}
+    if switches:
+        console.print("switches: " + ", ".join(f"{k} ({c})" for k, c in switches.items()))
+    return 0

@@ -1,0 +1,263 @@
+"""The controlled scheduler: exactly one actor runs between two scheduling points.
+
+Actors are Trio tasks, but Trio never decides who runs: every actor except the chosen
+one is parked in `wait_task_rescheduled`, and at each point the running actor asks the
+strategy for the next one and hands off to it directly (one task switch per decision,
+DESIGN §2). The interleaving is therefore a pure function of the strategy's choices.
+Time is virtual: when no actor is enabled, the clock jumps to the next wake-up.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Awaitable, Callable
+
+import trio
+import trio.testing
+from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+READY, BLOCKED, SLEEPING, DONE = "ready", "blocked", "sleeping", "done"
+
+
+class StopRun(BaseException):
+    """Unwinds an actor once the run is over (a failure was recorded, or a bound hit).
+
+    A BaseException, so that model code catching Exception cannot swallow it."""
+
+
+class Divergence(Exception):
+    """A replayed run left its recorded schedule."""
+
+
+def _abort(_raise_cancel: Any) -> Abort:
+    return Abort.SUCCEEDED
+
+
+class Actor:
+    __slots__ = ("index", "name", "fn", "task", "state", "wake_at", "blocked_on", "what",
+                 "last_event")
+
+    def __init__(self, index: int, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        self.index = index
+        self.name = name
+        self.fn = fn
+        self.task: Any = None
+        self.state = READY
+        self.wake_at = 0
+        self.blocked_on: Mutex | None = None
+        self.what = "start"
+        self.last_event: str | None = None
+
+
+class Mutex:
+    """A model lock. Acquiring is a scheduling point; a blocked actor is not enabled.
+
+    Release wakes every waiter and lets the strategy pick who gets the lock, so that
+    lock hand-off order is explored rather than fixed."""
+
+    __slots__ = ("sched", "name", "owner", "waiters")
+
+    def __init__(self, sched: "Scheduler", name: str) -> None:
+        self.sched = sched
+        self.name = name
+        self.owner: Actor | None = None
+        self.waiters: list[Actor] = []
+
+    async def acquire(self) -> None:
+        s = self.sched
+        me = s.current
+        me.what = f"lock {self.name}"
+        await s.yield_(me)
+        while self.owner is not None:
+            me.state = BLOCKED
+            me.blocked_on = self
+            self.waiters.append(me)
+            await s.yield_(me)
+        self.owner = me
+
+    async def try_acquire(self) -> bool:
+        s = self.sched
+        me = s.current
+        me.what = f"trylock {self.name}"
+        await s.yield_(me)
+        if self.owner is not None:
+            return False
+        self.owner = me
+        return True
+
+    def release(self) -> None:
+        self.owner = None
+        for waiter in self.waiters:
+            waiter.state = READY
+            waiter.blocked_on = None
+        self.waiters.clear()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Scheduler:
+    """Runs the actors of one seed under a strategy; provides the model's runtime."""
+
+    def __init__(self, strategy: Any, *, seed: int, max_steps: int) -> None:
+        self.strategy = strategy
+        self.seed = seed
+        self.max_steps = max_steps
+        self.actors: list[Actor] = []
+        self.current: Actor | None = None
+        self.step = 0
+        self.vt_ns = 0
+        self.decisions: list[tuple[int, list[int]]] = []
+        self.outcome: str | None = None  # ok | fail | step_bound | diverged
+        self.failure: dict[str, Any] | None = None
+        self.emit: Callable[..., None] = lambda event, **fields: None
+        self._main: Any = None
+
+    # ----- building -----
+
+    def add_actor(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        self.actors.append(Actor(len(self.actors), name, fn))
+
+    def lock(self, name: str) -> Mutex:
+        return Mutex(self, name)
+
+    # ----- the runtime interface the model uses -----
+
+    async def point(self, what: str) -> None:
+        me = self.current
+        me.what = what
+        await self.yield_(me)
+
+    async def sleep(self, seconds: float) -> None:
+        me = self.current
+        me.state = SLEEPING
+        me.wake_at = self.vt_ns + round(seconds * 1e9)
+        me.what = f"wake after {seconds}s"
+        await self.yield_(me)
+
+    @property
+    def vt(self) -> float:
+        return self.vt_ns / 1e9
+
+    # ----- ending a run -----
+
+    def fail(self, failure: dict[str, Any]) -> None:
+        """Record the first failure and end the run; the caller then raises StopRun."""
+        self._finish("fail", {"step": self.step, "actor": self.current.name, **failure})
+
+    def _finish(self, outcome: str, failure: dict[str, Any] | None = None) -> None:
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        self.failure = failure
+        if self._main is not None:
+            reschedule(self._main)
+
+    # ----- scheduling -----
+
+    async def yield_(self, me: Actor) -> None:
+        """Let the strategy choose who runs next, and park unless it chose `me`."""
+        if self.outcome is not None:
+            raise StopRun
+        nxt = self._decide()
+        if nxt is None:
+            raise StopRun
+        if nxt is not me:
+            reschedule(nxt.task)
+            await wait_task_rescheduled(_abort)
+            if self.outcome is not None:
+                raise StopRun
+
+    def _decide(self) -> Actor | None:
+        actors = self.actors
+        enabled = [a.index for a in actors if a.state is READY]
+        if not enabled:
+            enabled = self._advance_time()
+            if not enabled:
+                self._nothing_enabled()
+                return None
+        self.step += 1
+        if self.step > self.max_steps:
+            self.step -= 1
+            self._finish("step_bound")
+            return None
+        try:
+            choice = self.strategy.pick(self.step, enabled)
+        except Divergence as d:
+            self._finish("diverged", {"kind": "diverged", "step": self.step, "message": str(d)})
+            return None
+        self.decisions.append((choice, enabled))
+        nxt = actors[choice]
+        self.current = nxt
+        self.emit("sched.pick", what=nxt.what)
+        return nxt
+
+    def _advance_time(self) -> list[int]:
+        sleepers = [a for a in self.actors if a.state is SLEEPING]
+        if not sleepers:
+            return []
+        self.vt_ns = min(a.wake_at for a in sleepers)
+        for a in sleepers:
+            if a.wake_at == self.vt_ns:
+                a.state = READY
+        return [a.index for a in self.actors if a.state is READY]
+
+    def _nothing_enabled(self) -> None:
+        blocked = [a for a in self.actors if a.state is BLOCKED]
+        if not blocked:
+            self._finish("ok")
+            return
+        waits = [{"actor": a.name, "waits_for": a.blocked_on.name if a.blocked_on else None,
+                  "held_by": a.blocked_on.owner.name if a.blocked_on and a.blocked_on.owner
+                  else None, "last_event": a.last_event} for a in blocked]
+        names = ", ".join(f"{w['actor']} waits for {w['waits_for']} held by {w['held_by']}"
+                          for w in waits)
+        self._finish("fail", {"kind": "deadlock", "step": self.step,
+                              "message": f"deadlock: {names}", "blocked": waits})
+
+    async def _actor_main(self, actor: Actor) -> None:
+        actor.task = current_task()
+        await wait_task_rescheduled(_abort)  # parked until first chosen
+        try:
+            await actor.fn()
+        except StopRun:
+            return
+        except Exception as exc:  # an actor crashed: a failure of its own kind
+            self.emit("actor.crash", error=repr(exc))
+            self._finish("fail", {
+                "kind": "exception", "step": self.step, "actor": actor.name,
+                "message": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(),
+            })
+            return
+        actor.state = DONE
+        self.emit("actor.done")
+        if self.outcome is None:
+            nxt = self._decide()
+            if nxt is not None:
+                reschedule(nxt.task)
+
+    async def _main_task(self) -> None:
+        async with trio.open_nursery() as nursery:
+            for actor in self.actors:
+                nursery.start_soon(self._actor_main, actor)
+            await trio.testing.wait_all_tasks_blocked()
+            first = self._decide()
+            if first is not None:
+                reschedule(first.task)
+            if self.outcome is None:
+                self._main = current_task()
+                await wait_task_rescheduled(_abort)
+            nursery.cancel_scope.cancel()
+
+    def run(self) -> str:
+        """Run every actor to the end of the seed; returns the outcome."""
+        if not self.actors:
+            self.outcome = "ok"
+            return self.outcome
+        trio.run(self._main_task)
+        assert self.outcome is not None
+        return self.outcome

@@ -1,0 +1,48 @@
+"""What the engine needs from a system under test. `stress/` knows nothing else of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Protocol
+
+
+class Checker(Protocol):
+    """A fold over events. `feed` returns a violation (a dict with at least `check` and
+    `message`) or None; the same code runs online and over a saved log."""
+
+    name: str
+
+    def feed(self, event: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
+class Coverage(Protocol):
+    """'Sometimes' counters: how often interesting branches were reached."""
+
+    counts: dict[str, int]
+
+    def feed(self, event: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Setup:
+    """One seed's world: the actors to run and what watches them."""
+
+    actors: list[tuple[str, Callable[[], Awaitable[None]]]]
+    checkers: list[Checker] = field(default_factory=list)
+    coverage: Coverage | None = None
+
+
+class Target(Protocol):
+    prog: str
+    config_model: type
+    default_config: Path
+    version_key: str  # the config key `--version` sets, e.g. "model.version"
+
+    def setup(self, config: Any, rt: Any, seed: int) -> Setup: ...
+
+    def describe(self, config: Any) -> dict[str, Any]:
+        """The model version and switches, for artifacts and summaries."""
+
+    def versions(self) -> list[dict[str, Any]]:
+        """The selectable model versions, for the `versions` command."""
