@@ -50,21 +50,21 @@ def _cumulative(*names: str) -> Fixes:
 _ORDER = list(FIX_COMMITS)
 
 PRESETS: dict[str, tuple[Fixes, str]] = {
-    "v0": (Fixes(), "c279e83953d9: group resetting_domain; re-entry WARNs and returns -EBUSY (7.0..7.0.9)"),
-    "s1": (_cumulative(*_ORDER[:1]), "V0 + d769711f NULL group->domain guard in done()"),
-    "s2": (_cumulative(*_ORDER[:1]), "S1 + 834ab85a kernel-doc only (same behaviour as S1)"),
-    "s3": (_cumulative(*_ORDER[:2]), "S2 + b296ca1f per-gdev blocked, group recovery_cnt"),
-    "s4": (_cumulative(*_ORDER[:3]), "S3 + 1615e889 per-device set_dev_pasid in done(), max_pasids guard"),
-    "s5": (_cumulative(*_ORDER[:4]), "S4 + 0d5fd7a9 reset_depth: nested prepare/done"),
-    "s6": (_cumulative(*_ORDER[:5]), "S5 + fc3523b1 PASID detach skips blocked devices"),
-    "s7": (_cumulative(*_ORDER[:6]), "S6 + 5474e6e1 MUST_SUCCEED passes the fence, skips blocked gdevs"),
-    "vf": (_cumulative(*_ORDER), "S7 + 15dd29ca WARN on premature unblock of a DMA-aliased sibling (mainline)"),
-    "stable-7.0.10": (_cumulative(*_ORDER[:6]), "V0 + the six stable patches 1122..1127 (no kdoc, no 15dd29ca)"),
+    "v0": (Fixes(), "c279e83953d9, 7.0..7.0.9"),
+    "s1": (_cumulative(*_ORDER[:1]), "+ NULL group->domain guard"),
+    "s2": (_cumulative(*_ORDER[:1]), "+ 834ab85a kdoc only"),
+    "s3": (_cumulative(*_ORDER[:2]), "+ per-gdev blocked, recovery_cnt"),
+    "s4": (_cumulative(*_ORDER[:3]), "+ per-device PASID restore"),
+    "s5": (_cumulative(*_ORDER[:4]), "+ reset_depth (nesting)"),
+    "s6": (_cumulative(*_ORDER[:5]), "+ PASID detach skips blocked"),
+    "s7": (_cumulative(*_ORDER[:6]), "+ nofail passes the fence"),
+    "vf": (_cumulative(*_ORDER), "mainline, v7.1"),
+    "stable-7.0.10": (_cumulative(*_ORDER[:6]), "7.0.10 stable"),
     # [INFERRED] spec §0: only V6's commit message is known; it behaves as S5.
-    "v6": (_cumulative(*_ORDER[:4]), "[PATCH rc v6] single patch, never merged; behaves as S5 [INFERRED]"),
+    "v6": (_cumulative(*_ORDER[:4]), "rc v6 patch, as S5 [INFERRED]"),
     # [INFERRED] RC-PCI and v2 were posted against V0 (7.0-rc); their exact base is not known.
-    "rc-pci": (Fixes(variant="rc-pci"), "rejected: outer prepare/done removed from cxl_bus and device_specific"),
-    "v2-reset-cnt": (Fixes(variant="v2-reset-cnt"), "rejected: group resetting_domain plus a group reset_cnt"),
+    "rc-pci": (Fixes(variant="rc-pci"), "rejected: no outer pair"),
+    "v2-reset-cnt": (Fixes(variant="v2-reset-cnt"), "rejected: group reset_cnt"),
 }
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -94,7 +95,8 @@ def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
                   f"{steps['min']}/{steps['median']}/{steps['max']}; "
                   f"{s['schedules_per_second']} seeds/s")
     if s["failure_kinds"]:
-        table = Table("kind", "check", "site", "first seed", "count")
+        table = Table("kind", "check", "site", "first seed", "count", box=box.SIMPLE_HEAD,
+                      pad_edge=False)
         for f in s["failure_kinds"]:
             table.add_row(f["kind"], f["check"] or "", f["site"] or "", str(f["first_seed"]),
                           str(f["count"]))
@@ -142,14 +144,13 @@ def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
 
 
 def _versions(target: Target, console: Console) -> int:
-    table = Table("version", "fix switches on", "about")
+    switches = target.switches()
+    table = Table("version", *(commit[:4] for commit in switches.values()), "about",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     for v in target.versions():
-        fixes = ", ".join(v["fixes"]) or "(none)"
-        if v["variant"] != "mainline":
-            fixes += f" [variant {v['variant']}]"
-        table.add_row(v["name"], fixes, v["about"])
+        marks = ["x" if name in v["fixes"] else "." for name in switches]
+        table.add_row(v["name"], *marks, v["about"])
     console.print(table)
-    switches = target.switches() if hasattr(target, "switches") else {}
-    if switches:
-        console.print("switches: " + ", ".join(f"{k} ({c})" for k, c in switches.items()))
+    for name, commit in switches.items():
+        console.print(f"  {commit[:4]}  {name:<26} {commit}")
     return 0

@@ -65,40 +65,54 @@ def _path(loc: tuple[Any, ...], raw: Any) -> str:
 
 
 def _allowed(model: type[BaseModel], loc: tuple[Any, ...], raw: Any) -> list[str]:
-    """The keys the model accepts at the table holding `loc`'s last key."""
-    node: Any = model
+    """The keys accepted by the table that holds `loc`'s last key."""
+    annotation: Any = model
     value = raw
     for item in loc[:-1]:
         if isinstance(item, int):
+            annotation = _element(annotation)
             value = value[item] if isinstance(value, list) and item < len(value) else None
             continue
-        if isinstance(value, dict) and isinstance(item, str) and item not in value \
-                and value.get("kind") == item:
-            continue
-        field = node.model_fields.get(item) if isinstance(node, type) else None
-        if field is None:
+        if isinstance(value, dict) and item not in value and value.get("kind") == item:
+            continue  # discriminated-union tag
+        table = _table(annotation, value)
+        if table is None or item not in table.model_fields:
             return []
-        node = _model_in(field.annotation, value.get(item) if isinstance(value, dict) else None)
+        annotation = table.model_fields[item].annotation
         value = value.get(item) if isinstance(value, dict) else None
-        if node is None:
-            return []
-    return list(node.model_fields) if isinstance(node, type) else []
+    table = _table(annotation, value)
+    return list(table.model_fields) if table is not None else []
 
 
-def _model_in(annotation: Any, value: Any) -> type[BaseModel] | None:
-    """The BaseModel inside `list[X]`, `X | None` or an Annotated union of X on `kind`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    args = getattr(annotation, "__args__", ()) or getattr(annotation, "__metadata__", ())
-    origin = getattr(annotation, "__origin__", None)
-    candidates = list(args) + ([origin] if origin is not None else [])
-    item = value[0] if isinstance(value, list) and value else value
-    for arg in candidates:
-        found = _model_in(arg, item)
+def _args(annotation: Any) -> tuple[Any, ...]:
+    if hasattr(annotation, "__metadata__"):  # Annotated[X, ...]
+        return (annotation.__origin__,)
+    return getattr(annotation, "__args__", ())
+
+
+def _element(annotation: Any) -> Any:
+    """X of list[X] (also inside `| None`)."""
+    if getattr(annotation, "__origin__", None) is list:
+        return annotation.__args__[0]
+    for arg in _args(annotation):
+        found = _element(arg)
         if found is not None:
-            kind = getattr(found.model_fields.get("kind"), "default", None)
-            if kind is None or not isinstance(item, dict) or item.get("kind") == kind:
-                return found
+            return found
+    return None
+
+
+def _table(annotation: Any, value: Any) -> type[BaseModel] | None:
+    """The model class `value` is validated with: for a union, the one whose `kind` fits."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        kind = annotation.model_fields.get("kind")
+        if kind is None or not isinstance(value, dict) or value.get("kind") in _args(
+                kind.annotation):
+            return annotation
+        return None
+    for arg in _args(annotation):
+        found = _table(arg, value)
+        if found is not None:
+            return found
     return None
 
 
@@ -113,10 +127,18 @@ def describe_errors(source: str, exc: ValidationError, model: type[BaseModel],
             lines.append(f"{where}: unknown key{hint}")
         elif e["type"] == "missing":
             lines.append(f"{where}: required key is missing")
-        else:
+        elif e["type"] == "union_tag_invalid":
+            ctx = e["ctx"]
+            key = ctx["discriminator"].strip("'")
+            lines.append(f"{where}.{key}: unknown value {ctx['tag']!r}; expected one of: "
+                         f"{ctx['expected_tags']}")
+        elif e["type"] == "value_error":
+            # Our validators name the exact key themselves, below the table they check.
             msg = e["msg"].removeprefix("Value error, ")
-            got = "" if e["type"] == "value_error" else f" (got {e['input']!r})"
-            lines.append(f"{where}: {msg}{got}")
+            here = _path(e["loc"], raw) if e["loc"] else ""
+            lines.append(f"{source}: {msg}" if msg.startswith(here) else f"{where}: {msg}")
+        else:
+            lines.append(f"{where}: {e['msg']} (got {e['input']!r})")
     return "\n".join(lines)
 
 

@@ -46,3 +46,6 @@ class Target(Protocol):
 
     def versions(self) -> list[dict[str, Any]]:
         """The selectable model versions, for the `versions` command."""
+
+    def switches(self) -> dict[str, str]:
+        """The switches versions are made of: name -> what it stands for (a commit)."""
