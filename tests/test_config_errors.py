@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DEFAULT, cli
+from tests.helpers import DEFAULT, cli
 
 BASE = DEFAULT.read_text()
 

@@ -6,7 +6,7 @@ import pytest
 
 from actors.target import TARGET
 from stress.run import run_seed
-from tests.conftest import cli, load
+from tests.helpers import cli, load
 
 
 @pytest.mark.parametrize("version,seed", [("v0", 4), ("vf", 11)])

@@ -9,7 +9,7 @@ import orjson
 from actors.target import TARGET
 from stress.run import run_seed
 from stress.sweep import Sweep
-from tests.conftest import DEFAULT, cli, load
+from tests.helpers import DEFAULT, cli, load
 
 
 def _is_b1(failure: dict) -> bool:

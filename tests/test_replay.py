@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import cli
+from tests.helpers import cli
 
 
 def _failing_artifact(tmp_path):

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from actors.target import TARGET
 from stress import config as configs
 
@@ -27,7 +25,3 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT) -> subprocess.Complet
                            "sys.exit(main(sys.argv[1:]))", *args],
                           capture_output=True, text=True, env=env, cwd=cwd)
 
-
-@pytest.fixture
-def default_config():
-    return load()
