@@ -94,7 +94,7 @@ class IommuCore:
         self.rt = rt
         self.fixes = fixes
         self.hw = Hardware(rt)
-        self.driver = IommuDriver(rt, self.hw)
+        self.driver = IommuDriver(rt, self.hw, self.iommu_driver_get_domain_for_dev)
         # The driver's static ops->blocked_domain (spec §1.5).
         self.blocked_domain = Domain("blocked", BLOCKED)
         self.groups: dict[str, IommuGroup] = {}

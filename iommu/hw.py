@@ -8,7 +8,7 @@ the two.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from iommu.domain import Domain, name_of
 from iommu.ret import OK, Ret
@@ -62,11 +62,17 @@ class Hardware:
 
 
 class IommuDriver:
-    """A driver with a static blocked domain (as SMMUv3 and VT-d have)."""
+    """A driver with a static blocked domain (as SMMUv3 and VT-d have).
 
-    def __init__(self, rt: "Runtime", hw: Hardware) -> None:
+    Each callback logs `view`, what iommu_driver_get_domain_for_dev() tells the driver
+    the device is on, next to `rid`, what the hardware really had before the callback
+    (invariant I9; bug B12 is where they differ)."""
+
+    def __init__(self, rt: "Runtime", hw: Hardware,
+                 view: "Callable[[Device], Domain | None]") -> None:
         self.rt = rt
         self.hw = hw
+        self.view = view
 
     async def attach_dev(self, domain: Domain, dev: "Device", old: Domain | None) -> Ret:
         await self.rt.point(f"attach_dev {dev.name}")
@@ -76,8 +82,8 @@ class IommuDriver:
         if previous is not domain:
             hw._ats_invalidate(dev, previous, "rid")
         hw.context[dev.rid] = domain
-        self.rt.emit("hw.rid_attach", gdev=dev.name, rid=dev.rid, domain=domain.name,
-                     old=name_of(old), prev=name_of(previous))
+        self.rt.emit("hw.rid_attach", gdev=dev.name, domain=domain.name, old=name_of(old),
+                     rid=name_of(previous), view=name_of(self.view(dev)))
         return OK
 
     async def set_dev_pasid(self, domain: Domain, dev: "Device", pasid: int,
@@ -95,5 +101,6 @@ class IommuDriver:
         else:
             table.pop(pasid, None)
         self.rt.emit("hw.pasid_set", gdev=dev.name, pasid=pasid, domain=domain.name,
-                     old=name_of(old), prev=name_of(previous))
+                     old=name_of(old), prev=name_of(previous),
+                     rid=name_of(hw.context[dev.rid]), view=name_of(self.view(dev)))
         return OK

@@ -25,3 +25,34 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT) -> subprocess.Complet
                            "sys.exit(main(sys.argv[1:]))", *args],
                           capture_output=True, text=True, env=env, cwd=cwd)
 
+
+
+def kernel(version: str, *devices: dict, default_domain: bool = True, **switches):
+    """A sequential model with one group `g` of the given devices (dicts of Device
+    fields, each at least a name); returns (kernel, runtime, {name: PciDev})."""
+    from iommu.core import Device
+    from iommu.pci import Bridge, Kernel, PciDev, probe_reset_methods
+    from iommu.runtime import Sequential
+    from iommu.versions import preset
+
+    rt = Sequential()
+    k = Kernel(rt, preset(version).with_(**switches))
+    group = k.add_group("g", default_domain=default_domain)
+    pdevs = {}
+    for spec in devices or ({"name": "d0"},):
+        spec = dict(spec)
+        cxl = spec.pop("cxl", False)
+        flr = spec.pop("flr", False)
+        dev = Device(**spec)
+        k.add_device(group, dev)
+        bridge = Bridge(f"{dev.name}.port", rt.lock(f"{dev.name}.port"), cxl_port=cxl,
+                        sbr_masked=cxl)
+        pdev = PciDev(dev, rt.lock(dev.name), bridge, flr=flr)
+        bridge.functions.append(pdev)
+        pdev.reset_methods = probe_reset_methods(pdev)
+        pdevs[dev.name] = pdev
+    return k, rt, pdevs
+
+
+def warns(rt) -> list[tuple[str, str]]:
+    return [(e["site"], e["cond"]) for e in rt.named("warn")]

@@ -24,32 +24,38 @@ def test_replay_reproduces_a_v0_failure(tmp_path):
     assert replayed == (out / "logs" / f"{failure['seed']}.jsonl").read_bytes()
 
 
-def test_replay_of_edited_decisions_fails_at_the_edited_step(tmp_path):
+def _replay_edited(tmp_path, edit) -> tuple[dict, object]:
+    """Replay the first failure of a v0 run after `edit(artifact)`; (artifact, process)."""
     out, failure = _failing_artifact(tmp_path)
-    path = out / "failures" / f"{failure['seed']}.json"
-    artifact = json.loads(path.read_text())
-    # Edit the first step at which the schedule had a real choice.
-    step = next(i for i, (c, enabled) in enumerate(artifact["decisions"]) if len(enabled) > 1)
-    chosen, enabled = artifact["decisions"][step]
-    artifact["decisions"][step][0] = next(e for e in enabled if e != chosen)
+    artifact = json.loads((out / "failures" / f"{failure['seed']}.json").read_text())
+    edit(artifact)
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(artifact))
-    proc = cli("replay", str(edited))
+    return artifact, cli("replay", str(edited))
+
+
+def test_replay_of_edited_decisions_fails_at_the_edited_step(tmp_path):
+    def swap_first_choice(artifact):
+        # The first step at which the schedule had a real choice gets the other actor.
+        step = next(i for i, (_, enabled) in enumerate(artifact["decisions"])
+                    if len(enabled) > 1)
+        chosen, enabled = artifact["decisions"][step]
+        artifact["decisions"][step][0] = next(e for e in enabled if e != chosen)
+        artifact["edited_step"] = step + 1
+
+    artifact, proc = _replay_edited(tmp_path, swap_first_choice)
     assert proc.returncode == 1
-    assert f"diverged at step {step + 1}" in proc.stdout
+    assert f"diverged at step {artifact['edited_step']}" in proc.stdout
 
 
 def test_replay_of_a_truncated_schedule_diverges(tmp_path):
-    out, failure = _failing_artifact(tmp_path)
-    path = out / "failures" / f"{failure['seed']}.json"
-    artifact = json.loads(path.read_text())
-    n = len(artifact["decisions"])
-    artifact["decisions"] = artifact["decisions"][: n - 3]
-    edited = tmp_path / "short.json"
-    edited.write_text(json.dumps(artifact))
-    proc = cli("replay", str(edited))
+    def drop_last_three(artifact):
+        artifact["recorded_steps"] = len(artifact["decisions"])
+        del artifact["decisions"][-3:]
+
+    artifact, proc = _replay_edited(tmp_path, drop_last_three)
     assert proc.returncode == 1
-    assert f"diverged at step {n - 2}" in proc.stdout
+    assert f"diverged at step {artifact['recorded_steps'] - 2}" in proc.stdout
 
 
 def test_replay_of_a_malformed_artifact_is_bad_input(tmp_path):
