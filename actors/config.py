@@ -6,10 +6,12 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
+from iommu.runtime import FAULT_SITES
 from iommu.versions import FIX_COMMITS, PRESETS
 from stress.config import StressConfig, Strict
 
-RESET_METHODS = Literal["flr", "bus", "cxl_bus"]
+RESET_METHODS = Literal["device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus"]
+QUIRKS = Literal["hinic", "delay_250ms_after_flr", "ivb_igd", "flr"]
 
 
 class ModelSection(Strict):
@@ -34,10 +36,19 @@ class DeviceSection(Strict):
     max_pasids: int = Field(0, ge=0)
     cxl: bool = Field(False, description="below a CXL port whose SBR is masked")
     flr: bool = False
+    af_flr: bool = False
+    pm: bool = Field(False, description="PM reset possible (NoSoftRst clear)")
+    acpi_rst: bool = False
+    d3hot: bool = Field(False, description="not in D0, so the PM reset refuses (-EINVAL)")
     imm_ready: bool = False
     slot: bool = True
+    multifunction: bool = False
+    quirk: QUIRKS | None = None
+    firmware_wait: float = Field(1.0, ge=0, description="hinic: seconds until firmware acks")
     require_direct: bool = False
     attach_deferred: bool = False
+    dma_alias_of: str | None = Field(None, description="a device of the same group whose "
+                                                       "requester ID this one shares")
     bridge: str | None = Field(None, description="upstream bridge; devices naming the same "
                                                  "one share its bus and lock")
     reset_methods: list[RESET_METHODS] | None = Field(
@@ -47,6 +58,8 @@ class DeviceSection(Strict):
 class GroupSection(Strict):
     name: str
     default_domain: bool = True
+    legacy_driver: bool = Field(False, description="no static blocked domain: blocking is an "
+                                                   "empty paging domain that can fail to allocate")
     device: list[DeviceSection] = Field(min_length=1)
 
 
@@ -76,11 +89,20 @@ class IommuConfig(StressConfig):
     def _references(self) -> "IommuConfig":
         devices = {}
         for gi, g in enumerate(self.group):
+            names = [d.name for d in g.device]
             for di, d in enumerate(g.device):
                 if d.name in devices:
                     raise ValueError(f"group[{gi}].device[{di}].name: device {d.name!r} is "
                                      "defined twice")
                 devices[d.name] = d
+                if d.dma_alias_of is not None and d.dma_alias_of not in names:
+                    raise ValueError(f"group[{gi}].device[{di}].dma_alias_of: no device "
+                                     f"{d.dma_alias_of!r} in this group; expected one of: "
+                                     f"{', '.join(n for n in names if n != d.name)}")
+        for site in self.faults:
+            if site not in FAULT_SITES:
+                raise ValueError(f"faults.{site}: unknown fault site; expected one of: "
+                                 f"{', '.join(FAULT_SITES)}")
         for ai, a in enumerate(self.actor):
             if a.target not in devices:
                 raise ValueError(f"actor[{ai}].target: no device named {a.target!r}; "

@@ -22,9 +22,13 @@ class World:
         self.pdevs: dict[str, PciDev] = {}
         bridges: dict[str, Bridge] = {}
         for g in config.group:
-            group = self.kernel.add_group(g.name, default_domain=g.default_domain)
+            # The fault `default_domain`: the default domain failed to allocate at probe.
+            default = g.default_domain and not rt.fault("default_domain")
+            group = self.kernel.add_group(g.name, default_domain=default,
+                                          legacy_driver=g.legacy_driver)
             for d in g.device:
-                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids,
+                rid = self.pdevs[d.dma_alias_of].dev.rid if d.dma_alias_of else ""
+                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids, rid=rid,
                              attach_deferred=d.attach_deferred, require_direct=d.require_direct)
                 self.kernel.add_device(group, dev)
                 name = d.bridge or f"{d.name}.port"
@@ -34,7 +38,9 @@ class World:
                 if d.cxl:  # a CXL port: SBR masked until cxl_reset_bus_function unmasks it
                     bridge.cxl_port = bridge.sbr_masked = True
                 pdev = PciDev(dev, rt.lock(f"{d.name}.lock"), bridge, flr=d.flr,
-                              imm_ready=d.imm_ready, slot=d.slot)
+                              af_flr=d.af_flr, pm=d.pm, acpi_rst=d.acpi_rst, d0=not d.d3hot,
+                              imm_ready=d.imm_ready, slot=d.slot, multifunction=d.multifunction,
+                              quirk=d.quirk, firmware_wait=d.firmware_wait)
                 bridge.functions.append(pdev)
                 self.pdevs[d.name] = pdev
         for d in (d for g in config.group for d in g.device):

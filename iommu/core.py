@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iommu.domain import BLOCKED, DMA, UNMANAGED, Domain, name_of
+from iommu.domain import BLOCKED, DMA, DMA_FQ, IDENTITY, UNMANAGED, Domain, name_of
 from iommu.hw import Hardware, IommuDriver, KernelOops
 from iommu.ret import OK, Ret, as_ret, err
 from iommu.versions import Fixes
@@ -80,6 +80,7 @@ class IommuGroup:
     owner: object | None = None
     owner_cnt: int = 0
     pasid_array: dict[int, Any] = field(default_factory=dict)
+    legacy_driver: bool = False  # no ops->blocked_domain: blocking is an empty paging domain
 
     def pasids(self) -> list[tuple[int, Domain]]:
         """xa_for_each from index 1: attached PASIDs, reservations skipped, in index order."""
@@ -96,14 +97,15 @@ class IommuCore:
         self.hw = Hardware(rt)
         self.driver = IommuDriver(rt, self.hw, self.iommu_driver_get_domain_for_dev)
         # The driver's static ops->blocked_domain (spec §1.5).
-        self.blocked_domain = Domain("blocked", BLOCKED)
+        self.blocked_domain = Domain("blocked", BLOCKED, static=True)
         self.groups: dict[str, IommuGroup] = {}
         self._domains = 0
 
     # ----- building the world (probe time, before any actor runs) -----
 
-    def add_group(self, name: str, *, default_domain: bool = True) -> IommuGroup:
-        group = IommuGroup(name, self.rt.lock(f"{name}.mutex"))
+    def add_group(self, name: str, *, default_domain: bool = True,
+                  legacy_driver: bool = False) -> IommuGroup:
+        group = IommuGroup(name, self.rt.lock(f"{name}.mutex"), legacy_driver=legacy_driver)
         if default_domain:
             group.default_domain = Domain(f"{name}.default", DMA)
             group.domain = group.default_domain
@@ -127,6 +129,8 @@ class IommuCore:
 
     def free_domain(self, domain: Domain) -> None:
         """iommu_domain_free(): the owner drops it; any later use is a use-after-free."""
+        if domain.static:
+            return
         domain.freed = True
         self.rt.emit("iommu.domain_free", domain=domain.name)
 
@@ -255,9 +259,17 @@ class IommuCore:
             await self.iommu_remove_dev_pasid(gdev.dev, pasid, domain)
 
     def _iommu_group_alloc_blocking_domain(self, group: IommuGroup) -> Ret:
-        """The driver has a static blocked domain, so this cannot fail here."""
-        if group.blocking_domain is None:
+        """The driver's static blocked domain, or for a legacy driver an empty paging
+        domain, which can fail to allocate (fault site `blocking_domain_alloc`)."""
+        if group.blocking_domain is not None:
+            return OK
+        if not group.legacy_driver:
             group.blocking_domain = self.blocked_domain
+            return OK
+        if self.rt.fault("blocking_domain_alloc"):
+            self.rt.emit("fault", site="blocking_domain_alloc", group=group.name)
+            return err("ENOMEM", "blocking domain allocation failed (injected)")
+        group.blocking_domain = Domain(f"{group.name}.blocking", UNMANAGED, empty=True)
         return OK
 
     # ----- §4 pci_dev_reset_iommu_prepare / done -----
@@ -647,3 +659,208 @@ class IommuCore:
             else:
                 await self._iommu_release_dma_ownership(group)
             self.transition("iommu.device_release_dma_owner.exit", group, OK, gdev=dev.name)
+
+    async def iommu_device_use_default_domain(self, dev: Device) -> Ret:
+        """A kernel driver binds: counts a user, changes no domain, is never fenced."""
+        group = dev.iommu_group
+        if group is None:
+            return OK
+        async with group.mutex:
+            if group.default_domain is None:
+                ret = err("EPROBE_DEFER", "no default domain yet")
+            elif group.owner_cnt and (group.domain is not group.default_domain
+                                      or group.owner is not None or group.pasid_array):
+                ret = err("EBUSY", "group claimed for user DMA")
+            else:
+                group.owner_cnt += 1
+                ret = OK
+            return self.transition("iommu.use_default_domain.exit", group, ret, gdev=dev.name)
+
+    async def iommu_device_unuse_default_domain(self, dev: Device) -> None:
+        group = dev.iommu_group
+        if group is None:
+            return
+        async with group.mutex:
+            # [INFERRED] from mainline; the spec only says "count users".
+            if not group.owner_cnt or group.pasid_array:
+                self.warn("iommu_device_unuse_default_domain", "not used or PASIDs attached",
+                          gdev=dev.name)
+            else:
+                group.owner_cnt -= 1
+            self.transition("iommu.unuse_default_domain.exit", group, OK, gdev=dev.name)
+
+    # ----- §5.7 PASIDs -----
+
+    def _pasid_ops_ok(self, domain: Domain, group: IommuGroup) -> bool:
+        return domain.has_set_dev_pasid and not group.legacy_driver
+
+    async def iommu_attach_device_pasid(self, domain: Domain, dev: Device, pasid: int,
+                                        handle: AttachHandle | None = None) -> Ret:
+        group = dev.iommu_group
+        if group is None:
+            return err("ENODEV", "no group")
+        if not self._pasid_ops_ok(domain, group):
+            return err("EOPNOTSUPP", "no set_dev_pasid or no blocked domain")
+        if pasid == IOMMU_NO_PASID:
+            return err("EINVAL", "PASID 0 is the RID")
+        async with group.mutex:
+            ret = await self._attach_pasid_locked(group, domain, pasid, handle)
+            return self.transition("iommu.attach_device_pasid.exit", group, ret,
+                                   gdev=dev.name, pasid=pasid, new=domain.name)
+
+    async def _attach_pasid_locked(self, group: IommuGroup, domain: Domain, pasid: int,
+                                   handle: AttachHandle | None) -> Ret:
+        if self.fenced(group):
+            return err("EBUSY", "reset fence")
+        for gdev in group.devices:
+            if 0 < gdev.dev.max_pasids <= pasid:
+                return err("EINVAL", f"PASID beyond max_pasids of {gdev.dev.name}")
+        if pasid in group.pasid_array:
+            return err("EBUSY", "PASID slot busy")
+        group.pasid_array[pasid] = RESERVED
+        ret = await self._iommu_set_group_pasid(domain, group, pasid, None)
+        if ret:
+            del group.pasid_array[pasid]
+            return ret
+        if handle is not None:
+            handle.domain = domain
+        group.pasid_array[pasid] = handle if handle is not None else domain
+        return OK
+
+    async def iommu_replace_device_pasid(self, domain: Domain, dev: Device, pasid: int,
+                                         handle: AttachHandle | None) -> Ret:
+        group = dev.iommu_group
+        if group is None:
+            return err("ENODEV", "no group")
+        if not domain.has_set_dev_pasid:
+            return err("EOPNOTSUPP", "no set_dev_pasid")
+        if pasid == IOMMU_NO_PASID or handle is None:
+            return err("EINVAL", "PASID 0 or NULL handle")
+        async with group.mutex:
+            ret = await self._replace_pasid_locked(group, domain, pasid, handle)
+            return self.transition("iommu.replace_device_pasid.exit", group, ret,
+                                   gdev=dev.name, pasid=pasid, new=domain.name)
+
+    async def _replace_pasid_locked(self, group: IommuGroup, domain: Domain, pasid: int,
+                                    handle: AttachHandle) -> Ret:
+        if self.fenced(group):
+            return err("EBUSY", "reset fence")
+        current = group.pasid_array.get(pasid)
+        if current is None or current is RESERVED:
+            return err("EINVAL", "PASID not attached")
+        if current is handle:
+            self.warn("iommu_replace_device_pasid", "same entry", pasid=pasid)
+            return err("EINVAL", "replacing an entry with itself")
+        old = domain_of(current)
+        if old is not domain:
+            ret = await self._iommu_set_group_pasid(domain, group, pasid, old)
+            if ret:
+                return ret
+        handle.domain = domain
+        group.pasid_array[pasid] = handle
+        return OK
+
+    async def iommu_detach_device_pasid(self, domain: Domain, dev: Device, pasid: int) -> None:
+        """Cannot fail, so never fenced: before fc35 it reaches blocked devices (B8)."""
+        group = dev.iommu_group
+        assert group is not None
+        async with group.mutex:
+            await self._iommu_remove_group_pasid(group, pasid, domain)
+            group.pasid_array.pop(pasid, None)
+            self.transition("iommu.detach_device_pasid.exit", group, OK, gdev=dev.name,
+                            pasid=pasid)
+
+    # ----- §5.8 sysfs iommu_group/type -----
+
+    TYPES = {"identity": IDENTITY, "DMA": DMA, "DMA-FQ": DMA_FQ, "auto": None}
+
+    async def iommu_group_store_type(self, group: IommuGroup, buf: str,
+                                     capable: bool = True) -> Ret:
+        if not capable:
+            return err("EACCES", "needs CAP_SYS_ADMIN and CAP_SYS_RAWIO")
+        if group.default_domain is None:
+            return err("EINVAL", "group has no default domain")
+        if buf not in self.TYPES:
+            return err("EINVAL", f"unknown type {buf!r}")
+        req = self.TYPES[buf]
+        async with group.mutex:
+            default = group.default_domain
+            if req == DMA_FQ and default is not None and default.type == DMA:
+                default.type = DMA_FQ  # converted in place: no domain switch, no fence
+                ret = OK
+            elif not group.devices or group.owner_cnt:
+                ret = err("EPERM", "group in use (owned or a driver bound)")
+            else:
+                ret = await self.iommu_setup_default_domain(group, req)
+            return self.transition("iommu.store_type.exit", group, ret, type=buf)
+
+    async def iommu_setup_default_domain(self, group: IommuGroup, req: str | None) -> Ret:
+        """Re-create the default domain of a live group (group->domain set): a flags-0
+        domain change, so fenced; on failure the old default is restored."""
+        old = group.default_domain
+        assert old is not None
+        type_ = req or old.type
+        if type_ == old.type:
+            return OK  # [INFERRED] the allocation returns the current default: no change
+        new = self.alloc_domain(type_, prefix=f"{group.name}.default")
+        group.default_domain = new
+        if group.domain is not None:
+            ret = await self._iommu_group_set_domain(group, new)
+            if ret:
+                group.default_domain = old
+                self.free_domain(new)
+                return ret
+        self.free_domain(old)
+        return OK
+
+    # ----- §5.9, §5.10 hot-add and removal -----
+
+    async def iommu_probe_device(self, group: IommuGroup, dev: Device) -> Ret:
+        """Hot-add into an existing group: attached to group->domain outside
+        __iommu_group_set_domain_internal, so never fenced; other gdevs untouched."""
+        async with group.mutex:
+            gdev = GroupDevice(dev)
+            group.devices.append(gdev)
+            dev.iommu_group = group
+            dev.has_iommu = True
+            self.hw.add(dev)
+            ret = OK
+            if group.domain is not None:
+                ret = await self._iommu_device_set_domain(group, dev, group.domain, None, 0)
+                if ret:
+                    group.devices.remove(gdev)
+                    dev.iommu_group = None
+            return self.transition("iommu.probe_device.exit", group, ret, gdev=dev.name)
+
+    async def iommu_release_device(self, dev: Device) -> None:
+        """Removal (__iommu_group_remove_device): nothing looks at reset state, so a
+        blocked gdev's recovery_cnt leaks (B14) [INFERRED consequence, spec §5.10]."""
+        group = dev.iommu_group
+        if group is None:
+            return
+        async with group.mutex:
+            gdev = self._dev_to_gdev(dev)
+            if gdev is not None:
+                group.devices.remove(gdev)
+                if not group.devices and (group.owner_cnt
+                                          or group.domain is not group.default_domain):
+                    self.warn("__iommu_group_free_device", "owned or not on default domain",
+                              gdev=dev.name)
+                self.rt.emit("iommu.gdev_free", gdev=dev.name, blocked=gdev.blocked,
+                             reset_depth=gdev.reset_depth)
+            if dev.has_iommu:
+                await self._iommu_deinit_device(group, dev)
+            dev.iommu_group = None
+            self.transition("iommu.release_device.exit", group, OK, gdev=dev.name)
+
+    async def _iommu_deinit_device(self, group: IommuGroup, dev: Device) -> None:
+        if not dev.attach_deferred:
+            # The driver's release_domain; the core passes group->domain as old even when
+            # the device is physically on blocking [INFERRED mismatch, spec §5.10].
+            await self.driver.attach_dev(self.blocked_domain, dev, group.domain)
+        if not group.devices:
+            for domain in (group.default_domain, group.blocking_domain):
+                if domain is not None:
+                    self.free_domain(domain)
+            group.default_domain = group.blocking_domain = group.domain = None
+        dev.has_iommu = False

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 BLOCKED = "BLOCKED"
 IDENTITY = "IDENTITY"
 DMA = "DMA"
+DMA_FQ = "DMA-FQ"
 UNMANAGED = "UNMANAGED"  # VFIO type1 / iommufd hwpt paging domain
 SVA = "SVA"
 
@@ -20,11 +21,13 @@ class Domain:
     freed: bool = False
     has_attach_dev: bool = True
     has_set_dev_pasid: bool = True
+    empty: bool = False  # a paging domain with no mappings: a legacy driver's blocking domain
+    static: bool = False  # the driver's own ops->blocked_domain: never freed
 
     @property
     def translating(self) -> bool:
         """A device on it may hold ATS-cached translations that a change must invalidate."""
-        return self.type != BLOCKED
+        return self.type != BLOCKED and not self.empty
 
     def __repr__(self) -> str:
         return f"<{self.name}{' freed' if self.freed else ''}>"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from iommu.domain import Domain, name_of
-from iommu.ret import OK, Ret
+from iommu.ret import OK, Ret, err
 
 if TYPE_CHECKING:
     from iommu.core import Device
@@ -29,34 +29,42 @@ class Hardware:
         # the first attach is deferred). DMA-aliased functions share one requester ID.
         self.context: dict[str, Domain | None] = {}
         self.pasid: dict[str, dict[int, Domain]] = {}
-        self.in_reset: dict[str, bool] = {}
+        # Nesting count of reset actions in progress on a device (an FLR inside a quirk's
+        # firmware reset counts twice); the device is in reset while it is above zero.
+        self.resets: dict[str, int] = {}
         self.devices: dict[str, "Device"] = {}
 
     def add(self, dev: "Device") -> None:
         self.devices[dev.name] = dev
         self.context.setdefault(dev.rid, None)
         self.pasid[dev.name] = {}
-        self.in_reset[dev.name] = False
+        self.resets[dev.name] = 0
 
     def rid_domain(self, dev: "Device") -> Domain | None:
         return self.context[dev.rid]
 
-    def set_in_reset(self, dev: "Device", on: bool) -> None:
-        self.in_reset[dev.name] = on
-        self.rt.emit("hw.reset.begin" if on else "hw.reset.end", gdev=dev.name)
+    def in_reset(self, dev: "Device") -> bool:
+        return self.resets[dev.name] > 0
 
-    def _ats_invalidate(self, dev: "Device", previous: Domain | None, why: str) -> None:
-        """Drivers flush the device TLB when a translating domain is taken away."""
+    def reset_begin(self, dev: "Device", what: str) -> None:
+        self.resets[dev.name] += 1
+        self.rt.emit("hw.reset.begin", gdev=dev.name, what=what, depth=self.resets[dev.name])
+
+    def reset_end(self, dev: "Device", what: str) -> None:
+        self.resets[dev.name] -= 1
+        self.rt.emit("hw.reset.end", gdev=dev.name, what=what, depth=self.resets[dev.name])
+
+    def ats_invalidate(self, dev: "Device", previous: Domain | None, why: str) -> None:
+        """Drivers flush the device TLB when a translating domain is taken away; the
+        flush reaches every ATS function behind the requester ID."""
         if previous is None or not previous.translating:
             return
         for other in self.devices.values():
             if other.rid == dev.rid and other.ats:
-                self.rt.emit(
-                    "hw.ats_inval", gdev=other.name, via=dev.name, why=why,
-                    in_reset=self.in_reset[other.name],
-                )
+                self.rt.emit("hw.ats_inval", gdev=other.name, via=dev.name, why=why,
+                             in_reset=self.in_reset(other))
 
-    def _use(self, domain: Domain, what: str, dev: "Device") -> None:
+    def use(self, domain: Domain, what: str, dev: "Device") -> None:
         if domain.freed:
             self.rt.emit("uaf", site=what, gdev=dev.name, domain=domain.name)
 
@@ -66,7 +74,9 @@ class IommuDriver:
 
     Each callback logs `view`, what iommu_driver_get_domain_for_dev() tells the driver
     the device is on, next to `rid`, what the hardware really had before the callback
-    (invariant I9; bug B12 is where they differ)."""
+    (invariant I9; bug B12 is where they differ). The fault sites `attach_dev` and
+    `set_dev_pasid` make a callback fail before it touches the hardware (-ENOMEM, the
+    failure the kernel-doc names)."""
 
     def __init__(self, rt: "Runtime", hw: Hardware,
                  view: "Callable[[Device], Domain | None]") -> None:
@@ -77,10 +87,13 @@ class IommuDriver:
     async def attach_dev(self, domain: Domain, dev: "Device", old: Domain | None) -> Ret:
         await self.rt.point(f"attach_dev {dev.name}")
         hw = self.hw
-        hw._use(domain, "attach_dev", dev)
+        hw.use(domain, "attach_dev", dev)
+        if self.rt.fault("attach_dev"):
+            self.rt.emit("fault", site="attach_dev", gdev=dev.name, domain=domain.name)
+            return err("ENOMEM", "driver attach_dev failed (injected)")
         previous = hw.context[dev.rid]
         if previous is not domain:
-            hw._ats_invalidate(dev, previous, "rid")
+            hw.ats_invalidate(dev, previous, "rid")
         hw.context[dev.rid] = domain
         self.rt.emit("hw.rid_attach", gdev=dev.name, domain=domain.name, old=name_of(old),
                      rid=name_of(previous), view=name_of(self.view(dev)))
@@ -91,11 +104,14 @@ class IommuDriver:
         """Attach `pasid` of `dev` to `domain`; a BLOCKED domain removes the PASID."""
         await self.rt.point(f"set_dev_pasid {dev.name} {pasid}")
         hw = self.hw
-        hw._use(domain, "set_dev_pasid", dev)
+        hw.use(domain, "set_dev_pasid", dev)
+        if self.rt.fault("set_dev_pasid"):
+            self.rt.emit("fault", site="set_dev_pasid", gdev=dev.name, domain=domain.name)
+            return err("ENOMEM", "driver set_dev_pasid failed (injected)")
         table = hw.pasid[dev.name]
         previous = table.get(pasid)
         if previous is not domain:
-            hw._ats_invalidate(dev, previous, f"pasid {pasid}")
+            hw.ats_invalidate(dev, previous, f"pasid {pasid}")
         if domain.translating:
             table[pasid] = domain
         else:

@@ -1,25 +1,33 @@
-"""The PCI reset layer of drivers/pci (spec §2, §6): methods, the walk, the wrappers.
+"""The PCI reset layer of drivers/pci (spec §2, §6): methods, quirks, the walk, wrappers.
 
 Every method brackets its hardware reset with pci_dev_reset_iommu_prepare/done exactly
 where f5b16b802174 put them (unchanged by the fix series), so the nesting of spec §6.3
-comes from the call structure, not from a flag: cxl_bus calls the bus method, which
-prepares again.
+comes from the call structure, not from a flag: cxl_bus calls the bus method, and a quirk
+calls pcie_flr(), each of which prepares again.
+
+The device is in reset (hardware shadow) from the moment the reset action is issued until
+the reset routine returns, quirk firmware waits included (spec §1.7, I5).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from iommu.core import Device, IommuCore
-from iommu.ret import OK, Ret, err
+from iommu.ret import OK, Ret, as_ret, err
 
 if TYPE_CHECKING:
     from iommu.runtime import Lock
 
 ENOTTY = -25
-RESET_WAIT = 0.1  # [INFERRED] virtual seconds a slot or secondary bus reset takes
-FLR_WAIT = 0.1  # pcie_flr(): msleep(100) before pci_dev_wait()
+FLR_WAIT = 0.1  # pcie_flr()/pci_af_flr(): msleep(100) before pci_dev_wait()
+PM_WAIT = 0.01  # pci_pm_reset(): D3hot -> D0 delay
+RESET_WAIT = 0.1  # [INFERRED] virtual seconds a slot, secondary bus or _RST reset takes
+IVB_WAIT = 0.01  # [INFERRED] reset_ivb_igd() polls the GPU for a few ms
+HINIC_TIMEOUT = 15.0  # reset_hinic_vf_dev(): firmware ack polled for up to 15 s
+DELAY_AFTER_FLR = 0.25  # delay_250ms_after_flr()
+QUIRKS = ("hinic", "delay_250ms_after_flr", "ivb_igd", "flr")
 
 
 @dataclass(eq=False)
@@ -39,9 +47,15 @@ class PciDev:
     lock: "Lock"  # pci_dev_lock(): device_lock plus the config access lock
     bridge: Bridge | None = None
     flr: bool = False  # FLR in DEVCAP
+    af_flr: bool = False  # Advanced Features FLR capability
+    pm: bool = False  # PM capability with NoSoftRst clear
+    acpi_rst: bool = False  # an ACPI _RST method
+    d0: bool = True  # current_state == D0 (pci_pm_reset needs it)
     imm_ready: bool = False
     slot: bool = True  # behind a hotplug slot that can reset it
     multifunction: bool = False
+    quirk: str | None = None  # a pci_dev_reset_methods[] entry, see QUIRKS
+    firmware_wait: float = 1.0  # hinic: how long firmware takes to ack the FLR
     reset_methods: list[str] = field(default_factory=list)
 
     @property
@@ -53,16 +67,23 @@ def probe_reset_methods(pdev: PciDev) -> list[str]:
     """pci_init_reset_methods() at enumeration, in table order (spec §6.1).
 
     [INFERRED] At enumeration dev_has_iommu() is still false, so the prepare/done that
-    `bus` runs while probing are no-ops and do not change the answer.
+    `bus` and `device_specific` run while probing are no-ops and do not change the answer.
     """
-    methods = []
-    if pdev.flr:
-        methods.append("flr")
-    if pdev.bridge is not None or pdev.slot:
-        methods.append("bus")  # probing returns 0 even when SBR is masked
-    if pdev.bridge is not None and pdev.bridge.cxl_port:
-        methods.append("cxl_bus")
-    return methods
+    bridge = pdev.bridge
+    has = {
+        "device_specific": pdev.quirk is not None,
+        "acpi": pdev.acpi_rst,
+        "flr": pdev.flr,
+        "af_flr": pdev.af_flr,
+        "pm": pdev.pm,
+        # Probing `bus` answers 0 when SBR is masked by a CXL port, and otherwise when a
+        # slot or the parent bus (no other function on it) can be reset.
+        "bus": (bridge is not None and bridge.cxl_port and bridge.sbr_masked)
+        or (pdev.slot and not pdev.multifunction)
+        or (bridge is not None and bridge.functions == [pdev]),
+        "cxl_bus": bridge is not None and bridge.cxl_port,
+    }
+    return [name for name in PciLayer.METHODS if has[name]]
 
 
 class PciLayer(IommuCore):
@@ -80,29 +101,40 @@ class PciLayer(IommuCore):
         return ret
 
     async def _hw_reset(self, pdev: PciDev, what: str, seconds: float) -> None:
-        """Issue the reset and wait for it: the device is in reset for the whole wait."""
+        """Issue a reset and wait for it: the device is in reset for the whole wait."""
         await self.rt.point(f"{what} {pdev.name}")
-        self.hw.set_in_reset(pdev.dev, True)
+        self.hw.reset_begin(pdev.dev, what)
         await self.rt.sleep(seconds)
-        self.hw.set_in_reset(pdev.dev, False)
+        self.hw.reset_end(pdev.dev, what)
 
     async def pci_dev_wait(self, pdev: PciDev, reset_type: str) -> Ret:
+        """Wait for the device to answer config reads again; a timeout is -ENOTTY, so the
+        walk moves on to the next method (fault site `pci_dev_wait`)."""
+        if self.rt.fault("pci_dev_wait"):
+            self.rt.emit("fault", site="pci_dev_wait", gdev=pdev.name, reset=reset_type)
+            return err("ENOTTY", f"not ready after {reset_type} (injected timeout)")
         return OK
 
-    async def pcie_flr(self, pdev: PciDev) -> Ret:
-        """Exported: the flr method, quirks and drivers all call it."""
+    # ----- methods (spec §6.2) -----
+
+    async def _flr_like(self, pdev: PciDev, what: str) -> Ret:
+        """The body shared by pcie_flr() and pci_af_flr() after their capability checks."""
         await self.rt.point(f"wait pending transactions {pdev.name}")
         ret = await self._prepare(pdev)
         if ret:
             return ret
-        await self.rt.point(f"FLR {pdev.name}")
-        self.hw.set_in_reset(pdev.dev, True)
+        await self.rt.point(f"{what} {pdev.name}")
+        self.hw.reset_begin(pdev.dev, what)
         if not pdev.imm_ready:
             await self.rt.sleep(FLR_WAIT)
-            ret = await self.pci_dev_wait(pdev, "FLR")
-        self.hw.set_in_reset(pdev.dev, False)
+            ret = await self.pci_dev_wait(pdev, what)
+        self.hw.reset_end(pdev.dev, what)
         await self.pci_dev_reset_iommu_done(pdev.dev)
         return ret
+
+    async def pcie_flr(self, pdev: PciDev) -> Ret:
+        """Exported: the flr method, quirks and drivers all call it."""
+        return await self._flr_like(pdev, "FLR")
 
     async def pcie_reset_flr(self, pdev: PciDev, probe: bool) -> Ret:
         if not pdev.flr:
@@ -110,6 +142,43 @@ class PciLayer(IommuCore):
         if probe:
             return OK
         return await self.pcie_flr(pdev)
+
+    async def pci_af_flr(self, pdev: PciDev, probe: bool) -> Ret:
+        if not pdev.af_flr:
+            return err("ENOTTY", "no AF FLR capability")
+        if probe:
+            return OK
+        return await self._flr_like(pdev, "AF FLR")
+
+    async def pci_pm_reset(self, pdev: PciDev, probe: bool) -> Ret:
+        if not pdev.pm:
+            return err("ENOTTY", "no PM reset (NoSoftRst set or no PM capability)")
+        if probe:
+            return OK
+        if not pdev.d0:
+            return err("EINVAL", "not in D0")  # checked before prepare
+        ret = await self._prepare(pdev)
+        if ret:
+            return ret
+        await self.rt.point(f"D3hot {pdev.name}")
+        self.hw.reset_begin(pdev.dev, "D3hot")
+        await self.rt.sleep(PM_WAIT)
+        ret = await self.pci_dev_wait(pdev, "PM D3hot->D0")
+        self.hw.reset_end(pdev.dev, "D3hot")
+        await self.pci_dev_reset_iommu_done(pdev.dev)
+        return ret
+
+    async def pci_dev_acpi_reset(self, pdev: PciDev, probe: bool) -> Ret:
+        if not pdev.acpi_rst:
+            return err("ENOTTY", "no _RST")
+        if probe:
+            return OK
+        ret = await self._prepare(pdev)
+        if ret:
+            return ret
+        await self._hw_reset(pdev, "_RST", RESET_WAIT)
+        await self.pci_dev_reset_iommu_done(pdev.dev)
+        return OK
 
     async def _pci_dev_reset_slot_function(self, pdev: PciDev, probe: bool) -> Ret:
         if pdev.multifunction or not pdev.slot:
@@ -162,20 +231,86 @@ class PciLayer(IommuCore):
             await self.pci_dev_reset_iommu_done(pdev.dev)
         return rc
 
-    async def reset_method(self, name: str, pdev: PciDev, probe: bool) -> Ret:
-        if name == "flr":
-            return await self.pcie_reset_flr(pdev, probe)
-        if name == "bus":
-            return await self.pci_reset_bus_function(pdev, probe)
-        if name == "cxl_bus":
-            return await self.cxl_reset_bus_function(pdev, probe)
-        raise ValueError(f"reset method {name!r} is not modelled")
+    async def pci_dev_specific_reset(self, pdev: PciDev, probe: bool) -> Ret:
+        if pdev.quirk is None:
+            return err("ENOTTY", "no device-specific reset")
+        outer = self.fixes.variant != "rc-pci"
+        if outer:  # __pci_dev_specific_reset: prepare even when probing
+            ret = await self._prepare(pdev)
+            if ret:
+                return ret
+        rc = await self.quirk_reset(pdev, probe)
+        if outer:
+            await self.pci_dev_reset_iommu_done(pdev.dev)
+        return rc
+
+    # ----- quirks (spec §6.3, §6.4) -----
+
+    async def quirk_reset(self, pdev: PciDev, probe: bool) -> Ret:
+        return await {"hinic": self.reset_hinic_vf_dev,
+                      "delay_250ms_after_flr": self.delay_250ms_after_flr,
+                      "ivb_igd": self.reset_ivb_igd,
+                      "flr": self.reset_flr_quirk}[pdev.quirk](pdev, probe)
+
+    async def reset_hinic_vf_dev(self, pdev: PciDev, probe: bool) -> Ret:
+        """pcie_flr(), then firmware keeps the device in reset until it acks, for up to
+        15 s after pcie_flr() returned: only the outer pair covers that window."""
+        if probe:
+            return OK
+        await self.rt.point(f"hinic: set FLR in progress {pdev.name}")
+        self.hw.reset_begin(pdev.dev, "hinic firmware reset")
+        await self.pcie_flr(pdev)  # return value ignored
+        await self.rt.point(f"hinic: config write {pdev.name}")
+        waited = min(pdev.firmware_wait, HINIC_TIMEOUT)
+        await self.rt.sleep(waited)
+        if pdev.firmware_wait > HINIC_TIMEOUT:
+            self.rt.emit("pci.err", gdev=pdev.name, msg="Reset dev timeout, FLR ack reg",
+                         ret="0", cause="firmware did not ack")
+        self.hw.reset_end(pdev.dev, "hinic firmware reset")
+        return OK
+
+    async def delay_250ms_after_flr(self, pdev: PciDev, probe: bool) -> Ret:
+        """pcie_reset_flr(), then 250 ms in which the device is still not ready
+        [INFERRED: counted as in reset, spec B3]."""
+        if probe:
+            return await self.pcie_reset_flr(pdev, True)
+        await self.pcie_reset_flr(pdev, False)  # return value ignored
+        self.hw.reset_begin(pdev.dev, "delay after FLR")
+        await self.rt.sleep(DELAY_AFTER_FLR)
+        self.hw.reset_end(pdev.dev, "delay after FLR")
+        return OK
+
+    async def reset_flr_quirk(self, pdev: PciDev, probe: bool) -> Ret:
+        """The 82599 VF shape: just pcie_flr(), return value ignored."""
+        if probe:
+            return OK
+        await self.pcie_flr(pdev)
+        return OK
+
+    async def reset_ivb_igd(self, pdev: PciDev, probe: bool) -> Ret:
+        """No inner FLR: the GPU is reset through MMIO. RC-PCI added a pair here."""
+        if probe:
+            return OK
+        inner = self.fixes.variant == "rc-pci"
+        if inner and (ret := await self._prepare(pdev)):
+            return ret
+        await self._hw_reset(pdev, "ivb_igd MMIO reset", IVB_WAIT)
+        if inner:
+            await self.pci_dev_reset_iommu_done(pdev.dev)
+        return OK
+
+    # ----- the walk and its callers (spec §6.1) -----
+
+    def method(self, name: str) -> Callable[[PciDev, bool], Awaitable[Ret]]:
+        return {"device_specific": self.pci_dev_specific_reset, "acpi": self.pci_dev_acpi_reset,
+                "flr": self.pcie_reset_flr, "af_flr": self.pci_af_flr, "pm": self.pci_pm_reset,
+                "bus": self.pci_reset_bus_function, "cxl_bus": self.cxl_reset_bus_function}[name]
 
     async def _pci_reset_function_locked(self, pdev: PciDev) -> Ret:
         """The walk: only -ENOTTY moves on to the next method."""
         for name in pdev.reset_methods:
-            rc = await self.reset_method(name, pdev, False)
-            self.rt.emit("pci.method", gdev=pdev.name, method=name, ret=Ret(rc).name if rc else "0")
+            rc = as_ret(await self.method(name)(pdev, False))
+            self.rt.emit("pci.method", gdev=pdev.name, method=name, ret=rc.name, cause=rc.cause)
             if rc != ENOTTY:
                 return rc
         return err("ENOTTY", "no reset method succeeded")
@@ -200,6 +335,12 @@ class PciLayer(IommuCore):
             if bridge is not None:
                 bridge.lock.release()
 
+    async def pci_reset_function_locked(self, pdev: PciDev) -> Ret:
+        """The caller holds the device lock (e.g. VFIO's reset ioctl path)."""
+        if not pdev.reset_methods:
+            return err("ENOTTY", "no reset methods")
+        return await self._reset_locked(pdev)
+
     async def pci_try_reset_function(self, pdev: PciDev) -> Ret:
         if not pdev.reset_methods:
             return err("ENOTTY", "no reset methods")
@@ -216,6 +357,19 @@ class PciLayer(IommuCore):
             pdev.lock.release()
             if bridge is not None:
                 bridge.lock.release()
+
+    async def reset_method_store(self, pdev: PciDev, names: list[str]) -> Ret:
+        """sysfs reset_method: probe each named method (bus and device_specific call
+        prepare/done even when probing: in V0 that WARNs during a reset of the device or
+        a group sibling), keep the list if all are supported."""
+        for name in names:
+            if name not in self.METHODS:
+                return err("EINVAL", f"unknown reset method {name!r}")
+            if await self.method(name)(pdev, True):
+                self.rt.emit("pci.info", gdev=pdev.name, msg=f"Unsupported reset method '{name}'")
+                return err("EINVAL", f"reset method {name!r} not supported")
+        pdev.reset_methods = list(names)
+        return OK
 
 
 class Kernel(PciLayer):

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+# Where the model asks the runtime whether to fail (spec §9.5). `default_domain` is asked
+# once per group at probe: when it fires, the group has no default domain (B9's state).
+FAULT_SITES = ("blocking_domain_alloc", "attach_dev", "set_dev_pasid", "pci_dev_wait",
+               "default_domain")
+
 
 class Lock(Protocol):
     name: str
@@ -28,6 +33,8 @@ class Runtime(Protocol):
         """Wait in virtual time."""
     def emit(self, event: str, **fields: Any) -> None:
         """Record one event; checkers see it at once."""
+    def fault(self, site: str) -> bool:
+        """Whether the fault at `site` fires now (spec §9.5); the engine decides from the seed."""
 
 
 class SequentialLock:
@@ -60,11 +67,13 @@ class SequentialLock:
 
 
 class Sequential:
-    """Runs the model with no interleaving; keeps every event for the test to read."""
+    """Runs the model with no interleaving; keeps every event for the test to read.
+    `faults` maps a fault site to how many of its next calls fail."""
 
     def __init__(self) -> None:
         self.vt = 0.0
         self.events: list[dict[str, Any]] = []
+        self.faults: dict[str, int] = {}
 
     def lock(self, name: str) -> SequentialLock:
         return SequentialLock(name)
@@ -77,6 +86,12 @@ class Sequential:
 
     def emit(self, event: str, **fields: Any) -> None:
         self.events.append({"event": event, "vt": self.vt, **fields})
+
+    def fault(self, site: str) -> bool:
+        if self.faults.get(site, 0) > 0:
+            self.faults[site] -= 1
+            return True
+        return False
 
     def named(self, event: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == event]

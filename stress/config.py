@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,6 +34,8 @@ class ChecksSection(Strict):
 class StressConfig(Strict):
     run: RunSection = Field(default_factory=RunSection)
     checks: ChecksSection = Field(default_factory=ChecksSection)
+    faults: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict, description="fault site -> probability that a call there fails")
 
 
 def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:

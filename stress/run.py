@@ -8,6 +8,7 @@ from typing import Any
 from stress import strategies
 from stress.log import Sink, bind, dumps, trace_hash
 from stress.runtime import Scheduler, StopRun
+from stress.streams import Faults
 from stress.target import Target
 
 
@@ -40,7 +41,8 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
              replay: dict[str, Any] | None = None) -> Result:
     """Run `seed`; with `replay` (an artifact), follow its recorded decisions."""
     strategy = strategies.make(config.run.strategy, seed)
-    sched = Scheduler(strategy, seed=seed, max_steps=config.run.max_steps)
+    sched = Scheduler(strategy, seed=seed, max_steps=config.run.max_steps,
+                      faults=Faults(config.faults, seed))
     setup = target.setup(config, sched, seed)
     for name, fn in setup.actors:
         sched.add_actor(name, fn)

@@ -16,6 +16,8 @@ import trio
 import trio.testing
 from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
+from stress.streams import never
+
 READY, BLOCKED, SLEEPING, DONE = "ready", "blocked", "sleeping", "done"
 
 
@@ -102,8 +104,10 @@ class Mutex:
 class Scheduler:
     """Runs the actors of one seed under a strategy; provides the model's runtime."""
 
-    def __init__(self, strategy: Any, *, seed: int, max_steps: int) -> None:
+    def __init__(self, strategy: Any, *, seed: int, max_steps: int,
+                 faults: Callable[[str], bool] = never) -> None:
         self.strategy = strategy
+        self.fault = faults  # the runtime's fault(site): does the fault there fire now?
         self.seed = seed
         self.max_steps = max_steps
         self.actors: list[Actor] = []

@@ -1,22 +1,14 @@
 """Scheduling strategies: given the step and the enabled actors, pick one.
 
-A strategy draws only from its own seeded stream, so the schedule of a seed does not
-change when other streams (data choices, faults) are used differently.
+A strategy draws only from the seed's `schedule` stream.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
 from typing import Any
 
 from stress.runtime import Divergence
-
-
-def stream(seed: int, name: str) -> random.Random:
-    """An independent, reproducible random stream derived from the run's one seed."""
-    digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+from stress.streams import stream
 
 
 class RandomWalk:
