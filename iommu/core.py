@@ -95,7 +95,7 @@ class IommuCore:
         self.rt = rt
         self.fixes = fixes
         self.hw = Hardware(rt)
-        self.driver = IommuDriver(rt, self.hw, self.iommu_driver_get_domain_for_dev)
+        self.driver = IommuDriver(rt, self.hw, self.driver_view)
         # The driver's static ops->blocked_domain (spec §1.5).
         self.blocked_domain = Domain("blocked", BLOCKED, static=True)
         self.groups: dict[str, IommuGroup] = {}
@@ -378,7 +378,7 @@ class IommuCore:
         if group.domain is not blocking and (group.domain is not None
                                              or not f.null_domain_guard):
             if f.alias_unblock_warn:
-                self._warn_alias_unblock("pci_dev_reset_iommu_done", group, dev)
+                self._warn_alias_unblock("pci_dev_reset_iommu_done", group, dev, group.domain)
             if await self._iommu_attach_device(group.domain, dev, blocking):
                 self.warn("pci_dev_reset_iommu_done", "re-attach failed", gdev=dev.name)
         if gdev is not None:
@@ -403,10 +403,14 @@ class IommuCore:
             group.resetting_domain = None
         return "restored"
 
-    def _warn_alias_unblock(self, site: str, group: IommuGroup, dev: Device) -> None:
+    def _warn_alias_unblock(self, site: str, group: IommuGroup, dev: Device,
+                            new: Domain | None) -> None:
         """[INFERRED] 15dd29ca (not read): WARN when `dev`'s shared requester ID is
-        re-enabled while a DMA-aliased sibling is still blocked. It warns, it does not
-        prevent (spec §4.5, B13); placed both in done() and in the group set_domain loop."""
+        re-enabled (put on a translating domain) while a DMA-aliased sibling is still
+        blocked. It warns, it does not prevent (spec §4.5, B13); placed both in done()
+        and in the group set_domain loop."""
+        if new is None or not new.translating:
+            return
         for other in group.devices:
             if other.dev is not dev and other.dev.rid == dev.rid and other.blocked:
                 self.warn(site, "alias-unblock", gdev=dev.name, alias=other.dev.name)
@@ -438,13 +442,21 @@ class IommuCore:
 
     def iommu_driver_get_domain_for_dev(self, dev: Device) -> Domain | None:
         """For IOMMU drivers inside their callbacks (group mutex held)."""
+        if self.fixes.per_gdev_blocked and dev.iommu_group is not None \
+                and self._dev_to_gdev(dev) is None:
+            self.warn("iommu_driver_get_domain_for_dev", "no gdev", gdev=dev.name)
+        return self.driver_view(dev)
+
+    def driver_view(self, dev: Device) -> Domain | None:
+        """What iommu_driver_get_domain_for_dev() would answer, without its WARN: the
+        hardware shadow logs it beside every driver callback (I9)."""
         group = dev.iommu_group
-        assert group is not None
+        if group is None:
+            return None
         if not self.fixes.per_gdev_blocked:
             return group.resetting_domain or group.domain
         gdev = self._dev_to_gdev(dev)
         if gdev is None:
-            self.warn("iommu_driver_get_domain_for_dev", "no gdev", gdev=dev.name)
             return None
         return group.blocking_domain if gdev.blocked else group.domain
 
@@ -472,7 +484,8 @@ class IommuCore:
             if f.nofail_through_fence and gdev.blocked:
                 continue  # stays on blocking; done() attaches it to group->domain later
             if f.alias_unblock_warn:
-                self._warn_alias_unblock("__iommu_group_set_domain_internal", group, gdev.dev)
+                self._warn_alias_unblock("__iommu_group_set_domain_internal", group, gdev.dev,
+                                         new)
             ret = await self._iommu_device_set_domain(group, gdev.dev, new, group.domain, flags)
             if ret:
                 result = ret
@@ -523,7 +536,7 @@ class IommuCore:
                 ret = err("EINVAL", "group has more than one device")
             else:
                 ret = await self._iommu_attach_group(domain, group)
-            return self.transition("iommu.attach_device.exit", group, ret, domain=domain.name)
+            return self.transition("iommu.attach_device.exit", group, ret, new=domain.name)
 
     async def iommu_attach_group(self, domain: Domain, group: IommuGroup) -> Ret:
         async with group.mutex:

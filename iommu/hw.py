@@ -54,10 +54,13 @@ class Hardware:
         self.resets[dev.name] -= 1
         self.rt.emit("hw.reset.end", gdev=dev.name, what=what, depth=self.resets[dev.name])
 
-    def ats_invalidate(self, dev: "Device", previous: Domain | None, why: str) -> None:
-        """Drivers flush the device TLB when a translating domain is taken away; the
-        flush reaches every ATS function behind the requester ID."""
-        if previous is None or not previous.translating:
+    def ats_invalidate(self, dev: "Device", new: Domain, olds: tuple[Domain | None, ...],
+                       why: str) -> None:
+        """Drivers flush the device TLB when a translating domain is taken away: the one
+        the hardware had, or the `old` the core says it had (drivers trust the core, so a
+        redundant teardown flushes again: B8). The flush reaches every ATS function
+        behind the requester ID."""
+        if not any(old is not None and old is not new and old.translating for old in olds):
             return
         for other in self.devices.values():
             if other.rid == dev.rid and other.ats:
@@ -92,8 +95,7 @@ class IommuDriver:
             self.rt.emit("fault", site="attach_dev", gdev=dev.name, domain=domain.name)
             return err("ENOMEM", "driver attach_dev failed (injected)")
         previous = hw.context[dev.rid]
-        if previous is not domain:
-            hw.ats_invalidate(dev, previous, "rid")
+        hw.ats_invalidate(dev, domain, (previous, old), "rid")
         hw.context[dev.rid] = domain
         self.rt.emit("hw.rid_attach", gdev=dev.name, domain=domain.name, old=name_of(old),
                      rid=name_of(previous), view=name_of(self.view(dev)))
@@ -110,8 +112,7 @@ class IommuDriver:
             return err("ENOMEM", "driver set_dev_pasid failed (injected)")
         table = hw.pasid[dev.name]
         previous = table.get(pasid)
-        if previous is not domain:
-            hw.ats_invalidate(dev, previous, f"pasid {pasid}")
+        hw.ats_invalidate(dev, domain, (previous, old), f"pasid {pasid}")
         if domain.translating:
             table[pasid] = domain
         else:

@@ -20,16 +20,18 @@ class Ret(int):
 
     cause: str | None
 
-    def __new__(cls, value: int, cause: str | None = None) -> "Ret":
+    def __new__(cls, value: int, cause: str | None = None, name: str | None = None) -> "Ret":
         self = super().__new__(cls, value)
         self.cause = cause
+        self._name = name
         return self
 
     @property
     def name(self) -> str:
+        """The errno name as the kernel source spells it (EOPNOTSUPP, not ENOTSUP)."""
         if self == 0:
             return "0"
-        return _NAMES.get(-self) or _errno.errorcode.get(-self, str(int(self)))
+        return self._name or _NAMES.get(-self) or _errno.errorcode.get(-self, str(int(self)))
 
     def __repr__(self) -> str:
         return f"Ret({self.name}, {self.cause!r})" if self else "Ret(0)"
@@ -41,7 +43,7 @@ OK = Ret(0)
 def err(name: str, cause: str) -> Ret:
     """-errno for `name` ("EBUSY"), with the reason it is returned."""
     number = _NUMBERS.get(name) or getattr(_errno, name)
-    return Ret(-number, cause)
+    return Ret(-number, cause, name)
 
 
 def as_ret(value: int, cause: str | None = None) -> Ret:

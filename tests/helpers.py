@@ -27,27 +27,33 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT) -> subprocess.Complet
 
 
 
-def kernel(version: str, *devices: dict, default_domain: bool = True, **switches):
-    """A sequential model with one group `g` of the given devices (dicts of Device
-    fields, each at least a name); returns (kernel, runtime, {name: PciDev})."""
+def kernel(version: str, *devices: dict, default_domain: bool = True,
+           legacy_driver: bool = False, **switches):
+    """A sequential model with one group `g` of the given devices (dicts of Device and
+    PciDev fields plus `cxl` and `alias_of`); returns (kernel, runtime, {name: PciDev})."""
+    from dataclasses import fields
+
     from iommu.core import Device
     from iommu.pci import Bridge, Kernel, PciDev, probe_reset_methods
     from iommu.runtime import Sequential
     from iommu.versions import preset
 
+    device_keys = {f.name for f in fields(Device)}
     rt = Sequential()
     k = Kernel(rt, preset(version).with_(**switches))
-    group = k.add_group("g", default_domain=default_domain)
+    group = k.add_group("g", default_domain=default_domain, legacy_driver=legacy_driver)
     pdevs = {}
     for spec in devices or ({"name": "d0"},):
         spec = dict(spec)
         cxl = spec.pop("cxl", False)
-        flr = spec.pop("flr", False)
-        dev = Device(**spec)
+        alias = spec.pop("alias_of", None)
+        dev = Device(**{key: v for key, v in spec.items() if key in device_keys},
+                     rid=pdevs[alias].dev.rid if alias else "")
         k.add_device(group, dev)
         bridge = Bridge(f"{dev.name}.port", rt.lock(f"{dev.name}.port"), cxl_port=cxl,
                         sbr_masked=cxl)
-        pdev = PciDev(dev, rt.lock(dev.name), bridge, flr=flr)
+        pdev = PciDev(dev, rt.lock(dev.name), bridge,
+                      **{key: v for key, v in spec.items() if key not in device_keys})
         bridge.functions.append(pdev)
         pdev.reset_methods = probe_reset_methods(pdev)
         pdevs[dev.name] = pdev
