@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
+from iommu.pci import Kernel
 from iommu.runtime import FAULT_SITES
 from iommu.versions import FIX_COMMITS, PRESETS
 from stress.config import StressConfig, Strict
@@ -17,6 +19,8 @@ QUIRKS = Literal["hinic", "delay_250ms_after_flr", "ivb_igd", "flr"]
 class ModelSection(Strict):
     version: str = Field("vf", description="a preset of `iommu-stress versions`")
     fixes: dict[str, bool] = Field(default_factory=dict, description="switch overrides")
+    plugin: str | None = Field(None, description='"package.module:Class", a subclass of '
+                                                 "iommu.pci.Kernel with a patch of your own")
 
     @model_validator(mode="after")
     def _known(self) -> "ModelSection":
@@ -27,7 +31,22 @@ class ModelSection(Strict):
             if key not in FIX_COMMITS:
                 raise ValueError(f"model.fixes.{key}: unknown fix switch; expected one of: "
                                  f"{', '.join(FIX_COMMITS)}")
+        if self.plugin is not None:
+            load_plugin(self.plugin)
         return self
+
+
+def load_plugin(spec: str) -> type:
+    """The model class named by `model.plugin`."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(f"model.plugin: cannot load {spec!r} ({e}); expected "
+                         '"package.module:Class"') from None
+    if not (isinstance(cls, type) and issubclass(cls, Kernel)):
+        raise ValueError(f"model.plugin: {spec!r} is not a subclass of iommu.pci.Kernel")
+    return cls
 
 
 class DeviceSection(Strict):

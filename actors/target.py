@@ -36,7 +36,10 @@ class IommuTarget:
 
     def describe(self, config: IommuConfig) -> dict[str, Any]:
         fixes = fixes_of(config)
-        return {"version": config.model.version, "fixes": fixes.on(), "variant": fixes.variant}
+        out = {"version": config.model.version, "fixes": fixes.on(), "variant": fixes.variant}
+        if config.model.plugin:
+            out["plugin"] = config.model.plugin
+        return out
 
     def versions(self) -> list[dict[str, Any]]:
         return [{"name": name, "fixes": fixes.on(), "variant": fixes.variant, "about": about}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from actors.config import IommuConfig
+from actors.config import IommuConfig, load_plugin
 from iommu.core import Device
 from iommu.pci import Bridge, Kernel, PciDev, probe_reset_methods
 from iommu.ret import as_ret
@@ -18,7 +18,8 @@ def fixes_of(config: IommuConfig) -> Fixes:
 class World:
     def __init__(self, config: IommuConfig, rt: Any) -> None:
         self.rt = rt
-        self.kernel = Kernel(rt, fixes_of(config))
+        model = load_plugin(config.model.plugin) if config.model.plugin else Kernel
+        self.kernel = model(rt, fixes_of(config))
         self.pdevs: dict[str, PciDev] = {}
         bridges: dict[str, Bridge] = {}
         for g in config.group:

@@ -506,7 +506,8 @@ class IommuCore:
     async def _iommu_group_set_domain(self, group: IommuGroup, new: Domain | None) -> Ret:
         return await self._iommu_group_set_domain_internal(group, new, 0)
 
-    async def _iommu_group_set_domain_nofail(self, group: IommuGroup, new: Domain) -> None:
+    async def _iommu_group_set_domain_nofail(self, group: IommuGroup,
+                                             new: Domain | None) -> None:
         ret = await self._iommu_group_set_domain_internal(group, new, IOMMU_SET_DOMAIN_MUST_SUCCEED)
         if ret:
             self.warn("__iommu_group_set_domain_nofail", f"set_domain failed: {ret.name}",
@@ -514,7 +515,6 @@ class IommuCore:
 
     async def _iommu_group_set_core_domain(self, group: IommuGroup) -> None:
         new = group.blocking_domain if group.owner is not None else group.default_domain
-        assert new is not None
         await self._iommu_group_set_domain_nofail(group, new)
 
     # ----- §5.4 attach -----
@@ -655,7 +655,6 @@ class IommuCore:
             return
         group.owner_cnt = 0
         group.owner = None
-        assert group.default_domain is not None
         await self._iommu_group_set_domain_nofail(group, group.default_domain)
 
     async def iommu_group_release_dma_owner(self, group: IommuGroup) -> None:

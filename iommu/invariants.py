@@ -122,7 +122,7 @@ class Coverage:
     """'Sometimes' counters: a sweep in which one stays at zero proved nothing about it."""
 
     KEYS = ("reset_ok", "nested_prepare", "fence_ebusy", "nofail_during_reset",
-            "sibling_reset_overlap")
+            "sibling_reset_overlap", "faults_fired")
 
     def __init__(self) -> None:
         self.counts = dict.fromkeys(self.KEYS, 0)
@@ -137,6 +137,8 @@ class Coverage:
             if ev.get("path") == "fenced" and sum(
                     1 for g in ev["gdevs"].values() if g.get("blocked")) > 1:
                 self.counts["sibling_reset_overlap"] += 1
+        elif name == "fault":
+            self.counts["faults_fired"] += 1
         if str(ev.get("cause", "")).startswith("reset fence"):
             self.counts["fence_ebusy"] += 1
         if name == "warn" and ev.get("site") == "__iommu_group_set_domain_nofail":
