@@ -58,13 +58,17 @@ def test_faults_fire_from_the_seed_and_are_reproducible(tmp_path):
     assert plain.decisions == clean.decisions
 
 
-def test_default_domain_fault_gives_b9_on_v0():
-    config = load(**{"model.version": "v0", "faults": {"default_domain": 1.0},
-                     "checks.expect_warn": ["pci_dev_reset_iommu_prepare",
-                                            "__iommu_group_set_domain_nofail",
-                                            "__iommu_group_set_domain_internal"]})
-    results = [run_seed(TARGET, config, s, keep_log=False) for s in range(10)]
-    assert any(r.failed and r.failure["check"] == "oops" for r in results)
+def test_default_domain_fault_gives_b9_on_v0_only():
+    """The probe-time fault leaves group->domain NULL; the CXL reset's done() then
+    dereferences it on v0 (its nested prepare's WARN expected, so the run goes on)."""
+    for version, oops in (("v0", True), ("s1", False), ("vf", False)):
+        config = load(**{"model.version": version, "faults": {"default_domain": 1.0},
+                         "checks.expect_warn": ["pci_dev_reset_iommu_prepare:re-entry"]})
+        config.actor = [a for a in config.actor if a.kind == "cxl_reset"]
+        result = run_seed(TARGET, config, 0, keep_log=False)
+        assert (result.failed and result.failure["check"] == "oops") is oops, version
+        if not oops:
+            assert result.outcome == "ok"
 
 
 def test_plugin_model_class(tmp_path):
