@@ -125,3 +125,43 @@ async def test_non_ats_device_is_never_fenced():
     assert await k.pci_dev_reset_iommu_prepare(dev) == 0
     assert dev.iommu_group.resetting_domain is None
     assert k.hw.rid_domain(dev) is dev.iommu_group.domain and warns(rt) == []
+
+
+@pytest.mark.parametrize("version", ["v0", "vf"])
+async def test_replace_group_handle_is_fenced_and_keeps_the_old_handle(version):
+    k, rt, p = kernel(version, {"name": "a"})
+    dev = p["a"].dev
+    group, hwpt = await _owned_and_attached(k, dev)
+    old_handle = group.pasid_array[0]
+    await k.pci_dev_reset_iommu_prepare(dev)
+    new = k.alloc_domain()
+    ret = await k.iommu_replace_group_handle(group, new, AttachHandle(new))
+    assert ret.name == "EBUSY" and ret.cause == "reset fence"
+    assert group.pasid_array[0] is old_handle and group.domain is hwpt
+    await k.pci_dev_reset_iommu_done(dev)
+    handle = AttachHandle(new)
+    assert await k.iommu_replace_group_handle(group, new, handle) == 0
+    assert group.pasid_array[0] is handle and group.domain is new
+    assert k.hw.rid_domain(dev) is new
+
+
+async def test_single_device_attach_detach_and_legacy_group_paths():
+    k, rt, p = kernel("vf", {"name": "a"})
+    dev = p["a"].dev
+    group = dev.iommu_group
+    hwpt = k.alloc_domain()
+    assert await k.iommu_attach_device(hwpt, dev) == 0 and group.domain is hwpt
+    await k.iommu_detach_device(hwpt, dev)
+    assert group.domain is group.default_domain and k.hw.rid_domain(dev) is group.default_domain
+    # The legacy VFIO group path: group claim, type1 attach, detach, release.
+    owner = Owner()
+    assert await k.iommu_group_claim_dma_owner(group, owner) == 0
+    assert (await k.iommu_group_claim_dma_owner(group, Owner())).name == "EPERM"
+    assert group.domain is group.blocking_domain
+    type1 = k.alloc_domain()
+    assert await k.iommu_attach_group(type1, group) == 0
+    await k.iommu_detach_group(type1, group)
+    assert group.domain is group.blocking_domain  # owned: the core domain is blocking
+    await k.iommu_group_release_dma_owner(group)
+    assert group.domain is group.default_domain and group.owner is None
+    assert warns(rt) == []
