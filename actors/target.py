@@ -29,7 +29,7 @@ class IommuTarget:
         for spec in config.actor:
             for i in range(spec.count):
                 name = f"{spec.kind}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
-                actors.append((name, partial(KINDS[spec.kind], world, spec, name)))
+                actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name)))
         return Setup(actors=actors,
                      checkers=invariants.checkers(config.checks.disable, config.checks.expect_warn),
                      coverage=invariants.Coverage())

@@ -36,7 +36,7 @@ def plain(actors: int, steps: int) -> None:
 
 
 def controlled(actors: int, steps: int, seed: int) -> None:
-    sched = Scheduler(RandomWalk(seed), seed=seed, max_steps=10**9)
+    sched = Scheduler(RandomWalk(seed, actors), seed=seed, max_steps=10**9)
     for i in range(actors):
         async def actor() -> None:
             for _ in range(steps):
@@ -59,7 +59,7 @@ class Bare:
                 for _ in range(self.steps):
                     await rt.point("step")
             return body
-        return Setup(actors=[(f"a{i}", actor()) for i in range(self.actors)])
+        return Setup(actors=[(f"a{i}", "a", actor()) for i in range(self.actors)])
 
     def describe(self, config):
         return {"version": "bench"}
@@ -83,7 +83,8 @@ def main() -> None:
     target = Bare(a.actors, a.steps)
     base = rate(lambda s: plain(a.actors, a.steps), a.runs, total)
     ctl = rate(lambda s: controlled(a.actors, a.steps, s), a.runs, total)
-    logged = rate(lambda s: run_seed(target, config, s, keep_log=True), a.runs, total)
+    logged = rate(lambda s: run_seed(target, config, s, keep_log=True,
+                                     strategy={"name": "random"}), a.runs, total)
     print(f"{a.actors} actors x {a.steps} steps, {a.runs} runs")
     print(f"plain trio checkpoint     {base:>10,.0f} steps/s")
     print(f"controlled, no events     {ctl:>10,.0f} decisions/s  ({base / ctl:.2f}x the cost)")

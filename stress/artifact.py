@@ -31,7 +31,7 @@ def make(result: Result, config: Any, model: dict[str, Any], trace: str) -> dict
         "seed": result.seed,
         "strategy": result.strategy,
         "schedule": "seed",  # the decisions are the seed's own; replay regenerates them
-        "swarm": {},
+        "swarm": result.swarm,
         "actors": result.actors,
         "decisions": [[c, e] for c, e in result.decisions],
         "outcome": result.outcome,
@@ -45,8 +45,8 @@ def save(path: Path, artifact: dict[str, Any]) -> None:
     write_atomic(path, orjson.dumps(artifact, option=orjson.OPT_INDENT_2) + b"\n")
 
 
-REQUIRED = {"format": int, "config": dict, "seed": int, "decisions": list, "trace_hash": str,
-            "outcome": str}
+REQUIRED = {"format": int, "config": dict, "seed": int, "strategy": dict, "decisions": list,
+            "trace_hash": str, "outcome": str}
 
 
 def load(path: Path) -> dict[str, Any]:

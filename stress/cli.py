@@ -31,7 +31,11 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--seed-start", type=int, help="first seed (default: run.seed_start)")
     run.add_argument("--seed", type=int, help="run this one seed")
     run.add_argument("--version", help="model version (see `versions`)")
-    run.add_argument("--strategy", help="scheduling strategy")
+    run.add_argument("--strategy", choices=("portfolio", "random", "pct"),
+                     help="scheduling strategy (default: run.strategy)")
+    run.add_argument("--pct-depth", type=int, help="bug depth for pct (default: run.pct_depth)")
+    run.add_argument("--check-determinism", action="store_true",
+                     help="run every seed twice and fail a seed whose traces differ")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<run id>)")
     run.add_argument("--log", choices=("fail", "all", "none"), default="fail",
                      help="which seeds' logs to write (default: fail)")
@@ -74,13 +78,13 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     if args.seed is not None:
         seeds, start = 1, args.seed
     overrides = {"run.seeds": seeds, "run.seed_start": start, "run.strategy": args.strategy,
-                 target.version_key: args.version}
+                 "run.pct_depth": args.pct_depth, target.version_key: args.version}
     config = configs.load(target.config_model, path, overrides)
     version = target.describe(config)["version"]
     out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
                                        f"{config.run.seed_start}-{config.run.seeds}")
     seeds_range = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
-    sweep = Sweep(target, config, out, log=args.log)
+    sweep = Sweep(target, config, out, log=args.log, check_determinism=args.check_determinism)
     console.print(f"{target.prog}: {path} on {version}, seeds {seeds_range.start}.."
                   f"{seeds_range.stop - 1}, strategy {config.run.strategy} -> {out}")
     sweep.run(seeds_range)

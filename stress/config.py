@@ -21,7 +21,9 @@ class Strict(BaseModel):
 class RunSection(Strict):
     seeds: int = Field(100, ge=1, description="how many seeds to run")
     seed_start: int = Field(0, ge=0)
-    strategy: Literal["random"] = "random"
+    strategy: Literal["portfolio", "random", "pct"] = Field(
+        "portfolio", description="portfolio rotates random and pct depth 1..3 over the seeds")
+    pct_depth: int = Field(2, ge=1, le=3, description="bug depth d for strategy = pct")
     max_steps: int = Field(20_000, ge=1, description="a run that reaches it ends as step_bound")
 
 
@@ -31,9 +33,16 @@ class ChecksSection(Strict):
         default_factory=list, description='WARN sites that are not failures: "site" or "site:cond"')
 
 
+class SwarmSection(Strict):
+    enabled: bool = Field(False, description="vary the mix of actors and faults per seed")
+    actors: float = Field(0.75, ge=0, le=1, description="chance an actor kind is on in a run")
+    faults: float = Field(0.5, ge=0, le=1, description="chance a fault site is armed in a run")
+
+
 class StressConfig(Strict):
     run: RunSection = Field(default_factory=RunSection)
     checks: ChecksSection = Field(default_factory=ChecksSection)
+    swarm: SwarmSection = Field(default_factory=SwarmSection)
     faults: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=dict, description="fault site -> probability that a call there fails")
 

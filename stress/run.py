@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stress import strategies
 from stress.log import Sink, bind, dumps, trace_hash
 from stress.runtime import Scheduler, StopRun
-from stress.streams import Faults
+from stress.streams import Faults, Swarm, stream
 from stress.target import Target
 
 
@@ -23,7 +23,8 @@ class Result:
     decisions: list[tuple[int, list[int]]]
     coverage: dict[str, int]
     strategy: dict[str, Any]
-    events: list[dict[str, Any]] | None
+    swarm: dict[str, bool] = field(default_factory=dict)
+    events: list[dict[str, Any]] | None = None
 
     @property
     def failed(self) -> bool:
@@ -33,24 +34,54 @@ class Result:
         assert self.events is not None, "run with keep_log=True to have a log"
         return dumps(self.events)
 
-    def trace_hash(self) -> str:
-        return trace_hash(self.log_bytes())
+
+_LEARNED: dict[str, int] = {}
+CALIBRATION_SEEDS = 8
+
+
+def learned_steps(target: Target, config: Any) -> int:
+    """The step bound PCT needs, learned from earlier runs as Coyote and Shuttle do, but
+    from fixed calibration runs of the config (seeds 0..7 under `random`), so that a seed
+    and a config still determine the run, whichever seeds ran before it."""
+    key = config.model_dump_json()
+    if key not in _LEARNED:
+        calibration = [run_seed(target, config, seed, keep_log=False,
+                                strategy={"name": "random"})
+                       for seed in range(CALIBRATION_SEEDS)]
+        _LEARNED[key] = max(r.steps for r in calibration)
+    return _LEARNED[key]
 
 
 def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
+             strategy: dict[str, Any] | None = None,
              replay: dict[str, Any] | None = None) -> Result:
-    """Run `seed`; with `replay` (an artifact), follow its recorded decisions."""
-    strategy = strategies.make(config.run.strategy, seed)
-    sched = Scheduler(strategy, seed=seed, max_steps=config.run.max_steps,
-                      faults=Faults(config.faults, seed))
+    """Run `seed` under `strategy` (default: the config's, for this seed); with `replay`
+    (an artifact), under its recorded strategy, following its recorded decisions."""
+    if replay is not None:
+        strategy = replay["strategy"]
+    elif strategy is None:
+        needs_steps = config.run.strategy != "random"
+        strategy = strategies.spec_for(config.run, seed,
+                                       learned_steps(target, config) if needs_steps else 0)
+    swarm = Swarm(seed, config.swarm.enabled)
+    sched = Scheduler(None, seed=seed, max_steps=config.run.max_steps,
+                      faults=Faults(config.faults, seed, swarm, config.swarm.faults))
+    sched.swarm = swarm
+    sched.rng = stream(seed, "data")
     setup = target.setup(config, sched, seed)
-    for name, fn in setup.actors:
-        sched.add_actor(name, fn)
+    kinds = list(dict.fromkeys(kind for _, kind, _ in setup.actors))
+    on = [kind for kind in kinds if swarm.on(f"actor:{kind}", config.swarm.actors)]
+    on = on or kinds[:1]  # a run with no actor proves nothing
+    for name, kind, fn in setup.actors:
+        if kind in on:
+            sched.add_actor(name, fn)
     names = [a.name for a in sched.actors]
+    own = strategies.make(strategy, seed, len(names))
+    sched.strategy = own
     if replay is not None:
         sched.strategy = strategies.Replay(
             [(c, list(e)) for c, e in replay["decisions"]],
-            strategy if replay.get("schedule", "seed") == "seed" else None, names)
+            own if replay.get("schedule", "seed") == "seed" else None, names, strategy["name"])
     checkers = setup.checkers
     coverage = setup.coverage
 
@@ -71,5 +102,9 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         seed=seed, outcome=outcome, failure=sched.failure, steps=sched.step, vt=sched.vt,
         actors=names, decisions=sched.decisions,
         coverage=dict(coverage.counts) if coverage is not None else {},
-        strategy={"name": strategy.name, **strategy.params()}, events=sink.events,
+        strategy=strategy, swarm=dict(swarm.decisions), events=sink.events,
     )
+
+
+def trace_of(result: Result) -> str:
+    return trace_hash(result.log_bytes())

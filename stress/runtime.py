@@ -46,7 +46,7 @@ class Actor:
         self.task: Any = None
         self.state = READY
         self.wake_at = 0
-        self.blocked_on: Mutex | None = None
+        self.blocked_on: Mutex | Event | None = None
         self.what = "start"
         self.last_event: str | None = None
 
@@ -101,6 +101,37 @@ class Mutex:
         self.release()
 
 
+class Event:
+    """A one-shot event: waiting is a scheduling point, and a waiter is not enabled until
+    the event is set."""
+
+    __slots__ = ("sched", "name", "is_set", "waiters")
+
+    def __init__(self, sched: "Scheduler", name: str) -> None:
+        self.sched = sched
+        self.name = name
+        self.is_set = False
+        self.waiters: list[Actor] = []
+
+    async def wait(self) -> None:
+        s = self.sched
+        me = s.current
+        me.what = f"wait {self.name}"
+        await s.yield_(me)
+        while not self.is_set:
+            me.state = BLOCKED
+            me.blocked_on = self
+            self.waiters.append(me)
+            await s.yield_(me)
+
+    def set(self) -> None:
+        self.is_set = True
+        for waiter in self.waiters:
+            waiter.state = READY
+            waiter.blocked_on = None
+        self.waiters.clear()
+
+
 class Scheduler:
     """Runs the actors of one seed under a strategy; provides the model's runtime."""
 
@@ -118,6 +149,8 @@ class Scheduler:
         self.outcome: str | None = None  # ok | fail | step_bound | diverged
         self.failure: dict[str, Any] | None = None
         self.emit: Callable[..., None] = lambda event, **fields: None
+        self.rng: Any = None  # the seed's `data` stream, for actors' own choices
+        self.swarm: Any = None  # the run's swarm decisions, for actors' operations
         self._main: Any = None
 
     # ----- building -----
@@ -127,6 +160,9 @@ class Scheduler:
 
     def lock(self, name: str) -> Mutex:
         return Mutex(self, name)
+
+    def event(self, name: str) -> Event:
+        return Event(self, name)
 
     # ----- the runtime interface the model uses -----
 
@@ -214,11 +250,14 @@ class Scheduler:
         if not blocked:
             self._finish("ok")
             return
-        waits = [{"actor": a.name, "waits_for": a.blocked_on.name if a.blocked_on else None,
-                  "held_by": a.blocked_on.owner.name if a.blocked_on and a.blocked_on.owner
-                  else None, "last_event": a.last_event} for a in blocked]
-        names = ", ".join(f"{w['actor']} waits for {w['waits_for']} held by {w['held_by']}"
-                          for w in waits)
+        waits = []
+        for a in blocked:
+            owner = getattr(a.blocked_on, "owner", None)
+            waits.append({"actor": a.name, "waits_for": a.blocked_on.name if a.blocked_on
+                          else None, "held_by": owner.name if owner else None,
+                          "last_event": a.last_event})
+        names = ", ".join(f"{w['actor']} waits for {w['waits_for']}"
+                          + (f" held by {w['held_by']}" if w["held_by"] else "") for w in waits)
         self._finish("fail", {"kind": "deadlock", "step": self.step,
                               "message": f"deadlock: {names}", "blocked": waits})
 

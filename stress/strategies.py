@@ -1,6 +1,8 @@
 """Scheduling strategies: given the step and the enabled actors, pick one.
 
-A strategy draws only from the seed's `schedule` stream.
+A strategy is described by a small dict (`{"name": "pct", "depth": 2, "steps": 61}`)
+that is recorded per seed, so that a replay rebuilds exactly the same one. Strategies
+draw only from the seed's `schedule` stream.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from typing import Any
 from stress.runtime import Divergence
 from stress.streams import stream
 
+PORTFOLIO = ({"name": "random"}, {"name": "pct", "depth": 1}, {"name": "pct", "depth": 2},
+             {"name": "pct", "depth": 3})
+
 
 class RandomWalk:
     """Uniform over the enabled actors at every step."""
 
-    name = "random"
-
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, n_actors: int) -> None:
         self.rng = stream(seed, "schedule")
 
     def pick(self, step: int, enabled: list[int]) -> int:
@@ -24,15 +27,54 @@ class RandomWalk:
             return enabled[0]  # no draw: a forced step does not shift the stream
         return enabled[self.rng.randrange(len(enabled))]
 
-    def params(self) -> dict[str, Any]:
-        return {}
+
+class PCT:
+    """Probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010).
+
+    The actors get distinct random priorities d..d+n-1; d-1 change points are drawn
+    uniformly from the first `steps` steps; the enabled actor with the highest priority
+    runs, and at the i-th change point the running actor drops to priority i. A bug of
+    depth d is then found with probability at least 1/(n * steps^(d-1)) per run."""
+
+    def __init__(self, seed: int, n_actors: int, depth: int, steps: int) -> None:
+        rng = stream(seed, "schedule")
+        order = list(range(n_actors))
+        rng.shuffle(order)
+        self.priority = [0] * n_actors
+        for rank, actor in enumerate(order):
+            self.priority[actor] = depth + rank
+        points = rng.sample(range(1, max(steps, depth) + 1), depth - 1)
+        self.change = {step: i + 1 for i, step in enumerate(points)}  # k_i -> priority i
+
+    def pick(self, step: int, enabled: list[int]) -> int:
+        priority = self.priority
+        best = max(enabled, key=priority.__getitem__)
+        low = self.change.get(step)
+        if low is not None:
+            priority[best] = low
+            best = max(enabled, key=priority.__getitem__)
+        return best
 
 
-STRATEGIES = {"random": RandomWalk}
+def make(spec: dict[str, Any], seed: int, n_actors: int) -> Any:
+    if spec["name"] == "random":
+        return RandomWalk(seed, n_actors)
+    if spec["name"] == "pct":
+        return PCT(seed, n_actors, spec["depth"], spec["steps"])
+    raise ValueError(f"unknown strategy {spec['name']!r}")
 
 
-def make(name: str, seed: int) -> Any:
-    return STRATEGIES[name](seed)
+def spec_for(run: Any, seed: int, steps: int) -> dict[str, Any]:
+    """The strategy seed `seed` runs under: `steps` is the step bound PCT needs."""
+    if run.strategy == "portfolio":
+        spec = dict(PORTFOLIO[seed % len(PORTFOLIO)])
+    elif run.strategy == "pct":
+        spec = {"name": "pct", "depth": run.pct_depth}
+    else:
+        spec = {"name": "random"}
+    if spec["name"] == "pct":
+        spec["steps"] = steps
+    return spec
 
 
 class Replay:
@@ -42,11 +84,11 @@ class Replay:
     choice, so an edited decision is caught at exactly the step that was edited."""
 
     def __init__(self, decisions: list[tuple[int, list[int]]], regenerate: Any | None,
-                 names: list[str]) -> None:
+                 names: list[str], strategy_name: str) -> None:
         self.decisions = decisions
         self.regenerate = regenerate
         self.names = names
-        self.name = "replay"
+        self.strategy_name = strategy_name
 
     def pick(self, step: int, enabled: list[int]) -> int:
         if step > len(self.decisions):
@@ -62,11 +104,8 @@ class Replay:
             own = self.regenerate.pick(step, enabled)
             if own != chosen:
                 raise Divergence(f"step {step}: recorded {self.names[chosen]}, the seed's "
-                                 f"{self.regenerate.name} strategy chose {self.names[own]}")
+                                 f"{self.strategy_name} strategy chose {self.names[own]}")
         return chosen
 
     def _names(self, indices: list[int]) -> list[str]:
         return [self.names[i] if 0 <= i < len(self.names) else str(i) for i in indices]
-
-    def params(self) -> dict[str, Any]:
-        return {}

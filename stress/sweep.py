@@ -22,20 +22,37 @@ class Sweep:
     config: Any
     out: Path
     log: str = "fail"  # fail | all | none
+    check_determinism: bool = False  # run every seed twice and compare the traces
     results: list[Result] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     def run(self, seeds: range, progress: Callable[[Result], None] | None = None) -> None:
         start = time.perf_counter()
+        keep = self.log != "none" or self.check_determinism
         for seed in seeds:
-            result = run_seed(self.target, self.config, seed, keep_log=self.log != "none")
+            result = run_seed(self.target, self.config, seed, keep_log=keep)
+            if self.check_determinism:
+                self._compare(result)
             self._keep(result)
             if progress is not None:
                 progress(result)
         self.seconds = time.perf_counter() - start
         write_atomic(self.out / "summary.json",
                      orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2) + b"\n")
+
+    def _compare(self, first: Result) -> None:
+        """A second run of the seed must give the same trace, byte for byte."""
+        second = run_seed(self.target, self.config, first.seed, keep_log=True)
+        a, b = first.log_bytes(), second.log_bytes()
+        if a == b:
+            return
+        step = next((x["step"] for x, y in zip(first.events, second.events) if x != y),
+                    min(len(first.events), len(second.events)))
+        first.outcome = "fail"
+        first.failure = {"kind": "nondeterministic", "step": step,
+                         "message": f"the second run of seed {first.seed} differs from "
+                                    f"step {step} (trace {trace_hash(a)} vs {trace_hash(b)})"}
 
     def _keep(self, result: Result) -> None:
         # Keep only what the summary needs: the event list can be large.
@@ -44,7 +61,8 @@ class Sweep:
         self.results.append(result)
         log_path = self.out / "logs" / f"{result.seed}.jsonl"
         if result.failed:
-            record = {"seed": result.seed, **_what(result.failure)}
+            record = {"seed": result.seed, "strategy": result.strategy,
+                      **_what(result.failure)}
             if events is not None:
                 data = dumps(events)
                 path = self.out / "failures" / f"{result.seed}.json"

@@ -26,9 +26,10 @@ class Coverage(Protocol):
 
 @dataclass
 class Setup:
-    """One seed's world: the actors to run and what watches them."""
+    """One seed's world: the actors to run (name, kind, body) and what watches them.
+    The swarm switches actor kinds on and off per seed."""
 
-    actors: list[tuple[str, Callable[[], Awaitable[None]]]]
+    actors: list[tuple[str, str, Callable[[], Awaitable[None]]]]
     checkers: list[Checker] = field(default_factory=list)
     coverage: Coverage | None = None
 

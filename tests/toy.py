@@ -21,12 +21,16 @@ class Toy:
         self.checkers = list(checkers)
 
     def setup(self, config: Any, rt: Any, seed: int) -> Setup:
-        return Setup(actors=self.build(rt), checkers=list(self.checkers))
+        return Setup(actors=[(name, name, fn) for name, fn in self.build(rt)],
+                     checkers=list(self.checkers))
 
     def describe(self, config: Any) -> dict[str, Any]:
         return {"version": "toy", "fixes": [], "variant": "toy"}
 
 
-def run_toy(build, seed: int = 0, max_steps: int = 10_000, checkers=()) -> Result:
-    config = StressConfig.model_validate({"run": {"max_steps": max_steps}})
-    return run_seed(Toy(build, checkers), config, seed, keep_log=True)
+def run_toy(build, seed: int = 0, max_steps: int = 10_000, checkers=(),
+            strategy: dict | None = None) -> Result:
+    config = StressConfig.model_validate({"run": {"max_steps": max_steps,
+                                                  "strategy": "random"}})
+    return run_seed(Toy(build, checkers), config, seed, keep_log=True,
+                    strategy=strategy or {"name": "random"})
