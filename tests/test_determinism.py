@@ -26,7 +26,7 @@ def test_same_seed_same_log_across_processes(tmp_path, version, seed):
 
 
 def test_different_seeds_give_different_schedules():
-    config = load()
+    config = load(**{"run.strategy": "random"})
     schedules = [tuple(c for c, _ in run_seed(TARGET, config, s, keep_log=False).decisions)
                  for s in range(20)]
     assert schedules[1] != schedules[2]
