@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -82,21 +82,76 @@ class GroupSection(Strict):
     device: list[DeviceSection] = Field(min_length=1)
 
 
+Chance = Annotated[float, Field(ge=0, le=1)]
+
+
 class ActorBase(Strict):
     target: str = Field(description="device name")
-    count: int = Field(1, ge=1)
-    iterations: int = Field(3, ge=1)
+    count: int = Field(1, ge=1, description="how many such actors")
+    iterations: int = Field(3, ge=1, description="how many times each repeats its work")
+    weights: dict[str, Chance] = Field(default_factory=dict, description="chance (0..1) "
+                                       "that an optional operation is done in an iteration")
+    OPS: ClassVar[dict[str, float]] = {}  # optional operations and their default chance
+
+    def chance(self, op: str) -> float:
+        return self.weights.get(op, self.OPS[op])
+
+
+class DriverActor(ActorBase):
+    """A kernel driver: bind (use the default domain), DMA maps, unbind."""
+    kind: Literal["driver"]
+    maps: int = Field(2, ge=0, description="DMA map/unmap pairs per binding")
+
+
+class ResetActor(ActorBase):
+    """A function reset by one of the kernel's paths (spec §6.1, §6.5)."""
+    kind: Literal["reset"]
+    path: Literal["function", "try", "flr"] = Field(
+        "function", description="pci_reset_function (bridge and device locks), "
+        "pci_try_reset_function (-EAGAIN on contention), or a driver's direct pcie_flr() "
+        "under its own device lock")
 
 
 class CxlResetActor(ActorBase):
+    """A reset of a CXL device: the walk reaches cxl_bus, which nests a bus reset."""
     kind: Literal["cxl_reset"]
 
 
+class QuirkResetActor(ActorBase):
+    """A reset of a device with a device-specific quirk (hinic, delay after FLR, ...)."""
+    kind: Literal["quirk_reset"]
+
+
 class VfioActor(ActorBase):
+    """A VFIO device through iommufd (or the legacy group path)."""
     kind: Literal["vfio"]
+    mode: Literal["iommufd", "group"] = "iommufd"
+    pasid: int = Field(1, ge=1, description="the PASID it attaches, if the device has any")
+    OPS: ClassVar[dict[str, float]] = {"replace": 0.5, "pasid": 0.5, "pasid_replace": 0.3,
+                                       "reset": 0.3, "hot_reset": 0.0}
 
 
-Actor = Annotated[Union[CxlResetActor, VfioActor], Field(discriminator="kind")]
+class SvaActor(ActorBase):
+    """SVA bind of an mm's PASID, mm-driven invalidations while bound, unbind."""
+    kind: Literal["sva"]
+    pasid: int = Field(2, ge=1, description="the mm's PASID (count > 1: the next ones)")
+    invalidations: int = Field(2, ge=0, description="mm changes while bound")
+
+
+class SysfsActor(ActorBase):
+    """Writes to sysfs: `reset`, `reset_method` (probes), the group's `type`."""
+    kind: Literal["sysfs"]
+    OPS: ClassVar[dict[str, float]] = {"reset": 0.5, "reset_method": 0.5, "type": 0.3}
+
+
+class HotplugActor(ActorBase):
+    """Surprise removal and re-add of the device (spec §6.7: off unless configured)."""
+    kind: Literal["hotplug"]
+
+
+ACTOR_CLASSES = (DriverActor, ResetActor, CxlResetActor, QuirkResetActor, VfioActor,
+                 SvaActor, SysfsActor, HotplugActor)
+Actor = Annotated[Union[ACTOR_CLASSES], Field(discriminator="kind")]
 
 
 class IommuConfig(StressConfig):
@@ -104,9 +159,26 @@ class IommuConfig(StressConfig):
     group: list[GroupSection] = Field(min_length=1)
     actor: list[Actor] = Field(default_factory=list)
 
+    def _clash(self, a: Any, device: DeviceSection, group: GroupSection, ai: int) -> str | None:
+        """Actor mixes the kernel itself rules out (so their WARNs would be noise)."""
+        in_group = {d.name for d in group.device}
+        kinds = {(b.kind, b.target) for b in self.actor}
+        if a.kind == "vfio" and any(k in ("driver", "sva") and t in in_group for k, t in kinds):
+            return (f"actor[{ai}].target: vfio owns the whole group {group.name!r}, so no "
+                    "kernel driver (driver, sva) can be bound in it")
+        if a.kind == "driver" and any(k == "sva" and t in in_group for k, t in kinds):
+            return (f"actor[{ai}].target: SVA binds are made by the bound driver and "
+                    f"group-wide: use either driver or sva actors in group {group.name!r}")
+        if a.kind == "hotplug" and any(k in ("driver", "sva", "vfio") and t == a.target
+                                       for k, t in kinds):
+            return (f"actor[{ai}].target: a removal unbinds {a.target!r}'s driver first; "
+                    "hotplug cannot share its device with driver, sva or vfio actors")
+        return None
+
     @model_validator(mode="after")
     def _references(self) -> "IommuConfig":
         devices = {}
+        groups = {d.name: g for g in self.group for d in g.device}
         for gi, g in enumerate(self.group):
             names = [d.name for d in g.device]
             for di, d in enumerate(g.device):
@@ -126,7 +198,19 @@ class IommuConfig(StressConfig):
             if a.target not in devices:
                 raise ValueError(f"actor[{ai}].target: no device named {a.target!r}; "
                                  f"expected one of: {', '.join(devices)}")
-            if a.kind == "cxl_reset" and not devices[a.target].cxl:
-                raise ValueError(f"actor[{ai}].target: {a.target!r} is not a CXL device "
-                                 "(set cxl = true on it)")
+            device = devices[a.target]
+            need = {"cxl_reset": (device.cxl, "a CXL device (set cxl = true on it)"),
+                    "quirk_reset": (device.quirk is not None, "a device with a quirk"),
+                    "sva": (device.max_pasids > 0, "a PASID-capable device (max_pasids > 0)")}
+            ok, what = need.get(a.kind, (True, ""))
+            if not ok:
+                raise ValueError(f"actor[{ai}].target: {a.kind} needs {what}; "
+                                 f"{a.target!r} is not")
+            clash = self._clash(a, device, groups[a.target], ai)
+            if clash:
+                raise ValueError(clash)
+            for op in a.weights:
+                if op not in a.OPS:
+                    raise ValueError(f"actor[{ai}].weights.{op}: unknown operation of "
+                                     f"{a.kind}; expected one of: {', '.join(a.OPS) or '(none)'}")
         return self

@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from actors import cxl_reset, vfio
+from actors import driver, hotplug, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
@@ -14,7 +14,9 @@ from iommu.versions import FIX_COMMITS, PRESETS
 from stress import cli
 from stress.target import Setup
 
-KINDS = {"cxl_reset": cxl_reset.run, "vfio": vfio.run}
+KINDS = {"driver": driver.run, "reset": reset.run, "cxl_reset": reset.run,
+         "quirk_reset": reset.run, "vfio": vfio.run, "sva": sva.run, "sysfs": sysfs.run,
+         "hotplug": hotplug.run}
 
 
 class IommuTarget:
@@ -29,7 +31,7 @@ class IommuTarget:
         for spec in config.actor:
             for i in range(spec.count):
                 name = f"{spec.kind}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
-                actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name)))
+                actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
         return Setup(actors=actors,
                      checkers=invariants.checkers(config.checks.disable, config.checks.expect_warn),
                      coverage=invariants.Coverage())

@@ -48,6 +48,14 @@ class World:
             pdev = self.pdevs[d.name]
             pdev.reset_methods = list(d.reset_methods or probe_reset_methods(pdev))
 
+    def maybe(self, spec: Any, op: str) -> bool:
+        """Whether an optional operation is done now: on in this run's swarm, then drawn
+        with its chance from the seed's data stream."""
+        chance = spec.chance(op)
+        if chance <= 0 or not self.rt.swarm.on(f"op:{spec.kind}:{op}", 0.5):
+            return False
+        return self.rt.rng.random() < chance
+
     async def op(self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any,
                  **fields: Any) -> int:
         """One user-visible operation, logged Jepsen-style: invoke, then ok or fail."""

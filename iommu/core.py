@@ -185,7 +185,8 @@ class IommuCore:
 
     def _dev_to_gdev(self, dev: Device) -> GroupDevice | None:
         group = dev.iommu_group
-        assert group is not None
+        if group is None:  # removed between the caller's unlocked checks and now
+            self.oops("__dev_to_gdev", "NULL dev->iommu_group (device removed)", gdev=dev.name)
         for gdev in group.devices:
             if gdev.dev is dev:
                 return gdev

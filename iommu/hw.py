@@ -67,9 +67,19 @@ class Hardware:
                 self.rt.emit("hw.ats_inval", gdev=other.name, via=dev.name, why=why,
                              in_reset=self.in_reset(other))
 
-    def use(self, domain: Domain, what: str, dev: "Device") -> None:
+    def flush_domain(self, domain: Domain, why: str) -> None:
+        """An unmap in `domain` (DMA API, iommufd) or an mm change of an SVA domain: the
+        driver invalidates the device TLB of every ATS device the hardware has on it."""
+        self.use(domain, why, None)
+        for dev in self.devices.values():
+            if dev.ats and (self.context.get(dev.rid) is domain
+                            or domain in self.pasid[dev.name].values()):
+                self.rt.emit("hw.ats_inval", gdev=dev.name, via=None, why=why,
+                             in_reset=self.in_reset(dev))
+
+    def use(self, domain: Domain, what: str, dev: "Device | None") -> None:
         if domain.freed:
-            self.rt.emit("uaf", site=what, gdev=dev.name, domain=domain.name)
+            self.rt.emit("uaf", site=what, gdev=dev.name if dev else None, domain=domain.name)
 
 
 class IommuDriver:

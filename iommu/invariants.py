@@ -106,7 +106,97 @@ class RecoveryCount:
         return None
 
 
-CHECKERS = {"I1": RecoveryCount, "I10": DomainLiveness, "I12": WarnPolicy, "oops": Oops}
+class NoAtsToResetting:
+    """I5 (no ATS traffic to a resetting device): no ATS/devTLB invalidation event
+    targets D while in_reset[D] (hardware reset actually in progress, including a quirk's
+    firmware wait). Violated by B3 (RC-PCI), B5 (S3), B8 (V0-S5) and B13 (aliased
+    siblings, any version); and by resets the fence does not cover (B16)."""
+
+    name = "I5"
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if ev["event"] != "hw.ats_inval" or not ev["in_reset"]:
+            return None
+        via = f" via {ev['via']}" if ev.get("via") and ev["via"] != ev["gdev"] else ""
+        return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
+                "message": f"ATS invalidation ({ev['why']}{via}) sent to {ev['gdev']} "
+                           "while it is in reset"}
+
+
+class Pairing:
+    """I11 (pairing): at the PCI layer, every successful prepare is followed by exactly
+    one done on the same device in the same method invocation. The nesting is properly
+    bracketed (LIFO per device). A failed prepare is never followed by done."""
+
+    name = "I11"
+
+    def __init__(self) -> None:
+        self.open: dict[str, list[tuple[str, int]]] = {}  # actor -> stack of (gdev, step)
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name = ev["event"]
+        if name == "iommu.prepare.exit" and ev["ret"] == "0":
+            self.open.setdefault(ev["actor"], []).append((ev["gdev"], ev["step"]))
+        elif name == "iommu.done.enter":
+            stack = self.open.get(ev["actor"])
+            if not stack or stack[-1][0] != ev["gdev"]:
+                top = stack[-1][0] if stack else None
+                return {"check": self.name, "gdev": ev["gdev"], "expected": top,
+                        "message": f"done({ev['gdev']}) by {ev['actor']} does not close its "
+                                   f"innermost successful prepare ({top or 'none'})"}
+            stack.pop()
+        elif name == "actor.done":
+            stack = self.open.get(ev["actor"])
+            if stack:
+                gdev, step = stack[-1]
+                return {"check": self.name, "gdev": gdev, "prepared_at_step": step,
+                        "message": f"{ev['actor']} ended with prepare({gdev}) of step {step} "
+                                   "never done"}
+        return None
+
+
+class RemovalDuringReset:
+    """Spec §6.7: the callers of prepare/done guarantee that no iommu_release_device()
+    races with the pair (the kernel-doc's precondition). A removal, or a re-add, of a
+    device between the start of its prepare and the end of its done breaks it; the
+    consequences are bug B14 (the fence leaks, a NULL or freed dev->iommu_group)."""
+
+    name = "B14"
+
+    def __init__(self) -> None:
+        self.busy: dict[str, list[int]] = {}  # gdev -> steps of the pairs in progress
+        self.removing: dict[str, int] = {}  # gdev -> step its removal started
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name = ev["event"]
+        gdev = ev.get("gdev")
+        if name in ("iommu.prepare.enter", "iommu.done.enter") and gdev in self.removing:
+            return self._violation(gdev, f"reset while its removal (step "
+                                         f"{self.removing[gdev]}) is in progress")
+        if name == "iommu.prepare.enter":
+            self.busy.setdefault(gdev, []).append(ev["step"])
+        elif (name == "iommu.prepare.exit" and ev["ret"] != "0"
+              or name == "iommu.done.exit") and self.busy.get(gdev):
+            self.busy[gdev].pop()
+        elif name == "iommu.gdev_free":
+            self.removing[gdev] = ev["step"]
+            if self.busy.get(gdev):
+                return self._violation(gdev, "removed in the middle of its reset (prepare "
+                                             f"entered at step {self.busy[gdev][0]})")
+        elif name == "iommu.release_device.exit":
+            self.removing.pop(gdev, None)
+        elif name == "iommu.probe_device.exit" and self.busy.get(gdev):
+            return self._violation(gdev, "re-added in the middle of its reset (prepare "
+                                         f"entered at step {self.busy[gdev][0]})")
+        return None
+
+    def _violation(self, gdev: str, what: str) -> dict[str, Any]:
+        return {"check": self.name, "gdev": gdev,
+                "message": f"{gdev} {what}: a precondition violation, B14"}
+
+
+CHECKERS = {"I1": RecoveryCount, "I5": NoAtsToResetting, "I10": DomainLiveness,
+            "I11": Pairing, "I12": WarnPolicy, "B14": RemovalDuringReset, "oops": Oops}
 
 
 def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:
@@ -124,12 +214,15 @@ class Coverage:
     KEYS = ("reset_ok", "nested_prepare", "fence_ebusy", "nofail_during_reset",
             "sibling_reset_overlap", "faults_fired")
 
+    RESETS = ("pci_reset_function", "pci_try_reset_function", "pcie_flr", "sysfs_reset",
+              "vfio_reset")
+
     def __init__(self) -> None:
         self.counts = dict.fromkeys(self.KEYS, 0)
 
     def feed(self, ev: dict[str, Any]) -> None:
         name = ev["event"]
-        if name == "op.ok" and ev.get("op") in ("pci_reset_function", "pci_try_reset_function"):
+        if name == "op.ok" and ev.get("op") in self.RESETS:
             self.counts["reset_ok"] += 1
         elif name == "iommu.prepare.exit":
             if ev.get("path") in ("nested", "re-entry", "counted"):

@@ -358,6 +358,31 @@ class PciLayer(IommuCore):
             if bridge is not None:
                 bridge.lock.release()
 
+    async def pci_reset_bus(self, pdev: PciDev) -> Ret:
+        """VFIO hot reset (spec §6.5): a secondary bus reset of every function below the
+        bridge, with no IOMMU prepare/done at all. Not covered by the fence: B16."""
+        bridge = pdev.bridge
+        if bridge is None:
+            return err("ENOTTY", "on a root bus")
+        taken = []
+        for function in bridge.functions:  # pci_bus_trylock()
+            if not await function.lock.try_acquire():
+                for held in reversed(taken):
+                    held.lock.release()
+                return err("EAGAIN", f"{function.name} locked")
+            taken.append(function)
+        try:
+            await self.rt.point(f"secondary bus reset {bridge.name}")
+            for function in bridge.functions:
+                self.hw.reset_begin(function.dev, "bus hot reset")
+            await self.rt.sleep(RESET_WAIT)
+            for function in bridge.functions:
+                self.hw.reset_end(function.dev, "bus hot reset")
+        finally:
+            for held in reversed(taken):
+                held.lock.release()
+        return OK
+
     async def reset_method_store(self, pdev: PciDev, names: list[str]) -> Ret:
         """sysfs reset_method: probe each named method (bus and device_specific call
         prepare/done even when probing: in V0 that WARNs during a reset of the device or

@@ -19,11 +19,17 @@ BASE = DEFAULT.read_text()
     (lambda t: t.replace('version = "vf"', 'version = "v9"'), "model.version",
      "unknown version 'v9'; expected one of: v0, s1"),
     (lambda t: t.replace('kind = "vfio"', 'kind = "vfoo"'), "actor[1].kind",
-     "actor[1].kind: unknown value 'vfoo'; expected one of: 'cxl_reset', 'vfio'"),
+     "actor[1].kind: unknown value 'vfoo'; expected one of: 'driver', 'reset', 'cxl_reset'"),
     (lambda t: t.replace("iterations = 3", "iterations = 3\nweight = 2"), "actor[1].weight",
-     "unknown key; expected one of: target, count, iterations, kind"),
+     "unknown key; expected one of: target, count, iterations, weights, kind, mode, pasid"),
     (lambda t: t.replace("seeds = 200", "seeds = -4"), "run.seeds",
      "greater than or equal to 1"),
+    (lambda t: t.replace("iterations = 3", "iterations = 3\nweights = {replce = 0.5}"),
+     "actor[1].weights.replce", "unknown operation of vfio; expected one of: replace, pasid"),
+    (lambda t: t.replace("iterations = 3", "iterations = 3\nweights = {replace = 2.0}"),
+     "actor[1].weights.replace", "less than or equal to 1"),
+    (lambda t: t.replace('kind = "cxl_reset"', 'kind = "quirk_reset"'), "actor[0].target",
+     "quirk_reset needs a device with a quirk; 'cxl0' is not"),
 ])
 def test_bad_config_exits_2_naming_file_key_and_expectation(tmp_path, edit, key, expected):
     path = tmp_path / "bad.toml"

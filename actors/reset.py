@@ -1,0 +1,33 @@
+"""Function resets (spec §6.1, §6.5): pci_reset_function(), the trylock variant that
+VFIO's reset ioctl uses (both walk the device's reset_methods), or a driver's direct
+pcie_flr(). The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
+differ in what the config demands of the target (a CXL device, a device with a quirk),
+hence in which nesting they exercise."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from actors.world import World
+from iommu.pci import Kernel, PciDev
+from iommu.ret import Ret
+
+OPS = {"function": "pci_reset_function", "try": "pci_try_reset_function", "flr": "pcie_flr"}
+
+
+async def driver_flr(kernel: Kernel, pdev: PciDev) -> Ret:
+    """A driver resetting its own function: pcie_flr() under the device lock only (no
+    bridge lock), so siblings on one bus can reset at the same time."""
+    async with pdev.lock:
+        return await kernel.pcie_flr(pdev)
+
+
+async def run(world: World, spec: Any, name: str, index: int) -> None:
+    k = world.kernel
+    pdev = world.pdevs[spec.target]
+    path = getattr(spec, "path", "function")
+    fn = {"function": k.pci_reset_function, "try": k.pci_try_reset_function,
+          "flr": partial(driver_flr, k)}[path]
+    for _ in range(spec.iterations):
+        await world.op(OPS[path], fn, pdev, gdev=pdev.name)

@@ -1,0 +1,28 @@
+"""An SVA user (spec §1.6, §5.7): bind attaches the mm's SVA domain at its PASID on the
+group; while bound, CPU mm changes make the driver flush the device TLBs of every
+device that has the PASID in hardware (with no coordination with resets: these are the
+invalidations that must never reach a resetting device); unbind detaches (never
+fenced) and the domain goes away."""
+
+from __future__ import annotations
+
+from actors.config import SvaActor
+from actors.world import World
+from iommu.domain import SVA
+
+
+async def run(world: World, spec: SvaActor, name: str, index: int) -> None:
+    k = world.kernel
+    dev = world.pdevs[spec.target].dev
+    pasid = spec.pasid + index
+    for _ in range(spec.iterations):
+        sva = k.alloc_domain(SVA, prefix="sva")
+        if not await world.op("sva_bind", k.iommu_attach_device_pasid, sva, dev, pasid,
+                              gdev=dev.name, pasid=pasid):
+            for _ in range(spec.invalidations):
+                await world.rt.point(f"mm change {sva.name}")
+                k.hw.flush_domain(sva, f"mm invalidate pasid {pasid}")
+            await world.op("sva_unbind", k.iommu_detach_device_pasid, sva, dev, pasid,
+                           gdev=dev.name, pasid=pasid)
+        await world.rt.point(f"mm drop {sva.name}")
+        k.free_domain(sva)
