@@ -120,6 +120,9 @@ class IommuCore:
         self.hw.add(dev)
         if group.domain is not None and not dev.attach_deferred:
             self.hw.context[dev.rid] = group.domain
+        self.rt.emit("iommu.device_add", gdev=dev.name, group=group.name, rid=dev.rid,
+                     ats=dev.ats, max_pasids=dev.max_pasids, attach_deferred=dev.attach_deferred,
+                     hw=name_of(self.hw.context[dev.rid]), domain=name_of(group.domain))
         return gdev
 
     def alloc_domain(self, type_: str = UNMANAGED, prefix: str = "hwpt") -> Domain:
@@ -146,7 +149,10 @@ class IommuCore:
 
     def state(self, group: IommuGroup) -> dict[str, Any]:
         f = self.fixes
-        out: dict[str, Any] = {"group": group.name, "domain": name_of(group.domain)}
+        out: dict[str, Any] = {"group": group.name, "domain": name_of(group.domain),
+                               "default": name_of(group.default_domain),
+                               "blocking": name_of(group.blocking_domain),
+                               "pasids": {str(p): d.name for p, d in group.pasids()}}
         if f.per_gdev_blocked:
             out["recovery_cnt"] = group.recovery_cnt
         else:

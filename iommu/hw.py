@@ -117,6 +117,9 @@ class IommuDriver:
         await self.rt.point(f"set_dev_pasid {dev.name} {pasid}")
         hw = self.hw
         hw.use(domain, "set_dev_pasid", dev)
+        if dev.max_pasids == 0:
+            # [INFERRED] spec B6: a driver has no PASID table for such a device and fails.
+            return err("EINVAL", "device has no PASID support")
         if self.rt.fault("set_dev_pasid"):
             self.rt.emit("fault", site="set_dev_pasid", gdev=dev.name, domain=domain.name)
             return err("ENOMEM", "driver set_dev_pasid failed (injected)")
@@ -128,6 +131,6 @@ class IommuDriver:
         else:
             table.pop(pasid, None)
         self.rt.emit("hw.pasid_set", gdev=dev.name, pasid=pasid, domain=domain.name,
-                     old=name_of(old), prev=name_of(previous),
+                     attached=domain.translating, old=name_of(old), prev=name_of(previous),
                      rid=name_of(hw.context[dev.rid]), view=name_of(self.view(dev)))
         return OK

@@ -195,15 +195,355 @@ class RemovalDuringReset:
                 "message": f"{gdev} {what}: a precondition violation, B14"}
 
 
-CHECKERS = {"I1": RecoveryCount, "I5": NoAtsToResetting, "I10": DomainLiveness,
-            "I11": Pairing, "I12": WarnPolicy, "B14": RemovalDuringReset, "oops": Oops}
+class Shadow:
+    """What the checkers know of the world, folded from the events: the topology
+    (iommu.device_add), each group's state after its last core transition, the hardware
+    shadow (hw.rid_attach, hw.pasid_set), the prepare/done each actor is inside, and
+    which devices had an injected fault (B15 makes them inconsistent by design)."""
+
+    def __init__(self) -> None:
+        self.devices: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.context: dict[str, str | None] = {}  # requester ID -> domain
+        self.pasid: dict[str, dict[int, str]] = {}
+        self.deferred: dict[str, bool] = {}
+        self.inside: dict[str, list[tuple[str, str]]] = {}  # actor -> [(call, gdev)]
+        self.faulted: set[str] = set()
+        self.removed_groups: set[str] = set()
+
+    def feed(self, ev: dict[str, Any]) -> None:
+        name = ev["event"]
+        gdev = ev.get("gdev")
+        if name == "iommu.device_add":
+            self.devices[gdev] = ev
+            self.context.setdefault(ev["rid"], ev["hw"])
+            self.pasid[gdev] = {}
+            self.deferred[gdev] = ev["attach_deferred"]
+        elif name == "hw.rid_attach":
+            self.context[self.devices[gdev]["rid"]] = ev["domain"]
+            self.deferred[gdev] = False
+        elif name == "hw.pasid_set":
+            if ev["attached"]:
+                self.pasid[gdev][ev["pasid"]] = ev["domain"]
+            else:
+                self.pasid[gdev].pop(ev["pasid"], None)
+        elif name in ("iommu.prepare.enter", "iommu.done.enter"):
+            self.inside.setdefault(ev["actor"], []).append((name.split(".")[1], gdev))
+        elif name in ("iommu.prepare.exit", "iommu.done.exit") and self.inside.get(ev["actor"]):
+            self.inside[ev["actor"]].pop()
+        elif name == "fault" and gdev:
+            self.faulted.add(gdev)
+        elif name == "iommu.gdev_free":
+            self.removed_groups.add(self.devices[gdev]["group"])
+        if "gdevs" in ev and "group" in ev:
+            self.groups[ev["group"]] = ev
+
+    def hw_rid(self, gdev: str) -> str | None:
+        return self.context.get(self.devices[gdev]["rid"])
+
+    def current(self, actor: str) -> tuple[str, str] | None:
+        stack = self.inside.get(actor)
+        return stack[-1] if stack else None
+
+    def fenced(self, group: str) -> bool:
+        state = self.groups.get(group)
+        return bool(state and (state.get("recovery_cnt") or state.get("resetting_domain")))
+
+
+class DepthFlag:
+    """I2 (depth/flag relation, S5+): for every gdev, blocked == (reset_depth > 0).
+    Also reset_depth <= 2 for in-tree callers [INFERRED]: not asserted here, since a
+    reset_method probe can legitimately nest inside a CXL reset."""
+
+    name = "I2"
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        for gdev, g in ev.get("gdevs", {}).items():
+            if "reset_depth" in g and g["blocked"] != (g["reset_depth"] > 0):
+                return {"check": self.name, "gdev": gdev, "blocked": g["blocked"],
+                        "reset_depth": g["reset_depth"],
+                        "message": f"{gdev}: blocked is {g['blocked']} at reset_depth "
+                                   f"{g['reset_depth']}"}
+        return None
+
+
+FLAGS0 = {"iommu.attach_device.exit", "iommu.attach_group.exit",
+          "iommu.attach_group_handle.exit", "iommu.replace_group_handle.exit",
+          "iommu.group_claim_dma_owner.exit", "iommu.device_claim_dma_owner.exit",
+          "iommu.store_type.exit"}
+PASID_ATTACH = {"iommu.attach_device_pasid.exit", "iommu.replace_device_pasid.exit"}
+
+
+class Fence:
+    """I3 (fence): while recovery_cnt > 0 (resetting_domain in V0): (a) no call with
+    flags 0 changes group->domain (attach, replace, claim, default-domain change); (b)
+    iommu_attach_device_pasid and iommu_replace_device_pasid fail, so no PASID entry is
+    added or changed; (c) S7+: MUST_SUCCEED calls may change group->domain but must not
+    call attach_dev on any blocked gdev."""
+
+    name = "I3"
+
+    def __init__(self) -> None:
+        self.w = Shadow()
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name = ev["event"]
+        before = self.w.groups.get(ev.get("group", ""))
+        fenced = self.w.fenced(ev["group"]) if "group" in ev else False
+        violation = None
+        if name in FLAGS0 and fenced and ev["domain"] != before["domain"]:
+            violation = {"check": self.name, "group": ev["group"], "expected": before["domain"],
+                         "actual": ev["domain"], "message": f"{name[6:-5]} changed "
+                         f"{ev['group']}'s domain {before['domain']} -> {ev['domain']} "
+                         "through the reset fence"}
+        elif name in PASID_ATTACH and fenced and ev["ret"] == "0":
+            violation = {"check": self.name, "group": ev["group"], "pasid": ev["pasid"],
+                         "message": f"{name[6:-5]} of PASID {ev['pasid']} succeeded "
+                                    "through the reset fence"}
+        elif name == "hw.rid_attach":
+            group = self.w.devices[ev["gdev"]]["group"]
+            g = self.w.groups.get(group, {}).get("gdevs", {}).get(ev["gdev"], {})
+            if g.get("blocked") and self.w.current(ev["actor"]) not in (
+                    ("done", ev["gdev"]), ("prepare", ev["gdev"])):
+                violation = {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
+                             "message": f"attach_dev({ev['domain']}) on blocked "
+                                        f"{ev['gdev']} outside its own prepare/done"}
+        self.w.feed(ev)
+        return violation
+
+
+class PhysicallyFenced:
+    """I4 (blocked device is physically fenced): for every gdev D with blocked,
+    hw_rid[D] == group.blocking_domain, and when D.max_pasids > 0 no PASID P >= 1 is
+    attached in hardware. Violated in V0-S3 by B5 and, through a shared requester ID, by
+    B13. Checked at every core transition (when no one holds the group mutex)."""
+
+    name = "I4"
+
+    def __init__(self) -> None:
+        self.w = Shadow()
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        self.w.feed(ev)
+        for gdev, g in ev.get("gdevs", {}).items():
+            if not g.get("blocked") or gdev in self.w.faulted:
+                continue
+            hw = self.w.hw_rid(gdev)
+            if hw != ev["blocking"]:
+                return {"check": self.name, "gdev": gdev, "expected": ev["blocking"],
+                        "actual": hw, "message": f"{gdev} is blocked but its requester ID "
+                        f"is on {hw}, not {ev['blocking']}"}
+            live = self.w.pasid.get(gdev)
+            if self.w.devices[gdev]["max_pasids"] > 0 and live:
+                return {"check": self.name, "gdev": gdev, "actual": dict(live),
+                        "message": f"{gdev} is blocked but PASIDs {sorted(live)} are live"}
+        return None
+
+
+class Restore:
+    """I6 (restore): when D's depth goes 1 -> 0 and the driver attach succeeds (not
+    B15): hw_rid[D] == group->domain at done time (if non-NULL; else it stays blocking),
+    and with max_pasids > 0 every PASID in pasid_array is back on its domain."""
+
+    name = "I6"
+
+    def __init__(self) -> None:
+        self.w = Shadow()
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        self.w.feed(ev)
+        if ev["event"] != "iommu.done.exit" or ev.get("path") != "restored":
+            return None
+        gdev = ev["gdev"]
+        if gdev in self.w.faulted:
+            return None
+        want = ev["domain"] if ev["domain"] is not None else ev["blocking"]
+        hw = self.w.hw_rid(gdev)
+        if hw != want:
+            return {"check": self.name, "gdev": gdev, "expected": want, "actual": hw,
+                    "message": f"done({gdev}) left its requester ID on {hw}, not {want}"}
+        if self.w.devices[gdev]["max_pasids"] > 0:
+            want_p = {int(p): d for p, d in ev["pasids"].items()}
+            if self.w.pasid[gdev] != want_p:
+                return {"check": self.name, "gdev": gdev, "expected": want_p,
+                        "actual": dict(self.w.pasid[gdev]),
+                        "message": f"done({gdev}) left PASIDs {self.w.pasid[gdev]}, "
+                                   f"pasid_array has {want_p}"}
+        return None
+
+
+class Quiescence:
+    """I7 (quiescence): in a balanced execution with no removals, once all reset windows
+    have closed: recovery_cnt == 0 (V0: resetting_domain == NULL); every gdev has
+    blocked == false and reset_depth == 0; every device has hw_rid == group->domain
+    (a device whose first attach is still deferred, on a group still on its default
+    domain, counts as attached); PASIDs as in pasid_array. Judged at the end of an ok
+    run; groups with a removal and devices with an injected fault are left out."""
+
+    name = "I7"
+
+    def __init__(self) -> None:
+        self.w = Shadow()
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        self.w.feed(ev)
+        if ev["event"] != "run.end" or ev.get("outcome") != "ok":
+            return None
+        for group, state in self.w.groups.items():
+            if group in self.w.removed_groups:
+                continue
+            if state.get("recovery_cnt") or state.get("resetting_domain"):
+                return self._bad(group, None, "the reset fence is still up: "
+                                 f"recovery_cnt {state.get('recovery_cnt')}, resetting_domain "
+                                 f"{state.get('resetting_domain')}")
+            for gdev, g in state["gdevs"].items():
+                if gdev in self.w.faulted:
+                    continue
+                if g.get("blocked") or g.get("reset_depth"):
+                    return self._bad(group, gdev, f"{gdev} still blocked or nested: {g}")
+                hw, want = self.w.hw_rid(gdev), state["domain"]
+                deferred = self.w.deferred[gdev] and want == state["default"] and hw is None
+                parked = want is None and hw in (None, state["blocking"])
+                if hw != want and not deferred and not parked:
+                    return self._bad(group, gdev, f"{gdev}'s requester ID is on {hw}, "
+                                                  f"{group}'s domain is {want}")
+                want_p = {int(p): d for p, d in state["pasids"].items()}
+                if self.w.devices[gdev]["max_pasids"] > 0 and self.w.pasid[gdev] != want_p:
+                    return self._bad(group, gdev, f"{gdev} has PASIDs {self.w.pasid[gdev]}, "
+                                                  f"pasid_array has {want_p}")
+        return None
+
+    def _bad(self, group: str, gdev: str | None, what: str) -> dict[str, Any]:
+        return {"check": self.name, "group": group, "gdev": gdev,
+                "message": f"not quiescent at the end of the run: {what}"}
+
+
+class Isolation:
+    """I8 (per-device isolation, S3+ for flags, S4+ for PASIDs): prepare(A) and done(A)
+    never call attach_dev or set_dev_pasid for another device and never change another
+    gdev's blocked or reset_depth; iommu_deferred_attach(B) is not refused because of
+    A's reset; B's reset is not refused because of A's (the group-wide -EBUSY for
+    attaches is intended and not checked here). Violated by V0 (B4, B5, B11) and S3 (B5)."""
+
+    name = "I8"
+
+    def __init__(self) -> None:
+        self.w = Shadow()
+        self.open: dict[str, int] = {}  # gdev -> successful prepares not yet done
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name = ev["event"]
+        violation = None
+        inside = self.w.current(ev["actor"]) if ev.get("actor") else None
+        if name in ("hw.rid_attach", "hw.pasid_set") and inside and inside[1] != ev["gdev"]:
+            violation = {"check": self.name, "gdev": ev["gdev"], "by": inside[1],
+                         "message": f"{inside[0]}({inside[1]}) programmed {ev['gdev']} "
+                                    f"({name[3:]} {ev['domain']})"}
+        elif name in ("iommu.prepare.exit", "iommu.done.exit") and "gdevs" in ev:
+            before = self.w.groups.get(ev["group"], {}).get("gdevs", {})
+            for other, g in ev["gdevs"].items():
+                if other != ev["gdev"] and other in before and before[other] != g:
+                    violation = {"check": self.name, "gdev": other, "by": ev["gdev"],
+                                 "expected": before[other], "actual": g,
+                                 "message": f"{name[6:-5]}({ev['gdev']}) changed {other}: "
+                                            f"{before[other]} -> {g}"}
+                    break
+        if violation is None and name == "iommu.deferred_attach.exit" and \
+                ev["ret"] == "EBUSY" and not self.open.get(ev["gdev"]):
+            violation = {"check": self.name, "gdev": ev["gdev"],
+                         "message": f"{ev['gdev']}'s deferred attach refused by another "
+                                    "device's reset"}
+        if violation is None and name == "iommu.prepare.exit" and ev["ret"] == "EBUSY" \
+                and not self.open.get(ev["gdev"]):
+            violation = {"check": self.name, "gdev": ev["gdev"],
+                         "message": f"{ev['gdev']}'s reset refused because another device "
+                                    "of its group is resetting"}
+        if name == "iommu.prepare.exit" and ev["ret"] == "0" and ev.get("path") != "no-ats":
+            self.open[ev["gdev"]] = self.open.get(ev["gdev"], 0) + 1
+        elif name == "iommu.done.exit" and self.open.get(ev["gdev"]):
+            self.open[ev["gdev"]] -= 1
+        self.w.feed(ev)
+        return violation
+
+
+class DriverView:
+    """I9 (driver view matches hardware): whenever a driver callback runs for D inside
+    prepare or done, iommu_driver_get_domain_for_dev(D) equals hw_rid[D] as it was
+    before the callback. Violated in V0 (B12) and after B15. A NULL answer (a group
+    whose default domain failed, B9's state) tells the driver nothing and is let pass."""
+
+    name = "I9"
+
+    def __init__(self) -> None:
+        self.w = Shadow()
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        self.w.feed(ev)
+        if ev["event"] not in ("hw.rid_attach", "hw.pasid_set") or ev["gdev"] in self.w.faulted:
+            return None
+        if self.w.current(ev["actor"]) is None or ev["view"] in (ev["rid"], None):
+            return None
+        call = self.w.current(ev["actor"])
+        return {"check": self.name, "gdev": ev["gdev"], "expected": ev["rid"],
+                "actual": ev["view"], "message": f"inside {call[0]}({call[1]}), the driver is "
+                f"told {ev['gdev']} is on {ev['view']} but the hardware has {ev['rid']}"}
+
+
+class ErrorsReachCaller:
+    """I13 (errors reach the right caller): prepare returns -EBUSY only together with a
+    WARN (V0-S4; never from S5 on); a PCI reset method returns a prepare error unchanged,
+    so the walk stops and pci_reset_function's caller gets it (a quirk that swallows the
+    error of its inner pcie_flr(), as B2, breaks this)."""
+
+    name = "I13"
+
+    def __init__(self) -> None:
+        self.warned: dict[str, bool] = {}
+        self.pending: dict[str, str] = {}  # actor -> prepare error not yet returned
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name, actor = ev["event"], ev.get("actor")
+        if name == "iommu.prepare.enter":
+            self.warned[actor] = False
+        elif name == "warn":
+            self.warned[actor] = True
+        elif name == "iommu.prepare.exit" and ev["ret"] != "0":
+            if ev["ret"] == "EBUSY" and not self.warned.get(actor):
+                return {"check": self.name, "gdev": ev["gdev"],
+                        "message": f"prepare({ev['gdev']}) returned EBUSY without a WARN"}
+            self.pending[actor] = ev["ret"]
+        elif name == "pci.method" and actor in self.pending:
+            err = self.pending.pop(actor)
+            if ev["ret"] != err:
+                return {"check": self.name, "gdev": ev["gdev"], "expected": err,
+                        "actual": ev["ret"], "message": f"the {ev['method']} method returned "
+                        f"{ev['ret']}, not its prepare's {err}: the error never reaches "
+                        "the caller"}
+        elif name in ("op.ok", "op.fail"):
+            err = self.pending.pop(actor, None)
+            if err and ev["op"] == "pcie_flr" and ev.get("ret", "0") != err:
+                return {"check": self.name, "gdev": ev.get("gdev"), "expected": err,
+                        "actual": ev.get("ret", "0"),
+                        "message": f"pcie_flr returned {ev.get('ret', '0')}, not {err}"}
+        return None
+
+
+CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyFenced,
+            "I5": NoAtsToResetting, "I6": Restore, "I7": Quiescence, "I8": Isolation,
+            "I9": DriverView, "I10": DomainLiveness, "I11": Pairing, "I12": WarnPolicy,
+            "I13": ErrorsReachCaller, "B14": RemovalDuringReset, "oops": Oops}
+# The order findings are reported in when one event breaks several: the precondition
+# and the crash first, then the kernel's own WARN, then the invariants.
+ORDER = ("B14", "oops", "I12", "I10", "I1", "I2", "I3", "I4", "I5", "I6", "I8", "I9",
+         "I11", "I13", "I7")
 
 
 def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:
     out = []
-    for name, cls in CHECKERS.items():
+    for name in ORDER:
         if name in disable:
             continue
+        cls = CHECKERS[name]
         out.append(cls(expect_warn) if cls is WarnPolicy else cls())
     return out
 

@@ -68,6 +68,17 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                       faults=Faults(config.faults, seed, swarm, config.swarm.faults))
     sched.swarm = swarm
     sched.rng = stream(seed, "data")
+    early: list[dict[str, Any]] = []  # events of the setup, before the checkers exist
+    observers: list[Any] = [early.append]
+
+    def observe(event: dict[str, Any]) -> None:
+        for observer in observers:
+            observer(event)
+
+    sink = Sink(keep_log, observe)
+    sched.emit = bind(sched, sink)
+    sched.emit("run.start", strategy=strategy, config=target.describe(config),
+               checks=config.checks.model_dump())
     setup = target.setup(config, sched, seed)
     kinds = list(dict.fromkeys(kind for _, kind, _ in setup.actors))
     on = [kind for kind in kinds if swarm.on(f"actor:{kind}", config.swarm.actors)]
@@ -85,19 +96,33 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
     checkers = setup.checkers
     coverage = setup.coverage
 
-    def observe(event: dict[str, Any]) -> None:
+    at_end: list[dict[str, Any]] = []
+
+    def check(event: dict[str, Any]) -> None:
         if coverage is not None:
             coverage.feed(event)
         for checker in checkers:
             violation = checker.feed(event)
-            if violation is not None and sched.outcome is None:
+            if violation is None:
+                continue
+            if event["event"] == "run.end":  # a verdict on the final state
+                at_end.append(violation)
+                return
+            if sched.outcome is None:
                 sched.fail({"kind": "check", **violation})
                 sched.emit("check.fail", **violation)
                 raise StopRun
 
-    sink = Sink(keep_log, observe)
-    sched.emit = bind(sched, sink)
+    observers[:] = [check]
+    for event in early:
+        check(event)
     outcome = sched.run()
+    sched.current = None
+    sched.emit("run.end", outcome=outcome)  # checkers judge the final state of an ok run
+    if at_end:
+        sched.failure = {"kind": "check", "step": sched.step, "actor": None, **at_end[0]}
+        outcome = sched.outcome = "fail"
+        sched.emit("check.fail", **at_end[0])
     return Result(
         seed=seed, outcome=outcome, failure=sched.failure, steps=sched.step, vt=sched.vt,
         actors=names, decisions=sched.decisions,

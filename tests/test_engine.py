@@ -123,4 +123,4 @@ def test_a_checker_violation_stops_the_run_at_its_step():
     marks = [e for e in result.events if e["event"] == "mark"]
     assert [e["n"] for e in marks] == [1, 2]
     assert result.failure["step"] == marks[-1]["step"] == result.steps
-    assert result.events[-1]["event"] == "check.fail"
+    assert [e["event"] for e in result.events[-2:]] == ["check.fail", "run.end"]

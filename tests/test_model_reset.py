@@ -115,9 +115,10 @@ async def test_pasid_teardown_on_a_device_without_pasid_support(version, teardow
     k, rt, p = kernel(version, {"name": "nopasid", "max_pasids": 0},
                       {"name": "pasid", "max_pasids": 8})
     _attach_sva(k, p["nopasid"].dev.iommu_group)
-    await k.pci_dev_reset_iommu_prepare(p["nopasid"].dev)
-    touched = [e["gdev"] for e in rt.named("hw.pasid_set")]
-    assert touched == (["nopasid"] if teardown else [])
+    assert await k.pci_dev_reset_iommu_prepare(p["nopasid"].dev) == 0
+    # The driver has no PASID table for it: the call fails and the core WARNs.
+    expected = [("iommu_remove_dev_pasid", "set_dev_pasid(blocked) failed")] if teardown else []
+    assert warns(rt) == expected
 
 
 @pytest.mark.parametrize("version,siblings", [("v0", True), ("s3", True), ("s4", False),
