@@ -32,9 +32,11 @@ class IommuTarget:
             for i in range(spec.count):
                 name = f"{spec.kind}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
-        return Setup(actors=actors,
-                     checkers=invariants.checkers(config.checks.disable, config.checks.expect_warn),
+        return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),
                      coverage=invariants.Coverage())
+
+    def checkers(self, checks: dict[str, Any]) -> list[Any]:
+        return invariants.checkers(checks.get("disable", []), checks.get("expect_warn", []))
 
     def describe(self, config: IommuConfig) -> dict[str, Any]:
         fixes = fixes_of(config)

@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from stress import artifact, config as configs
+from stress import artifact, config as configs, logfile
 from stress.config import ConfigError
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
@@ -45,18 +45,23 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     replay.add_argument("--log", type=Path, dest="log_out",
                         help="where to write the replayed log (default: next to the artifact)")
 
+    check = sub.add_parser("check", help="run the invariant checkers over a saved log")
+    check.add_argument("log", type=Path)
+
     sub.add_parser("versions", help="list the model versions and fix switches")
     return p
 
 
 def main(target: Target, argv: list[str] | None = None) -> int:
     args = _parser(target).parse_args(argv)
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, markup=False)
     try:
         if args.command == "run":
             return _run(target, args, console)
         if args.command == "replay":
             return _replay(target, args, console)
+        if args.command == "check":
+            return _check(target, args, console)
         return _versions(target, console)
     except ConfigError as e:
         print(f"{target.prog}: error: {e}", file=sys.stderr)
@@ -111,8 +116,8 @@ def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
     zero = [k for k, n in s["coverage"].items() if n == 0]
     console.print("coverage: " + ", ".join(f"{k}={n}" for k, n in s["coverage"].items()))
     if zero:
-        console.print(f"[yellow]never reached: {', '.join(zero)}: this sweep proved nothing "
-                      "about those branches[/yellow]")
+        console.print(f"never reached: {', '.join(zero)}: this sweep proved nothing about "
+                      "those branches", style="yellow")
     console.print(f"summary: {out / 'summary.json'}")
 
 
@@ -145,6 +150,23 @@ def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
                   f"{f.get('message') or ''}")
     console.print(f"trace {trace}; log: {log_path}")
     return 0
+
+
+def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
+    events, problems = logfile.read(args.log)
+    for problem in problems:
+        console.print(problem, style="yellow")
+    start = next((e for e in events if e["event"] == "run.start"), None)
+    if start is None:
+        console.print(f"{args.log}: no run.start event: checking with the default [checks]")
+    violations = logfile.check(target.checkers(start["checks"] if start else {}), events)
+    for v in violations:
+        more = f" (and {v['more']} more)" if v["more"] else ""
+        console.print(f"step {v['step']} (line {v['line']}, {v['actor']}): [{v['check']}] "
+                      f"{v['message']}{more}")
+    console.print(f"{len(events)} events checked, {len(violations)} checkers violated"
+                  + (f", {len(problems)} lines skipped" if problems else ""))
+    return 1 if violations else 0
 
 
 def _versions(target: Target, console: Console) -> int:

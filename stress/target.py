@@ -42,6 +42,9 @@ class Target(Protocol):
 
     def setup(self, config: Any, rt: Any, seed: int) -> Setup: ...
 
+    def checkers(self, checks: dict[str, Any]) -> list[Checker]:
+        """Fresh checkers for a `[checks]` table, for an offline `check` of a log."""
+
     def describe(self, config: Any) -> dict[str, Any]:
         """The model version and switches, for artifacts and summaries."""
 

@@ -1,0 +1,58 @@
+"""Reading a saved JSONL log: every well-formed event, and a note for every line that
+is not one (a truncated last line, a damaged one), so that the rest is still used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stress.config import ConfigError
+
+ENVELOPE = ("seed", "step", "vt", "actor", "event")
+
+
+def read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the log: {e.strerror}") from None
+    events, problems = [], []
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            problems.append(f"{path}:{number}: not a JSON object ({e}); skipped")
+            continue
+        missing = [k for k in ENVELOPE if not isinstance(event, dict) or k not in event]
+        if missing:
+            problems.append(f"{path}:{number}: an event without {', '.join(missing)}; skipped")
+            continue
+        event["_line"] = number
+        events.append(event)
+    return events, problems
+
+
+def check(checkers: list[Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run the checkers over a log, as they ran online; the first violation of each
+    checker is kept (after it the state it reasons about is already broken), with how
+    many more it saw."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event["event"] == "check.fail":  # the live run's verdict, not an input
+            continue
+        clean = {k: v for k, v in event.items() if k != "_line"}
+        for checker in checkers:
+            violation = checker.feed(clean)
+            if violation is None:
+                continue
+            name = violation["check"]
+            if name in found:
+                found[name]["more"] += 1
+            else:
+                found[name] = {"step": event["step"], "line": event["_line"],
+                               "actor": event["actor"], **violation, "more": 0}
+    return sorted(found.values(), key=lambda v: (v["step"], v["line"]))

@@ -1,0 +1,257 @@
+"""Each checker of spec §8 against a hand-written event sequence that breaks it and one
+that does not; and the offline check of saved logs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from iommu import invariants as inv
+from stress import logfile
+from tests.helpers import cli
+
+
+def ev(event, step=1, actor="a", **fields):
+    return {"seed": 0, "step": step, "vt": 0.0, "actor": actor, "event": event, **fields}
+
+
+def state(event, gdevs, step=1, actor="a", recovery_cnt=None, resetting=None, domain="g.default",
+          blocking="blocked", pasids=None, **fields):
+    s = {"group": "g", "domain": domain, "default": "g.default", "blocking": blocking,
+         "pasids": pasids or {}, "gdevs": gdevs}
+    if recovery_cnt is not None:
+        s["recovery_cnt"] = recovery_cnt
+    else:
+        s["resetting_domain"] = resetting
+    return ev(event, step, actor, **fields, **s)
+
+
+def add(name, rid=None, max_pasids=0, deferred=False, hw="g.default"):
+    return ev("iommu.device_add", 0, None, gdev=name, group="g", rid=rid or name, ats=True,
+              max_pasids=max_pasids, attach_deferred=deferred, hw=hw, domain="g.default")
+
+
+def run(checker, events):
+    for e in events:
+        v = checker.feed(e)
+        if v is not None:
+            return v
+    return None
+
+
+def test_i1_recovery_count():
+    good = [state("iommu.prepare.exit", {"a": {"blocked": True}}, recovery_cnt=1, gdev="a",
+                  ret="0", path="fenced")]
+    bad = [state("iommu.prepare.exit", {"a": {"blocked": True}, "b": {"blocked": True}},
+                 recovery_cnt=1, gdev="b", ret="0", path="fenced")]
+    assert run(inv.RecoveryCount(), good) is None
+    v = run(inv.RecoveryCount(), bad)
+    assert v["check"] == "I1" and v["expected"] == 2 and v["actual"] == 1
+
+
+def test_i1_v0_analogue_catches_an_unfenced_group():
+    prep = state("iommu.prepare.exit", {"a": {}}, resetting="blocked", gdev="a", ret="0",
+                 path="fenced")
+    sibling_done = state("iommu.done.exit", {"a": {}, "b": {}}, step=2, resetting=None,
+                         gdev="b", ret="0", path="restored")  # B10: b closes the group
+    own_done = state("iommu.done.exit", {"a": {}}, step=2, resetting=None, gdev="a", ret="0",
+                     path="restored")
+    assert run(inv.RecoveryCount(), [prep, own_done]) is None
+    v = run(inv.RecoveryCount(), [prep, sibling_done])
+    assert v["check"] == "I1" and v["open_windows"] == {"a": 1}
+
+
+def test_i2_depth_flag():
+    assert run(inv.DepthFlag(), [state("x.exit", {"a": {"blocked": True, "reset_depth": 2}},
+                                       recovery_cnt=1)]) is None
+    v = run(inv.DepthFlag(), [state("x.exit", {"a": {"blocked": True, "reset_depth": 0}},
+                                    recovery_cnt=1)])
+    assert v["check"] == "I2" and v["gdev"] == "a"
+
+
+def test_i3_fence():
+    fenced = state("iommu.prepare.exit", {"a": {"blocked": True}}, recovery_cnt=1, gdev="a",
+                   ret="0", path="fenced")
+    attach = state("iommu.attach_group.exit", {"a": {"blocked": True}}, step=2,
+                   recovery_cnt=1, domain="hwpt1", ret="0")
+    refused = state("iommu.attach_group.exit", {"a": {"blocked": True}}, step=2,
+                    recovery_cnt=1, ret="EBUSY")
+    assert run(inv.Fence(), [add("a"), fenced, refused]) is None
+    v = run(inv.Fence(), [add("a"), fenced, attach])
+    assert v["check"] == "I3" and v["actual"] == "hwpt1"
+    pasid = state("iommu.attach_device_pasid.exit", {"a": {"blocked": True}}, step=2,
+                  recovery_cnt=1, ret="0", pasid=1)
+    assert run(inv.Fence(), [add("a"), fenced, pasid])["pasid"] == 1
+    touch = ev("hw.rid_attach", 2, "vfio", gdev="a", domain="g.default", old="x", rid="blocked",
+               view="blocked")
+    assert run(inv.Fence(), [add("a"), fenced, touch])["check"] == "I3"
+    own = [ev("iommu.done.enter", 2, "a", gdev="a"), {**touch, "actor": "a"}]
+    assert run(inv.Fence(), [add("a"), fenced, *own]) is None
+
+
+def test_i4_physically_fenced():
+    blocked_on_blocking = [add("a"), ev("hw.rid_attach", 1, gdev="a", domain="blocked",
+                                        old=None, rid="g.default", view="g.default"),
+                           state("iommu.prepare.exit", {"a": {"blocked": True}},
+                                 recovery_cnt=1, gdev="a", ret="0", path="fenced")]
+    assert run(inv.PhysicallyFenced(), blocked_on_blocking) is None
+    still_live = [add("a"), state("iommu.prepare.exit", {"a": {"blocked": True}},
+                                  recovery_cnt=1, gdev="a", ret="0", path="fenced")]
+    v = run(inv.PhysicallyFenced(), still_live)
+    assert v["check"] == "I4" and v["actual"] == "g.default"
+    pasid = [add("a", max_pasids=8), *blocked_on_blocking[1:2],
+             ev("hw.pasid_set", 1, gdev="a", pasid=3, domain="sva", attached=True, old=None,
+                prev=None, rid="blocked", view="blocked"), blocked_on_blocking[2]]
+    assert run(inv.PhysicallyFenced(), pasid)["actual"] == {3: "sva"}
+
+
+def test_i5_no_ats_to_a_resetting_device():
+    ok = ev("hw.ats_inval", gdev="a", via=None, why="dma unmap", in_reset=False)
+    bad = ev("hw.ats_inval", gdev="a", via="b", why="rid", in_reset=True)
+    assert run(inv.NoAtsToResetting(), [ok]) is None
+    v = run(inv.NoAtsToResetting(), [bad])
+    assert v["check"] == "I5" and "via b" in v["message"]
+
+
+def test_i6_restore():
+    done = state("iommu.done.exit", {"a": {"blocked": False}}, step=3, recovery_cnt=0,
+                 gdev="a", ret="0", path="restored")
+    back = ev("hw.rid_attach", 2, gdev="a", domain="g.default", old="blocked", rid="blocked",
+              view="blocked")
+    parked = ev("hw.rid_attach", 2, gdev="a", domain="blocked", old="g.default",
+                rid="g.default", view="g.default")
+    assert run(inv.Restore(), [add("a"), parked, back, done]) is None
+    v = run(inv.Restore(), [add("a"), parked, done])
+    assert v["check"] == "I6" and v["expected"] == "g.default" and v["actual"] == "blocked"
+
+
+def test_i7_quiescence():
+    end = ev("run.end", 9, None, outcome="ok")
+    calm = state("iommu.done.exit", {"a": {"blocked": False}}, recovery_cnt=0, gdev="a",
+                 ret="0", path="restored")
+    stuck = state("iommu.done.exit", {"a": {"blocked": True}}, recovery_cnt=1, gdev="a",
+                  ret="0", path="nested")
+    assert run(inv.Quiescence(), [add("a"), calm, end]) is None
+    assert run(inv.Quiescence(), [add("a"), stuck, end])["check"] == "I7"
+    assert run(inv.Quiescence(), [add("a"), stuck, {**end, "outcome": "fail"}]) is None
+    # A deferred first attach on the default domain counts as attached.
+    assert run(inv.Quiescence(), [add("a", deferred=True, hw=None), calm, end]) is None
+
+
+def test_i8_isolation():
+    enter = ev("iommu.done.enter", 1, "r", gdev="a")
+    sibling = ev("hw.pasid_set", 2, "r", gdev="b", pasid=1, domain="sva", attached=True,
+                 old="blocked", prev=None, rid="g.default", view="blocked")
+    own = {**sibling, "gdev": "a"}
+    assert run(inv.Isolation(), [add("a"), add("b"), enter, own]) is None
+    v = run(inv.Isolation(), [add("a"), add("b"), enter, sibling])
+    assert v["check"] == "I8" and v["gdev"] == "b" and v["by"] == "a"
+    refused = state("iommu.deferred_attach.exit", {"a": {}, "b": {}}, resetting="blocked",
+                    gdev="b", ret="EBUSY", cause="reset fence: group resetting")
+    assert run(inv.Isolation(), [add("a"), add("b"), refused])["check"] == "I8"
+
+
+def test_i9_driver_view():
+    enter = ev("iommu.prepare.enter", 1, "r", gdev="a")
+    stale = ev("hw.pasid_set", 2, "r", gdev="a", pasid=1, domain="blocked", attached=False,
+               old="sva", prev="sva", rid="blocked", view="g.default")
+    right = {**stale, "view": "blocked"}
+    assert run(inv.DriverView(), [add("a"), enter, right]) is None
+    v = run(inv.DriverView(), [add("a"), enter, stale])
+    assert v["check"] == "I9" and v["expected"] == "blocked" and v["actual"] == "g.default"
+
+
+def test_i10_domain_liveness():
+    free = ev("iommu.domain_free", 3, gdev=None, domain="hwpt1")
+    use = ev("uaf", 7, site="attach_dev", gdev="a", domain="hwpt1")
+    assert run(inv.DomainLiveness(), [free]) is None
+    v = run(inv.DomainLiveness(), [free, use])
+    assert v["check"] == "I10" and v["freed_at_step"] == 3
+
+
+def test_i11_pairing():
+    ok = [ev("iommu.prepare.exit", 1, "r", gdev="a", ret="0"),
+          ev("iommu.done.enter", 2, "r", gdev="a"), ev("actor.done", 3, "r")]
+    assert run(inv.Pairing(), ok) is None
+    failed_then_done = [ev("iommu.prepare.exit", 1, "r", gdev="a", ret="EBUSY"),
+                        ev("iommu.done.enter", 2, "r", gdev="a")]
+    assert run(inv.Pairing(), failed_then_done)["check"] == "I11"
+    never_done = [ev("iommu.prepare.exit", 1, "r", gdev="a", ret="0"), ev("actor.done", 3, "r")]
+    assert "never done" in run(inv.Pairing(), never_done)["message"]
+
+
+def test_i12_warn_policy_and_expected_warns():
+    warn = ev("warn", site="pci_dev_reset_iommu_done", cond="re-attach failed", gdev="a")
+    assert run(inv.WarnPolicy(), [warn])["check"] == "I12"
+    assert run(inv.WarnPolicy(["pci_dev_reset_iommu_done"]), [warn]) is None
+    assert run(inv.WarnPolicy(["pci_dev_reset_iommu_done:re-attach failed"]), [warn]) is None
+    assert run(inv.WarnPolicy(["pci_dev_reset_iommu_done:depth underflow"]), [warn])
+
+
+def test_i13_errors_reach_the_caller():
+    swallowed = [ev("iommu.prepare.enter", 1, "r", gdev="a"),
+                 ev("warn", 2, "r", site="pci_dev_reset_iommu_prepare", cond="re-entry"),
+                 ev("iommu.prepare.exit", 2, "r", gdev="a", ret="EBUSY"),
+                 ev("pci.method", 3, "r", gdev="a", method="device_specific", ret="0")]
+    passed_on = swallowed[:3] + [{**swallowed[3], "ret": "EBUSY"}]
+    assert run(inv.ErrorsReachCaller(), passed_on) is None
+    v = run(inv.ErrorsReachCaller(), swallowed)
+    assert v["check"] == "I13" and v["expected"] == "EBUSY" and v["actual"] == "0"
+    silent = [swallowed[0], swallowed[2]]
+    assert "without a WARN" in run(inv.ErrorsReachCaller(), silent)["message"]
+
+
+def test_b14_removal_during_reset():
+    reset = [ev("iommu.prepare.enter", 1, "r", gdev="a"),
+             ev("iommu.prepare.exit", 2, "r", gdev="a", ret="0")]
+    free = ev("iommu.gdev_free", 3, "h", gdev="a", blocked=True, reset_depth=1)
+    done = ev("iommu.done.exit", 3, "r", gdev="a", ret="0")
+    assert run(inv.RemovalDuringReset(), [*reset, done, free]) is None
+    v = run(inv.RemovalDuringReset(), [*reset, free])
+    assert v["check"] == "B14" and "removed in the middle" in v["message"]
+
+
+def test_oops():
+    assert run(inv.Oops(), [ev("oops", site="__iommu_attach_device", what="NULL")])["check"] == "oops"
+
+
+def test_every_spec_invariant_has_a_checker_with_the_spec_wording():
+    for i in range(1, 14):
+        cls = inv.CHECKERS[f"I{i}"]
+        assert cls.__doc__.startswith(f"I{i} ("), cls
+    assert inv.ORDER[0] == "B14" and set(inv.ORDER) == set(inv.CHECKERS)
+
+
+def test_offline_check_reports_what_the_live_run_reported(tmp_path):
+    out = tmp_path / "run"
+    assert cli("run", "--version", "v0", "--seeds", "4", "--out", str(out)).returncode == 1
+    summary = json.loads((out / "summary.json").read_text())
+    for failure in summary["failures"]:
+        proc = cli("check", failure["log"])
+        assert proc.returncode == 1
+        first = proc.stdout.splitlines()[0]
+        assert first.startswith(f"step {failure['step']} ")
+        assert f"[{failure['check']}]" in first
+
+
+def test_offline_check_of_a_damaged_log_reports_lines_and_checks_the_rest(tmp_path):
+    out = tmp_path / "run"
+    cli("run", "--version", "v0", "--seed", "1", "--out", str(out))
+    lines = (out / "logs" / "1.jsonl").read_bytes().splitlines(keepends=True)
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"".join(lines[:3]) + b"{oops\n" + b"".join(lines[3:])[:-25])
+    proc = cli("check", str(damaged))
+    assert proc.returncode == 1
+    assert f"{damaged}:4: not a JSON object" in proc.stdout
+    assert f"{damaged}:{len(lines) + 1}: not a JSON object" in proc.stdout
+    assert "[I12]" in proc.stdout
+
+
+def test_offline_check_of_a_clean_log(tmp_path):
+    out = tmp_path / "run"
+    cli("run", "--seed", "2", "--log", "all", "--out", str(out))
+    proc = cli("check", str(out / "logs" / "2.jsonl"))
+    assert proc.returncode == 0 and "0 checkers violated" in proc.stdout
+    events, problems = logfile.read(out / "logs" / "2.jsonl")
+    assert problems == [] and events[0]["event"] == "run.start"
