@@ -10,6 +10,7 @@ from actors import driver, hotplug, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
+from iommu.timeline import timeline
 from iommu.versions import FIX_COMMITS, PRESETS
 from stress import cli
 from stress.target import Setup
@@ -34,6 +35,9 @@ class IommuTarget:
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
         return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),
                      coverage=invariants.Coverage())
+
+    def timeline(self, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        return timeline(events)
 
     def checkers(self, checks: dict[str, Any]) -> list[Any]:
         return invariants.checkers(checks.get("disable", []), checks.get("expect_warn", []))

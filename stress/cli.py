@@ -11,7 +11,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from stress import artifact, config as configs, logfile
+import orjson
+
+from stress import artifact, config as configs, inspect, logfile
 from stress.config import ConfigError
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
@@ -45,6 +47,23 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     replay.add_argument("--log", type=Path, dest="log_out",
                         help="where to write the replayed log (default: next to the artifact)")
 
+    ins = sub.add_parser("inspect", help="filter and show a log, as a table, a timeline, "
+                         "an HTML swimlane page or a Perfetto trace")
+    ins.add_argument("log", type=Path)
+    ins.add_argument("--gdev", help="events of this device (or that reached it)")
+    ins.add_argument("--actor", help="events of this actor")
+    ins.add_argument("--event", help="event names matching this glob, e.g. 'iommu.*'")
+    ins.add_argument("--steps", type=_step_range, help="steps A:B (inclusive)")
+    ins.add_argument("--around", type=int, metavar="STEP", help="steps near STEP")
+    ins.add_argument("--context", type=int, default=5, help="how near, for --around")
+    ins.add_argument("--failure", action="store_true",
+                     help="the violation and the events that led to it")
+    ins.add_argument("--timeline", action="store_true",
+                     help="one lane per actor, device reset windows and counters")
+    ins.add_argument("--html", type=Path, metavar="FILE", help="write a swimlane page")
+    ins.add_argument("--perfetto", type=Path, metavar="FILE",
+                     help="write Chrome trace-event JSON (ui.perfetto.dev)")
+
     check = sub.add_parser("check", help="run the invariant checkers over a saved log")
     check.add_argument("log", type=Path)
 
@@ -62,6 +81,8 @@ def main(target: Target, argv: list[str] | None = None) -> int:
             return _replay(target, args, console)
         if args.command == "check":
             return _check(target, args, console)
+        if args.command == "inspect":
+            return _inspect(target, args, console)
         return _versions(target, console)
     except ConfigError as e:
         print(f"{target.prog}: error: {e}", file=sys.stderr)
@@ -149,6 +170,43 @@ def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
                   f"{f.get('kind') or ''} {f.get('check') or ''} at step {f.get('step')}: "
                   f"{f.get('message') or ''}")
     console.print(f"trace {trace}; log: {log_path}")
+    return 0
+
+
+def _step_range(text: str) -> tuple[int, int]:
+    a, sep, b = text.partition(":")
+    try:
+        return int(a or 0), int(b) if b else 10**12
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A:B (step numbers), got {text!r}") from None
+
+
+def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
+    events, problems = logfile.read(args.log)
+    for problem in problems:
+        console.print(problem, style="yellow")
+    timeline = target.timeline(events)
+    if args.html is not None:
+        write_atomic(args.html, inspect.html(events, timeline, f"{target.prog}: {args.log}")
+                     .encode())
+        console.print(f"wrote {args.html}")
+    if args.perfetto is not None:
+        write_atomic(args.perfetto, orjson.dumps(inspect.perfetto(events, timeline)))
+        console.print(f"wrote {args.perfetto} (open it in ui.perfetto.dev)")
+    if args.failure:
+        fail, led = inspect.failure_context(events)
+        if fail is None:
+            console.print(f"{args.log}: no failure in this log")
+            return 0
+        console.print(f"step {fail['step']} ({fail['actor']}): [{fail['check']}] "
+                      f"{fail['message']}", style="bold red")
+        events = led
+    chosen = inspect.select(events, gdev=args.gdev, actor=args.actor, event=args.event,
+                            steps=args.steps, around=args.around, context=args.context)
+    if args.timeline:
+        console.print(inspect.timeline_table(chosen, timeline))
+    elif args.html is None and args.perfetto is None or args.failure:
+        console.print(inspect.table(chosen))
     return 0
 
 

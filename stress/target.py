@@ -48,6 +48,10 @@ class Target(Protocol):
     def describe(self, config: Any) -> dict[str, Any]:
         """The model version and switches, for artifacts and summaries."""
 
+    def timeline(self, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """For `inspect`: `windows` (track, kind, start and end step: e.g. a device's
+        reset) and `series` (track, step, value: e.g. a counter as it changes)."""
+
     def versions(self) -> list[dict[str, Any]]:
         """The selectable model versions, for the `versions` command."""
 
