@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import orjson
 import structlog
+
+
+# The actor a Trio task plays, bound once per task: events take their `actor` from it.
+ACTOR: ContextVar[str | None] = ContextVar("actor", default=None)
 
 
 class Sink:
@@ -33,12 +38,12 @@ def bind(sched: Any, sink: Sink) -> Callable[..., None]:
     """An `emit(event, **fields)` for the model and engine, attributed to the running actor."""
 
     def envelope(_logger: Any, _method: str, fields: dict[str, Any]) -> Any:
-        actor = sched.current
         name = fields.pop("event")
-        if actor is not None and name != "sched.pick":
-            actor.last_event = name
+        actor = fields.pop("actor", None) or ACTOR.get()  # sched.pick names the chosen one
+        if name != "sched.pick" and sched.current is not None:
+            sched.current.last_event = name
         event = {"seed": sched.seed, "step": sched.step, "vt": sched.vt_ns / 1e9,
-                 "actor": None if actor is None else actor.name, "event": name}
+                 "actor": actor, "event": name}
         event.update(fields)
         return (event,), {}
 

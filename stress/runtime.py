@@ -16,6 +16,7 @@ import trio
 import trio.testing
 from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
+from stress.log import ACTOR
 from stress.streams import never
 
 READY, BLOCKED, SLEEPING, DONE = "ready", "blocked", "sleeping", "done"
@@ -232,7 +233,7 @@ class Scheduler:
         self.decisions.append((choice, enabled))
         nxt = actors[choice]
         self.current = nxt
-        self.emit("sched.pick", what=nxt.what)
+        self.emit("sched.pick", actor=nxt.name, what=nxt.what)
         return nxt
 
     def _advance_time(self) -> list[int]:
@@ -263,6 +264,7 @@ class Scheduler:
 
     async def _actor_main(self, actor: Actor) -> None:
         actor.task = current_task()
+        ACTOR.set(actor.name)
         await wait_task_rescheduled(_abort)  # parked until first chosen
         try:
             await actor.fn()
