@@ -201,6 +201,8 @@ class Shadow:
     shadow (hw.rid_attach, hw.pasid_set), the prepare/done each actor is inside, and
     which devices had an injected fault (B15 makes them inconsistent by design)."""
 
+    name = "shadow"
+
     def __init__(self) -> None:
         self.devices: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
@@ -212,6 +214,8 @@ class Shadow:
         self.removed_groups: set[str] = set()
 
     def feed(self, ev: dict[str, Any]) -> None:
+        """Fold one event in; never a violation (it runs in the checker list, after the
+        checkers that judge an event against the state before it)."""
         name = ev["event"]
         gdev = ev.get("gdev")
         if name == "iommu.device_add":
@@ -283,8 +287,9 @@ class Fence:
 
     name = "I3"
 
-    def __init__(self) -> None:
-        self.w = Shadow()
+    def __init__(self, world: Shadow | None = None) -> None:
+        self.w = world or Shadow()
+        self.own = world is None  # alone (a unit test), it folds the events itself
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name = ev["event"]
@@ -308,7 +313,8 @@ class Fence:
                 violation = {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
                              "message": f"attach_dev({ev['domain']}) on blocked "
                                         f"{ev['gdev']} outside its own prepare/done"}
-        self.w.feed(ev)
+        if self.own:
+            self.w.feed(ev)
         return violation
 
 
@@ -320,11 +326,13 @@ class PhysicallyFenced:
 
     name = "I4"
 
-    def __init__(self) -> None:
-        self.w = Shadow()
+    def __init__(self, world: Shadow | None = None) -> None:
+        self.w = world or Shadow()
+        self.own = world is None  # alone (a unit test), it folds the events itself
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        self.w.feed(ev)
+        if self.own:
+            self.w.feed(ev)
         for gdev, g in ev.get("gdevs", {}).items():
             if not g.get("blocked") or gdev in self.w.faulted:
                 continue
@@ -347,11 +355,13 @@ class Restore:
 
     name = "I6"
 
-    def __init__(self) -> None:
-        self.w = Shadow()
+    def __init__(self, world: Shadow | None = None) -> None:
+        self.w = world or Shadow()
+        self.own = world is None  # alone (a unit test), it folds the events itself
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        self.w.feed(ev)
+        if self.own:
+            self.w.feed(ev)
         if ev["event"] != "iommu.done.exit" or ev.get("path") != "restored":
             return None
         gdev = ev["gdev"]
@@ -382,11 +392,13 @@ class Quiescence:
 
     name = "I7"
 
-    def __init__(self) -> None:
-        self.w = Shadow()
+    def __init__(self, world: Shadow | None = None) -> None:
+        self.w = world or Shadow()
+        self.own = world is None  # alone (a unit test), it folds the events itself
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        self.w.feed(ev)
+        if self.own:
+            self.w.feed(ev)
         if ev["event"] != "run.end" or ev.get("outcome") != "ok":
             return None
         for group, state in self.w.groups.items():
@@ -427,8 +439,9 @@ class Isolation:
 
     name = "I8"
 
-    def __init__(self) -> None:
-        self.w = Shadow()
+    def __init__(self, world: Shadow | None = None) -> None:
+        self.w = world or Shadow()
+        self.own = world is None  # alone (a unit test), it folds the events itself
         self.open: dict[str, int] = {}  # gdev -> successful prepares not yet done
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
@@ -462,7 +475,8 @@ class Isolation:
             self.open[ev["gdev"]] = self.open.get(ev["gdev"], 0) + 1
         elif name == "iommu.done.exit" and self.open.get(ev["gdev"]):
             self.open[ev["gdev"]] -= 1
-        self.w.feed(ev)
+        if self.own:
+            self.w.feed(ev)
         return violation
 
 
@@ -474,11 +488,13 @@ class DriverView:
 
     name = "I9"
 
-    def __init__(self) -> None:
-        self.w = Shadow()
+    def __init__(self, world: Shadow | None = None) -> None:
+        self.w = world or Shadow()
+        self.own = world is None  # alone (a unit test), it folds the events itself
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        self.w.feed(ev)
+        if self.own:
+            self.w.feed(ev)
         if ev["event"] not in ("hw.rid_attach", "hw.pasid_set") or ev["gdev"] in self.w.faulted:
             return None
         if self.w.current(ev["actor"]) is None or ev["view"] in (ev["rid"], None):
@@ -533,18 +549,24 @@ CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyF
             "I9": DriverView, "I10": DomainLiveness, "I11": Pairing, "I12": WarnPolicy,
             "I13": ErrorsReachCaller, "B14": RemovalDuringReset, "oops": Oops}
 # The order findings are reported in when one event breaks several: the precondition
-# and the crash first, then the kernel's own WARN, then the invariants.
-ORDER = ("B14", "oops", "I12", "I10", "I1", "I2", "I3", "I4", "I5", "I6", "I8", "I9",
-         "I11", "I13", "I7")
+# and the crash first, then the kernel's own WARN, then the invariants. The shared
+# world folds each event in after the checkers that judge it against the state before
+# (I3, I8) and before those that judge the state after it.
+ORDER = ("B14", "oops", "I12", "I10", "I1", "I2", "I3", "I8", "shadow", "I4", "I5", "I6",
+         "I9", "I11", "I13", "I7")
+WORLD = {"I3", "I4", "I6", "I7", "I8", "I9"}
 
 
 def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:
-    out = []
+    world = Shadow()
+    out: list[Any] = []
     for name in ORDER:
-        if name in disable:
-            continue
-        cls = CHECKERS[name]
-        out.append(cls(expect_warn) if cls is WarnPolicy else cls())
+        if name == "shadow":
+            out.append(world)
+        elif name not in disable:
+            cls = CHECKERS[name]
+            out.append(cls(expect_warn) if cls is WarnPolicy else
+                       cls(world) if name in WORLD else cls())
     return out
 
 

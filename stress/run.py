@@ -99,6 +99,8 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
     at_end: list[dict[str, Any]] = []
 
     def check(event: dict[str, Any]) -> None:
+        if event["event"] == "sched.pick":  # a decision, not an action: nothing to judge
+            return
         if coverage is not None:
             coverage.feed(event)
         for checker in checkers:
