@@ -34,7 +34,7 @@ class IommuTarget:
                 name = f"{spec.kind}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
         return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),
-                     coverage=invariants.Coverage())
+                     coverage=invariants.Coverage(faults=bool(config.faults)))
 
     def timeline(self, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         return timeline(events)

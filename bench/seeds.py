@@ -29,7 +29,7 @@ def main() -> None:
         start = time.perf_counter()
         sweep.run(range(a.seeds))
         seconds = time.perf_counter() - start
-    steps = sum(r.steps for r in sweep.results)
+    steps = sum(r["steps"] for r in sweep.records)
     print(f"{a.config.name} on {a.version}, --log {a.log}: {a.seeds} seeds in {seconds:.2f}s "
           f"= {a.seeds / seconds:,.0f} seeds/s, {steps / seconds:,.0f} steps/s, "
           f"{len(sweep.failures)} failing")

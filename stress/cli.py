@@ -17,6 +17,8 @@ from stress import artifact, config as configs, inspect, logfile
 from stress.config import ConfigError
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
+from stress import sweep as sweep_mod
+from stress.progress import Reporter
 from stress.sweep import Sweep
 from stress.target import Target
 
@@ -38,6 +40,13 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--pct-depth", type=int, help="bug depth for pct (default: run.pct_depth)")
     run.add_argument("--check-determinism", action="store_true",
                      help="run every seed twice and fail a seed whose traces differ")
+    run.add_argument("--workers", type=int, help="worker processes (0: all cores; default: "
+                     "run.workers)")
+    run.add_argument("--stop-after", type=int, metavar="K", help="stop after K failing seeds")
+    run.add_argument("--resume", type=Path, metavar="DIR",
+                     help="finish an interrupted sweep in DIR (its config and seeds)")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="run the seeds on this Dask distributed scheduler ([dask] extra)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<run id>)")
     run.add_argument("--log", choices=("fail", "all", "none"), default="fail",
                      help="which seeds' logs to write (default: fail)")
@@ -99,30 +108,74 @@ def _config_path(target: Target, given: Path | None) -> Path:
 
 
 def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
-    path = _config_path(target, args.config)
-    seeds, start = args.seeds, args.seed_start
-    if args.seed is not None:
-        seeds, start = 1, args.seed
-    overrides = {"run.seeds": seeds, "run.seed_start": start, "run.strategy": args.strategy,
-                 "run.pct_depth": args.pct_depth, target.version_key: args.version}
-    config = configs.load(target.config_model, path, overrides)
-    version = target.describe(config)["version"]
-    out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
-                                       f"{config.run.seed_start}-{config.run.seeds}")
-    seeds_range = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
-    sweep = Sweep(target, config, out, log=args.log, check_determinism=args.check_determinism)
-    console.print(f"{target.prog}: {path} on {version}, seeds {seeds_range.start}.."
-                  f"{seeds_range.stop - 1}, strategy {config.run.strategy} -> {out}")
-    sweep.run(seeds_range)
+    if args.resume is not None:
+        plan = sweep_mod.load_plan(args.resume)
+        config = configs.validate(target.config_model, plan["config"],
+                                  f"{args.resume / 'sweep.json'}: config")
+        seeds = range(*plan["seeds"])
+        out, log = args.resume, plan["log"]
+        source = f"resuming {out}"
+    else:
+        path = _config_path(target, args.config)
+        count, start = args.seeds, args.seed_start
+        if args.seed is not None:
+            count, start = 1, args.seed
+        overrides = {"run.seeds": count, "run.seed_start": start, "run.strategy": args.strategy,
+                     "run.pct_depth": args.pct_depth, "run.workers": args.workers,
+                     target.version_key: args.version}
+        config = configs.load(target.config_model, path, overrides)
+        seeds = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
+        version = target.describe(config)["version"]
+        out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
+                                           f"{seeds.start}-{len(seeds)}")
+        log = args.log
+        _claim(out, config, seeds, log)
+        source = str(path)
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ConfigError(f"--stop-after: expected a positive number, got {args.stop_after}")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers: expected 0 (all cores) or more, got {args.workers}")
+    workers = args.workers if args.workers is not None else config.run.workers
+    sweep = Sweep(target, config, out, log=log, check_determinism=args.check_determinism,
+                  workers=workers, stop_after=args.stop_after, dask=args.dask)
+    console.print(f"{target.prog}: {source} on {target.describe(config)['version']}, seeds "
+                  f"{seeds.start}..{seeds.stop - 1}, strategy {config.run.strategy} -> {out}")
+    already = len(sweep._finished())
+    if already:
+        console.print(f"{already} seeds already done in {out}: running the rest")
+    with Reporter(console, len(seeds), already) as progress:
+        sweep.run(seeds, progress)
     _print_summary(console, sweep.summary(), out)
+    if sweep.interrupted:
+        console.print(f"interrupted: {len(sweep.records)} finished seeds kept; finish with "
+                      f"{target.prog} run --resume {out}")
+        return 130
     return 1 if sweep.failures else 0
+
+
+def _claim(out: Path, config: Any, seeds: range, log: str) -> None:
+    """A folder holds one sweep. The same sweep again picks up where it stopped; another
+    one there would mix two sweeps' results, so it is refused before anything is written."""
+    plan_path = out / "sweep.json"
+    if plan_path.exists():
+        plan = sweep_mod.load_plan(out)
+        same = (plan["config"] == config.model_dump(mode="json")
+                and plan["seeds"] == [seeds.start, seeds.stop] and plan["log"] == log)
+        if not same:
+            raise ConfigError(f"{out}: holds another sweep (see {plan_path}); choose another "
+                              f"--out, or finish that one with --resume {out}")
+        return
+    sweep_mod.save_plan(out, config, seeds, log)
 
 
 def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
     steps = s["steps"]
+    if steps is None:
+        console.print("no seed finished")
+        return
     console.print(f"{s['seeds_run']} seeds, {len(s['failures'])} failing, "
-                  f"{s['hit_step_bound']} at the step bound; steps min/median/max "
-                  f"{steps['min']}/{steps['median']}/{steps['max']}; "
+                  f"{s['hit_step_bound']} at the step bound ({s['step_bound_share']:.1%}); "
+                  f"steps min/median/max {steps['min']}/{steps['median']}/{steps['max']}; "
                   f"{s['schedules_per_second']} seeds/s")
     if s["failure_kinds"]:
         table = Table("kind", "check", "site", "first seed", "count", box=box.SIMPLE_HEAD,

@@ -25,6 +25,7 @@ class RunSection(Strict):
         "portfolio", description="portfolio rotates random and pct depth 1..3 over the seeds")
     pct_depth: int = Field(2, ge=1, le=3, description="bug depth d for strategy = pct")
     max_steps: int = Field(20_000, ge=1, description="a run that reaches it ends as step_bound")
+    workers: int = Field(1, ge=0, description="worker processes; 0: all cores")
 
 
 class ChecksSection(Strict):

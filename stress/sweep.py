@@ -1,19 +1,102 @@
-"""A sweep: many seeds of one config, their failures kept as artifacts and logs."""
+"""A sweep: many seeds of one config, run here, in worker processes, or on a Dask
+cluster; every finished seed is kept at once, so an interrupted sweep loses nothing
+and `--resume` finishes it.
+
+The folder holds `sweep.json` (what to run), `results.jsonl` (one record per finished
+seed, appended as it finishes), `failures/<seed>.json` and `logs/<seed>.jsonl`, and at
+the end `summary.json`, derived from the records, in seed order: the same whichever
+way and in whatever order the seeds ran.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
 from stress import artifact
+from stress.config import ConfigError
 from stress.log import dumps, trace_hash, write_atomic
 from stress.run import Result, run_seed
 from stress.target import Target
+
+
+def run_one(target: Target, config: Any, seed: int, log: str,
+            check_determinism: bool) -> dict[str, Any]:
+    """Run one seed; its summary record, with the files it leaves in `files`."""
+    keep = log != "none" or check_determinism
+    result = run_seed(target, config, seed, keep_log=keep)
+    if check_determinism:
+        _compare(target, config, result)
+    record: dict[str, Any] = {
+        "seed": seed, "outcome": result.outcome, "steps": result.steps,
+        "strategy": result.strategy, "coverage": result.coverage,
+        "failure": _what(result.failure) if result.failed else None, "files": {}}
+    if result.events is not None and (result.failed or log == "all"):
+        data = dumps(result.events)
+        record["files"]["log"] = data
+        if result.failed:
+            record["files"]["artifact"] = artifact.make(
+                result, config, target.describe(config), trace_hash(data))
+    return record
+
+
+def run_chunk(target: Target, config: Any, seeds: list[int], log: str,
+              check_determinism: bool) -> list[dict[str, Any]]:
+    """A contiguous range of seeds, for a Dask worker."""
+    return [run_one(target, config, s, log, check_determinism) for s in seeds]
+
+
+def _compare(target: Target, config: Any, first: Result) -> None:
+    """A second run of the seed must give the same trace, byte for byte."""
+    second = run_seed(target, config, first.seed, keep_log=True)
+    a, b = first.log_bytes(), second.log_bytes()
+    if a == b:
+        return
+    step = next((x["step"] for x, y in zip(first.events, second.events) if x != y),
+                min(len(first.events), len(second.events)))
+    first.outcome = "fail"
+    first.failure = {"kind": "nondeterministic", "step": step,
+                     "message": f"the second run of seed {first.seed} differs from step "
+                                f"{step} (trace {trace_hash(a)} vs {trace_hash(b)})"}
+
+
+def _what(failure: dict[str, Any]) -> dict[str, Any]:
+    keys = ("kind", "check", "site", "cond", "step", "actor", "gdev", "message")
+    return {k: failure.get(k) for k in keys if failure.get(k) is not None}
+
+
+def _worker(target: Target, config: Any, seeds: range, log: str, check_determinism: bool,
+            out: Any, stop: Any) -> None:
+    """A worker process: its contiguous range, one record per seed on the queue."""
+    try:
+        for seed in seeds:
+            if stop.is_set():
+                break
+            out.put(run_one(target, config, seed, log, check_determinism))
+    except KeyboardInterrupt:
+        pass  # the seed in progress is dropped; the finished ones are already queued
+    finally:
+        out.put(None)
+
+
+def split(seeds: list[int], parts: int) -> list[list[int]]:
+    """Contiguous runs of `seeds`, as even as can be."""
+    parts = max(1, min(parts, len(seeds)))
+    size, extra = divmod(len(seeds), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (i < extra)
+        out.append(seeds[start:end])
+        start = end
+    return [p for p in out if p]
 
 
 @dataclass
@@ -22,90 +105,217 @@ class Sweep:
     config: Any
     out: Path
     log: str = "fail"  # fail | all | none
-    check_determinism: bool = False  # run every seed twice and compare the traces
-    results: list[Result] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    check_determinism: bool = False
+    workers: int = 1  # 0: all cores
+    stop_after: int | None = None  # stop once this many seeds failed
+    dask: str | None = None  # address of a Dask distributed scheduler
+    records: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False
 
-    def run(self, seeds: range, progress: Callable[[Result], None] | None = None) -> None:
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [self._failure(r) for r in sorted(self.records, key=lambda r: r["seed"])
+                if r["failure"] is not None]
+
+    def run(self, seeds: Iterable[int], progress: Callable[[dict[str, Any]], None] | None = None
+            ) -> None:
+        """Run the seeds not yet in `results.jsonl`; then write `summary.json`."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.records = self._finished()
+        done = {r["seed"] for r in self.records}
+        todo = [s for s in seeds if s not in done]
         start = time.perf_counter()
-        keep = self.log != "none" or self.check_determinism
-        for seed in seeds:
-            result = run_seed(self.target, self.config, seed, keep_log=keep)
-            if self.check_determinism:
-                self._compare(result)
-            self._keep(result)
-            if progress is not None:
-                progress(result)
+        try:
+            with open(self.out / "results.jsonl", "ab") as results:
+                for record in self._execute(todo):
+                    self._keep(record, results)
+                    if progress is not None:
+                        progress(record)
+                    if self._enough():
+                        break
+        except KeyboardInterrupt:
+            self.interrupted = True
         self.seconds = time.perf_counter() - start
-        write_atomic(self.out / "summary.json",
-                     orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2) + b"\n")
+        self.write_summary()
 
-    def _compare(self, first: Result) -> None:
-        """A second run of the seed must give the same trace, byte for byte."""
-        second = run_seed(self.target, self.config, first.seed, keep_log=True)
-        a, b = first.log_bytes(), second.log_bytes()
-        if a == b:
+    def _enough(self) -> bool:
+        return self.stop_after is not None and sum(
+            r["failure"] is not None for r in self.records) >= self.stop_after
+
+    def _execute(self, todo: list[int]) -> Iterator[dict[str, Any]]:
+        if self.dask:
+            yield from self._on_dask(todo)
             return
-        step = next((x["step"] for x, y in zip(first.events, second.events) if x != y),
-                    min(len(first.events), len(second.events)))
-        first.outcome = "fail"
-        first.failure = {"kind": "nondeterministic", "step": step,
-                         "message": f"the second run of seed {first.seed} differs from "
-                                    f"step {step} (trace {trace_hash(a)} vs {trace_hash(b)})"}
+        workers = self.workers or os.cpu_count() or 1
+        if workers <= 1 or len(todo) <= 1:
+            for seed in todo:
+                yield run_one(self.target, self.config, seed, self.log, self.check_determinism)
+            return
+        yield from self._in_processes(todo, workers)
 
-    def _keep(self, result: Result) -> None:
-        # Keep only what the summary needs: the event list can be large.
-        events = result.events
-        result.events = None
-        self.results.append(result)
-        log_path = self.out / "logs" / f"{result.seed}.jsonl"
-        if result.failed:
-            record = {"seed": result.seed, "strategy": result.strategy,
-                      **_what(result.failure)}
-            if events is not None:
-                data = dumps(events)
-                path = self.out / "failures" / f"{result.seed}.json"
-                artifact.save(path, artifact.make(result, self.config,
-                                                  self.target.describe(self.config),
-                                                  trace_hash(data)))
-                write_atomic(log_path, data)
-                record["artifact"] = str(path)
-                record["log"] = str(log_path)
-            self.failures.append(record)
-        elif self.log == "all" and events is not None:
-            write_atomic(log_path, dumps(events))
+    def _in_processes(self, todo: list[int], workers: int) -> Iterator[dict[str, Any]]:
+        ctx = multiprocessing.get_context("spawn")
+        results, stop = ctx.Queue(), ctx.Event()
+        procs = [ctx.Process(target=_worker, daemon=True, args=(
+            self.target, self.config, chunk, self.log, self.check_determinism, results, stop))
+            for chunk in split(todo, workers)]
+        for p in procs:
+            p.start()
+        running = len(procs)
+        try:
+            while running:
+                try:
+                    record = results.get(timeout=1.0)
+                except queue.Empty:
+                    if not any(p.is_alive() for p in procs):
+                        break  # a worker died without saying so: keep what arrived
+                    continue
+                if record is None:
+                    running -= 1
+                else:
+                    yield record
+        finally:
+            # Stopping early (enough failures, Ctrl-C): let the workers finish their seed
+            # and keep every record they finish until they are gone.
+            stop.set()
+            deadline = time.monotonic() + 30
+            while running and time.monotonic() < deadline:
+                try:
+                    record = results.get(timeout=0.5)
+                except queue.Empty:
+                    if not any(p.is_alive() for p in procs):
+                        break
+                    continue
+                except KeyboardInterrupt:
+                    continue
+                if record is None:
+                    running -= 1
+                else:
+                    self._keep_late(record)
+            for p in procs:
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.terminate()
+
+    def _keep_late(self, record: dict[str, Any]) -> None:
+        with open(self.out / "results.jsonl", "ab") as results:
+            self._keep(record, results)
+
+    def _on_dask(self, todo: list[int]) -> Iterator[dict[str, Any]]:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise ConfigError("--dask needs the dask extra: pip install -e '.[dask]'") from None
+        try:
+            client = Client(self.dask, timeout="10s")
+        except OSError as e:
+            raise ConfigError(f"--dask {self.dask}: cannot reach the scheduler: {e}") from None
+        with client:
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+            chunks = split(todo, workers * 8)
+            futures = [client.submit(run_chunk, self.target, self.config, chunk, self.log,
+                                     self.check_determinism, pure=False) for chunk in chunks]
+            try:
+                for future in as_completed(futures):
+                    yield from future.result()
+            finally:
+                client.cancel(futures)
+
+    def _keep(self, record: dict[str, Any], results: Any) -> None:
+        """Files first, then the record: a record always has its files."""
+        files = record.pop("files", {})
+        seed = record["seed"]
+        if "artifact" in files:
+            path = self.out / "failures" / f"{seed}.json"
+            artifact.save(path, files["artifact"])
+            record["artifact"] = str(path)
+        if "log" in files:
+            path = self.out / "logs" / f"{seed}.jsonl"
+            write_atomic(path, files["log"])
+            record["log"] = str(path)
+        results.write(orjson.dumps(record) + b"\n")
+        results.flush()
+        self.records.append(record)
+
+    def _finished(self) -> list[dict[str, Any]]:
+        """The records of an earlier, interrupted run of this sweep (a torn last line
+        is the seed that was running: it is run again)."""
+        path = self.out / "results.jsonl"
+        if not path.exists():
+            return []
+        records, good = [], 0
+        data = path.read_bytes()
+        for line in data.splitlines(keepends=True):
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                break
+            good += len(line)
+        if good < len(data):
+            with open(path, "r+b") as f:
+                f.truncate(good)
+        return records
+
+    def _failure(self, r: dict[str, Any]) -> dict[str, Any]:
+        out = {"seed": r["seed"], "strategy": r["strategy"], **r["failure"]}
+        for key in ("artifact", "log"):
+            if key in r:
+                out[key] = r[key]
+        return out
 
     def summary(self) -> dict[str, Any]:
-        steps = [r.steps for r in self.results]
+        records = sorted(self.records, key=lambda r: r["seed"])
+        steps = [r["steps"] for r in records]
         coverage: dict[str, int] = {}
-        for r in self.results:
-            for key, n in r.coverage.items():
+        for r in records:
+            for key, n in r["coverage"].items():
                 coverage[key] = coverage.get(key, 0) + n
+        failures = self.failures
         groups: dict[str, dict[str, Any]] = {}
-        for f in self.failures:
+        for f in failures:
             key = f"{f['kind']}:{f.get('check') or ''}:{f.get('site') or ''}"
-            g = groups.setdefault(key, {**{k: f.get(k) for k in ("kind", "check", "site")},
-                                        "first_seed": f["seed"], "count": 0})
+            g = groups.setdefault(key, {"kind": f["kind"], "check": f.get("check"),
+                                        "site": f.get("site"), "first_seed": f["seed"],
+                                        "count": 0})
             g["count"] += 1
+        bound = sum(r["outcome"] == "step_bound" for r in records)
         return {
             **self.target.describe(self.config),
             "strategy": self.config.run.strategy,
-            "seeds_run": len(self.results),
-            "seed_start": self.results[0].seed if self.results else None,
-            "failures": self.failures,
+            "seeds_run": len(records),
+            "seed_start": records[0]["seed"] if records else None,
+            "interrupted": self.interrupted,
+            "failures": failures,
             "failure_kinds": list(groups.values()),
             "steps": {"min": min(steps), "median": statistics.median(steps),
                       "max": max(steps)} if steps else None,
-            "hit_step_bound": sum(r.outcome == "step_bound" for r in self.results),
+            "hit_step_bound": bound,
+            "step_bound_share": round(bound / len(records), 4) if records else 0.0,
             "coverage": coverage,
-            "schedules_per_second": round(len(self.results) / self.seconds, 1)
+            "never_reached": [k for k, n in coverage.items() if n == 0],
+            "schedules_per_second": round(len(records) / self.seconds, 1)
             if self.seconds else None,
         }
 
+    def write_summary(self) -> None:
+        write_atomic(self.out / "summary.json",
+                     orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2) + b"\n")
 
-def _what(failure: dict[str, Any] | None) -> dict[str, Any]:
-    failure = failure or {}
-    return {"kind": failure.get("kind"), "check": failure.get("check"),
-            "site": failure.get("site"), "step": failure.get("step"),
-            "message": failure.get("message")}
+
+def save_plan(out: Path, config: Any, seeds: range, log: str) -> None:
+    """What the sweep runs, so that `--resume DIR` needs nothing else."""
+    write_atomic(out / "sweep.json", orjson.dumps({
+        "config": config.model_dump(mode="json"), "seeds": [seeds.start, seeds.stop],
+        "log": log}, option=orjson.OPT_INDENT_2))
+
+
+def load_plan(out: Path) -> dict[str, Any]:
+    path = out / "sweep.json"
+    try:
+        plan = orjson.loads(path.read_bytes())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the sweep to resume: {e.strerror}") from None
+    except orjson.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not JSON: {e}") from None
+    return plan

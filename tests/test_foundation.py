@@ -36,14 +36,14 @@ def test_v0_default_config_finds_b1_within_50_seeds(tmp_path):
     config = load(**{"model.version": "v0"})
     sweep = Sweep(TARGET, config, tmp_path)
     sweep.run(range(50))
-    logs = {r.seed: _read(tmp_path / "logs" / f"{r.seed}.jsonl") for r in sweep.results}
-    b1 = [r for r in sweep.results if r.failed and _is_b1(r.failure, logs[r.seed])]
-    assert b1, [r.failure for r in sweep.results]
+    logs = {r["seed"]: _read(tmp_path / "logs" / f"{r['seed']}.jsonl") for r in sweep.records}
+    b1 = [r for r in sweep.records if r["failure"] and _is_b1(r["failure"], logs[r["seed"]])]
+    assert b1, [r["failure"] for r in sweep.records]
     first = b1[0]
-    artifact = json.loads((tmp_path / "failures" / f"{first.seed}.json").read_text())
+    artifact = json.loads((tmp_path / "failures" / f"{first['seed']}.json").read_text())
     assert artifact["failure"]["site"] == "pci_dev_reset_iommu_prepare"
     assert artifact["model"] == {"version": "v0", "fixes": [], "variant": "mainline"}
-    log = logs[first.seed]
+    log = logs[first["seed"]]
     # The WARN comes from the inner prepare (the bus method) inside cxl_bus's outer one.
     assert [e["method"] for e in log if e["event"] == "pci.method"] == ["bus"]
     assert [e["event"] for e in log[-3:]] == ["warn", "check.fail", "run.end"]
@@ -74,7 +74,7 @@ def test_vf_default_config_500_seeds_clean(tmp_path):
     config = load(**{"model.version": "vf"})
     sweep = Sweep(TARGET, config, tmp_path)
     sweep.run(range(500))
-    assert [r.failure for r in sweep.results if r.outcome != "ok"] == []
+    assert [r["failure"] for r in sweep.records if r["outcome"] != "ok"] == []
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["seeds_run"] == 500 and summary["failures"] == []
     # The run really exercised the nested path and the fence, it was not idle.

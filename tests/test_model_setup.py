@@ -45,17 +45,20 @@ def test_faults_fire_from_the_seed_and_are_reproducible(tmp_path):
     config = load(**{"faults": {"attach_dev": 0.05}})
     sweep = Sweep(TARGET, config, tmp_path)
     sweep.run(range(60))
-    fired = [r for r in sweep.results if r.coverage.get("faults_fired")]
+    fired = [r for r in sweep.records if r["coverage"].get("faults_fired")]
     assert fired and len(fired) < 60
     # B15: a failed re-attach in done() is found, and replays the same.
-    b15 = [r for r in sweep.results if r.failed and r.failure.get("cond") == "re-attach failed"]
+    b15 = [r for r in sweep.records
+           if r["failure"] and r["failure"].get("cond") == "re-attach failed"]
     assert b15
-    again = run_seed(TARGET, config, b15[0].seed, keep_log=True)
-    assert again.failure == b15[0].failure
+    again = run_seed(TARGET, config, b15[0]["seed"], keep_log=True)
+    assert again.failure["cond"] == "re-attach failed"
+    assert again.failure["step"] == b15[0]["failure"]["step"]
     # The fault stream is its own: the schedule of a seed without a fault is unchanged.
-    clean = [r for r in sweep.results if not r.coverage.get("faults_fired")][0]
-    plain = run_seed(TARGET, load(), clean.seed, keep_log=False)
-    assert plain.decisions == clean.decisions
+    clean = [r for r in sweep.records if not r["coverage"].get("faults_fired")][0]
+    with_faults = run_seed(TARGET, config, clean["seed"], keep_log=False)
+    plain = run_seed(TARGET, load(), clean["seed"], keep_log=False)
+    assert plain.decisions == with_faults.decisions
 
 
 def test_default_domain_fault_gives_b9_on_v0_only():
@@ -75,8 +78,8 @@ def test_plugin_model_class(tmp_path):
     config = load(**{"model.plugin": "tests.plugins.no_nofail_skip:Patched"})
     sweep = Sweep(TARGET, config, tmp_path)
     sweep.run(range(40))
-    assert any(r.failed and r.failure["site"] == "__iommu_group_set_domain_nofail"
-               for r in sweep.results)
+    assert any(r["failure"] and r["failure"].get("site") == "__iommu_group_set_domain_nofail"
+               for r in sweep.records)
     assert sweep.summary()["plugin"] == "tests.plugins.no_nofail_skip:Patched"
 
 
