@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from actors import driver, hotplug, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
@@ -53,8 +53,36 @@ class IommuTarget:
         return [{"name": name, "fixes": fixes.on(), "variant": fixes.variant, "about": about}
                 for name, (fixes, about) in PRESETS.items()]
 
+    def reductions(self, config: IommuConfig) -> Iterator[IommuConfig]:
+        """Fewer actors, fewer instances and iterations, optional operations and fault
+        sites off, swarm off: each a copy with one thing less."""
+        actors = config.actor
+        for i, a in enumerate(actors):
+            if len(actors) > 1:
+                yield config.model_copy(update={"actor": actors[:i] + actors[i + 1:]})
+            if a.count > 1:
+                yield _with_actor(config, i, count=a.count - 1)
+            if a.iterations > 1:
+                yield _with_actor(config, i, iterations=a.iterations - 1)
+            for op in a.OPS:
+                if a.chance(op) > 0:
+                    yield _with_actor(config, i, weights={**a.weights, op: 0.0})
+        for site in config.faults:
+            yield config.model_copy(update={"faults": {k: v for k, v in config.faults.items()
+                                                        if k != site}})
+
+    def work(self, config: IommuConfig) -> int:
+        return sum(a.count * a.iterations * (1 + sum(1 for op in a.OPS if a.chance(op) > 0))
+                   for a in config.actor) + len(config.faults)
+
     def switches(self) -> dict[str, str]:
         return dict(FIX_COMMITS)
+
+
+def _with_actor(config: IommuConfig, i: int, **changes: Any) -> IommuConfig:
+    actors = list(config.actor)
+    actors[i] = actors[i].model_copy(update=changes)
+    return config.model_copy(update={"actor": actors})
 
 
 TARGET = IommuTarget()

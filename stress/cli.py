@@ -13,7 +13,7 @@ from rich.table import Table
 
 import orjson
 
-from stress import artifact, config as configs, inspect, logfile
+from stress import artifact, config as configs, inspect, logfile, shrink
 from stress.config import ConfigError
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
@@ -73,6 +73,11 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     ins.add_argument("--perfetto", type=Path, metavar="FILE",
                      help="write Chrome trace-event JSON (ui.perfetto.dev)")
 
+    shr = sub.add_parser("shrink", help="minimise a failure: fewer actors, operations, "
+                         "preemptions and steps; writes <seed>.min.json")
+    shr.add_argument("artifact", type=Path)
+    shr.add_argument("--budget", type=int, default=400, help="at most this many runs")
+
     check = sub.add_parser("check", help="run the invariant checkers over a saved log")
     check.add_argument("log", type=Path)
 
@@ -90,6 +95,8 @@ def main(target: Target, argv: list[str] | None = None) -> int:
             return _replay(target, args, console)
         if args.command == "check":
             return _check(target, args, console)
+        if args.command == "shrink":
+            return _shrink(target, args, console)
         if args.command == "inspect":
             return _inspect(target, args, console)
         return _versions(target, console)
@@ -260,6 +267,23 @@ def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
         console.print(inspect.timeline_table(chosen, timeline))
     elif args.html is None and args.perfetto is None or args.failure:
         console.print(inspect.table(chosen))
+    return 0
+
+
+def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:
+    art = artifact.load(args.artifact)
+    done = shrink.shrink(target, art, str(args.artifact), budget=args.budget)
+    if done is None:
+        console.print(f"{args.artifact}: the failure does not reproduce; nothing to shrink")
+        return 1
+    shrunk, before, after = done
+    path = args.artifact.with_name(f"{art['seed']}.min.json")
+    artifact.save(path, shrunk)
+    f = shrunk["failure"]
+    console.print(f"same failure: {f['kind']} {f.get('check') or ''} {f.get('site') or ''}")
+    for key in before:
+        console.print(f"  {key:<12} {before[key]:>6} -> {after[key]}")
+    console.print(f"wrote {path} (replay it with {target.prog} replay {path})")
     return 0
 
 

@@ -54,9 +54,11 @@ def learned_steps(target: Target, config: Any) -> int:
 
 def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
              strategy: dict[str, Any] | None = None,
-             replay: dict[str, Any] | None = None) -> Result:
+             replay: dict[str, Any] | None = None,
+             guide: list[str] | None = None) -> Result:
     """Run `seed` under `strategy` (default: the config's, for this seed); with `replay`
-    (an artifact), under its recorded strategy, following its recorded decisions."""
+    (an artifact), under its recorded strategy, following its recorded decisions; with
+    `guide`, following a schedule of actor names where it can (for shrinking)."""
     if replay is not None:
         strategy = replay["strategy"]
     elif strategy is None:
@@ -89,6 +91,8 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
     names = [a.name for a in sched.actors]
     own = strategies.make(strategy, seed, len(names))
     sched.strategy = own
+    if guide is not None:
+        sched.strategy = strategies.Guided(guide, names)
     if replay is not None:
         sched.strategy = strategies.Replay(
             [(c, list(e)) for c, e in replay["decisions"]],

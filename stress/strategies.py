@@ -77,6 +77,30 @@ def spec_for(run: Any, seed: int, steps: int) -> dict[str, Any]:
     return spec
 
 
+class Guided:
+    """Follows a schedule given as actor names, leniently: where the named actor is not
+    enabled (the schedule was edited, or the world shrunk), it keeps running the actor
+    that ran last, else the first enabled one. For shrinking."""
+
+    def __init__(self, guide: list[str], names: list[str]) -> None:
+        self.guide = guide
+        self.index = {name: i for i, name in enumerate(names)}
+        self.last = -1
+
+    def pick(self, step: int, enabled: list[int]) -> int:
+        want = self.index.get(self.guide[step - 1], -1) if step <= len(self.guide) else -1
+        if want not in enabled:
+            want = self.last if self.last in enabled else enabled[0]
+        self.last = want
+        return want
+
+
+def preemptions(decisions: list[tuple[int, list[int]]]) -> int:
+    """How often the schedule switched away from an actor that could have gone on."""
+    return sum(1 for (prev, _), (chosen, enabled) in zip(decisions, decisions[1:])
+               if chosen != prev and prev in enabled)
+
+
 class Replay:
     """Follows a recorded schedule and fails at the first step that differs from it.
 

@@ -55,5 +55,11 @@ class Target(Protocol):
     def versions(self) -> list[dict[str, Any]]:
         """The selectable model versions, for the `versions` command."""
 
+    def reductions(self, config: Any) -> Any:
+        """Smaller variants of a config, for `shrink`: each with less in it."""
+
+    def work(self, config: Any) -> int:
+        """How much a config asks its actors to do, for comparing shrink candidates."""
+
     def switches(self) -> dict[str, str]:
         """The switches versions are made of: name -> what it stands for (a commit)."""

@@ -1,0 +1,94 @@
+"""Shrinking a failure: a smaller world and a simpler schedule with the same failure.
+
+Greedy, as Shuttle and Hypothesis do it: try a smaller config (the target proposes them:
+fewer actors, fewer iterations, fewer optional operations and fault sites) and a schedule
+with one preemption fewer; keep any candidate that fails the same way (same kind, checker
+and site) and is smaller in (actors, work, preemptions, steps); stop when nothing helps
+or the budget of runs is spent. The result records its final schedule, so it replays
+exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stress import artifact as artifacts
+from stress import config as configs
+from stress.log import trace_hash
+from stress.run import Result, run_seed
+from stress.strategies import preemptions
+from stress.target import Target
+
+
+def signature(failure: dict[str, Any] | None) -> tuple[Any, ...]:
+    failure = failure or {}
+    return failure.get("kind"), failure.get("check"), failure.get("site")
+
+
+def size(result: Result, target: Target, config: Any) -> tuple[int, int, int, int]:
+    return (len(result.actors), target.work(config), preemptions(result.decisions),
+            result.steps)
+
+
+def sizes(t: tuple[int, int, int, int]) -> dict[str, int]:
+    return dict(zip(("actors", "work", "preemptions", "steps"), t))
+
+
+def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
+           ) -> tuple[dict[str, Any], dict[str, int], dict[str, int]] | None:
+    """The shrunk artifact and the sizes before and after; None if the artifact does
+    not reproduce its failure at all."""
+    config = configs.validate(target.config_model, art["config"], f"{source}: config")
+    seed, strategy, want = art["seed"], art["strategy"], signature(art["failure"])
+    runs = 0
+
+    def attempt(cfg: Any, guide: list[str]) -> Result | None:
+        nonlocal runs
+        runs += 1
+        r = run_seed(target, cfg, seed, keep_log=False, strategy=strategy, guide=guide)
+        return r if r.failed and signature(r.failure) == want else None
+
+    guide = [art["actors"][c] for c, _ in art["decisions"]]
+    best = attempt(config, guide)
+    if best is None:
+        return None
+    before = size(best, target, config)
+    current = before
+    while runs < budget:
+        found = None
+        for smaller in target.reductions(config):
+            r = attempt(smaller, _names(best))
+            if r is not None and size(r, target, smaller) < current:
+                found = (smaller, r)
+                break
+            if runs >= budget:
+                break
+        if found is None:
+            for i in _preemption_points(best.decisions)[::-1]:
+                names = _names(best)
+                names[i] = names[i - 1]  # let the previous actor go on instead
+                r = attempt(config, names)
+                if r is not None and size(r, target, config) < current:
+                    found = (config, r)
+                    break
+                if runs >= budget:
+                    break
+        if found is None:
+            break
+        config, best = found
+        current = size(best, target, config)
+    final = run_seed(target, config, seed, keep_log=True, strategy=strategy, guide=_names(best))
+    assert final.failed and signature(final.failure) == want
+    shrunk = artifacts.make(final, config, target.describe(config),
+                            trace_hash(final.log_bytes()))
+    shrunk["schedule"] = "decisions"  # no longer the seed's own: replay follows them
+    shrunk["shrunk_from"] = {"artifact": source, **sizes(before)}
+    return shrunk, sizes(before), sizes(current)
+
+
+def _names(result: Result) -> list[str]:
+    return [result.actors[c] for c, _ in result.decisions]
+
+
+def _preemption_points(decisions: list[tuple[int, list[int]]]) -> list[int]:
+    return [i for i in range(1, len(decisions))
+            if decisions[i][0] != decisions[i - 1][0] and decisions[i - 1][0] in decisions[i][1]]
