@@ -17,6 +17,8 @@ QUIRKS = Literal["hinic", "delay_250ms_after_flr", "ivb_igd", "flr"]
 
 
 class ModelSection(Strict):
+    """Which kernel: a preset, single switches changed, or a patched model class."""
+
     version: str = Field("vf", description="a preset of `iommu-stress versions`")
     fixes: dict[str, bool] = Field(default_factory=dict, description="switch overrides")
     plugin: str | None = Field(None, description='"package.module:Class", a subclass of '
@@ -50,22 +52,28 @@ def load_plugin(spec: str) -> type:
 
 
 class DeviceSection(Strict):
-    name: str
-    ats: bool = True
-    max_pasids: int = Field(0, ge=0)
+    """A PCI function in the group, with the capabilities its reset methods need."""
+
+    name: str = Field(description="the device's name in events (`gdev`)")
+    ats: bool = Field(True, description="ATS capable and trusted: only such devices are fenced")
+    max_pasids: int = Field(0, ge=0, description="PASID width; 0: no PASID support")
     cxl: bool = Field(False, description="below a CXL port whose SBR is masked")
-    flr: bool = False
-    af_flr: bool = False
+    flr: bool = Field(False, description="FLR in DEVCAP: the flr method")
+    af_flr: bool = Field(False, description="Advanced Features FLR: the af_flr method")
     pm: bool = Field(False, description="PM reset possible (NoSoftRst clear)")
-    acpi_rst: bool = False
+    acpi_rst: bool = Field(False, description="an ACPI _RST: the acpi method")
     d3hot: bool = Field(False, description="not in D0, so the PM reset refuses (-EINVAL)")
-    imm_ready: bool = False
-    slot: bool = True
-    multifunction: bool = False
-    quirk: QUIRKS | None = None
+    imm_ready: bool = Field(False, description="Immediate Readiness: no 100 ms wait after FLR")
+    slot: bool = Field(True, description="a hotplug slot that can reset the function alone")
+    multifunction: bool = Field(False, description="part of a multi-function device "
+                                                   "(no slot reset)")
+    quirk: QUIRKS | None = Field(None, description="a device-specific reset: the "
+                                                    "device_specific method")
     firmware_wait: float = Field(1.0, ge=0, description="hinic: seconds until firmware acks")
-    require_direct: bool = False
-    attach_deferred: bool = False
+    require_direct: bool = Field(False, description="RMRR/unity map: may not be blocked "
+                                                    "through set_domain")
+    attach_deferred: bool = Field(False, description="first attach deferred to the first "
+                                                     "DMA map (kdump)")
     dma_alias_of: str | None = Field(None, description="a device of the same group whose "
                                                        "requester ID this one shares")
     bridge: str | None = Field(None, description="upstream bridge; devices naming the same "
@@ -75,8 +83,11 @@ class DeviceSection(Strict):
 
 
 class GroupSection(Strict):
-    name: str
-    default_domain: bool = True
+    """An IOMMU group: the devices that share one domain."""
+
+    name: str = Field(description="the group's name in events")
+    default_domain: bool = Field(True, description="false: the default domain failed at "
+                                                   "probe, group->domain is NULL (B9's state)")
     legacy_driver: bool = Field(False, description="no static blocked domain: blocking is an "
                                                    "empty paging domain that can fail to allocate")
     device: list[DeviceSection] = Field(min_length=1)
@@ -86,6 +97,8 @@ Chance = Annotated[float, Field(ge=0, le=1)]
 
 
 class ActorBase(Strict):
+    """Keys every actor has."""
+
     target: str = Field(description="device name")
     count: int = Field(1, ge=1, description="how many such actors")
     iterations: int = Field(3, ge=1, description="how many times each repeats its work")
@@ -125,7 +138,8 @@ class QuirkResetActor(ActorBase):
 class VfioActor(ActorBase):
     """A VFIO device through iommufd (or the legacy group path)."""
     kind: Literal["vfio"]
-    mode: Literal["iommufd", "group"] = "iommufd"
+    mode: Literal["iommufd", "group"] = Field(
+        "iommufd", description="iommufd (cdev, hwpt, PASIDs) or the legacy type1 group path")
     pasid: int = Field(1, ge=1, description="the PASID it attaches, if the device has any")
     OPS: ClassVar[dict[str, float]] = {"replace": 0.5, "pasid": 0.5, "pasid_replace": 0.3,
                                        "reset": 0.3, "hot_reset": 0.0}

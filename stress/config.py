@@ -19,8 +19,10 @@ class Strict(BaseModel):
 
 
 class RunSection(Strict):
+    """How many seeds, from which, under which schedule."""
+
     seeds: int = Field(100, ge=1, description="how many seeds to run")
-    seed_start: int = Field(0, ge=0)
+    seed_start: int = Field(0, ge=0, description="the first seed")
     strategy: Literal["portfolio", "random", "pct"] = Field(
         "portfolio", description="portfolio rotates random and pct depth 1..3 over the seeds")
     pct_depth: int = Field(2, ge=1, le=3, description="bug depth d for strategy = pct")
@@ -29,12 +31,16 @@ class RunSection(Strict):
 
 
 class ChecksSection(Strict):
+    """Which checkers run, and which WARNs are expected rather than failures."""
+
     disable: list[str] = Field(default_factory=list, description="checker names to switch off")
     expect_warn: list[str] = Field(
         default_factory=list, description='WARN sites that are not failures: "site" or "site:cond"')
 
 
 class SwarmSection(Strict):
+    """Swarm testing: each seed runs a different mix of actor kinds, operations, faults."""
+
     enabled: bool = Field(False, description="vary the mix of actors and faults per seed")
     actors: float = Field(0.75, ge=0, le=1, description="chance an actor kind is on in a run")
     faults: float = Field(0.5, ge=0, le=1, description="chance a fault site is armed in a run")

@@ -59,3 +59,11 @@ def test_bad_command_line_value_names_the_option(tmp_path):
     proc = cli("run", "--seeds", "0", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "run.seeds" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_config_reference_is_current():
+    """configs/README.md is made from the models; regenerate it when they change."""
+    from actors import configdoc
+    from tests.helpers import ROOT
+    assert (ROOT / "configs" / "README.md").read_text() == configdoc.render(), \
+        "run: python -m actors.configdoc > configs/README.md"
