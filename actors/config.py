@@ -150,6 +150,8 @@ class SvaActor(ActorBase):
     kind: Literal["sva"]
     pasid: int = Field(2, ge=1, description="the mm's PASID (count > 1: the next ones)")
     invalidations: int = Field(2, ge=0, description="mm changes while bound")
+    hold: float = Field(0.05, ge=0, description="virtual seconds between binding, each mm "
+                                                "change and unbinding: how long it stays bound")
 
 
 class SysfsActor(ActorBase):

@@ -20,8 +20,9 @@ async def run(world: World, spec: SvaActor, name: str, index: int) -> None:
         if not await world.op("sva_bind", k.iommu_attach_device_pasid, sva, dev, pasid,
                               gdev=dev.name, pasid=pasid):
             for _ in range(spec.invalidations):
-                await world.rt.point(f"mm change {sva.name}")
+                await world.rt.sleep(spec.hold)  # the process runs; its mm changes
                 k.hw.flush_domain(sva, f"mm invalidate pasid {pasid}")
+            await world.rt.sleep(spec.hold)
             await world.op("sva_unbind", k.iommu_detach_device_pasid, sva, dev, pasid,
                            gdev=dev.name, pasid=pasid)
         await world.rt.point(f"mm drop {sva.name}")

@@ -25,6 +25,7 @@ class IommuTarget:
     config_model = IommuConfig
     default_config = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
     version_key = "model.version"
+    zoo = Path(__file__).resolve().parent.parent / "configs" / "zoo" / "zoo.toml"
 
     def setup(self, config: IommuConfig, rt: Any, seed: int) -> Setup:
         world = World(config, rt)

@@ -14,6 +14,7 @@ from rich.table import Table
 import orjson
 
 from stress import artifact, config as configs, inspect, logfile, shrink
+from stress import zoo as zoo_mod
 from stress.config import ConfigError
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
@@ -81,6 +82,15 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run the invariant checkers over a saved log")
     check.add_argument("log", type=Path)
 
+    zoo = sub.add_parser("zoo", help="run every known bug's scenario on every version and "
+                         "compare with where it must be found")
+    zoo.add_argument("--seeds", type=int, default=300, help="seed budget per cell")
+    zoo.add_argument("--bugs", help="only these bugs, e.g. B1,B7")
+    zoo.add_argument("--versions", help="only these versions, e.g. v0,vf")
+    zoo.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
+    zoo.add_argument("--json", action="store_true", help="the matrix as JSON on stdout")
+    zoo.add_argument("--file", type=Path, help="another zoo table (default: the shipped one)")
+
     sub.add_parser("versions", help="list the model versions and fix switches")
     return p
 
@@ -97,6 +107,8 @@ def main(target: Target, argv: list[str] | None = None) -> int:
             return _check(target, args, console)
         if args.command == "shrink":
             return _shrink(target, args, console)
+        if args.command == "zoo":
+            return _zoo(target, args, console)
         if args.command == "inspect":
             return _inspect(target, args, console)
         return _versions(target, console)
@@ -285,6 +297,51 @@ def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {key:<12} {before[key]:>6} -> {after[key]}")
     console.print(f"wrote {path} (replay it with {target.prog} replay {path})")
     return 0
+
+
+def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
+    known = [v["name"] for v in target.versions()]
+    path = args.file or target.zoo
+    bugs = zoo_mod.load(path, known)
+    if args.bugs:
+        wanted = args.bugs.split(",")
+        unknown = [b for b in wanted if b not in bugs]
+        if unknown:
+            raise ConfigError(f"--bugs: unknown {', '.join(unknown)}; expected some of: "
+                              f"{', '.join(bugs)}")
+        bugs = {b: bugs[b] for b in wanted}
+    versions = args.versions.split(",") if args.versions else known
+    bad = [v for v in versions if v not in known]
+    if bad:
+        raise ConfigError(f"--versions: unknown {', '.join(bad)}; expected some of: "
+                          f"{', '.join(known)}")
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds: expected a positive number, got {args.seeds}")
+    cells = zoo_mod.run(target, path, bugs, versions, args.seeds, args.workers)
+    report = zoo_mod.report(cells)
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        table = Table("bug", *versions, box=box.SIMPLE_HEAD, pad_edge=False)
+        by = {(c.bug, c.version): c for c in cells}
+        for bug in bugs:
+            row = []
+            for v in versions:
+                c = by[(bug, v)]
+                text = f"found@{c.seed}" if c.found else "."
+                row.append(text if c.ok else f"XX {text}")
+            table.add_row(bug, *row)
+        console.print(table)
+        found = [c for c in cells if c.found]
+        if found:
+            seconds = sorted(c.seconds for c in found)
+            console.print(f"{len(found)} cells found their bug; median time to the first "
+                          f"failure {seconds[len(seconds) // 2]:.3f}s, worst {seconds[-1]:.3f}s")
+        for line in report["mismatches"]:
+            console.print(line, style="bold red")
+        console.print("matches the expected table" if not report["mismatches"] else
+                      f"{len(report['mismatches'])} cells differ from the expected table")
+    return 1 if report["mismatches"] else 0
 
 
 def _check(target: Target, args: argparse.Namespace, console: Console) -> int:

@@ -39,6 +39,7 @@ class Target(Protocol):
     config_model: type
     default_config: Path
     version_key: str  # the config key `--version` sets, e.g. "model.version"
+    zoo: Path  # the zoo's table of known bugs
 
     def setup(self, config: Any, rt: Any, seed: int) -> Setup: ...
 
