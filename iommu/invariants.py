@@ -254,6 +254,29 @@ class Shadow:
         return bool(state and (state.get("recovery_cnt") or state.get("resetting_domain")))
 
 
+class WorldChecker:
+    """A checker that reasons over the world fold: the one shared by all checkers of a
+    run, or, alone (a unit test), its own. `before`: it judges an event against the world
+    as it was before the event (else after)."""
+
+    before = False
+
+    def __init__(self, world: Shadow | None = None) -> None:
+        self.w = world or Shadow()
+        self.own = world is None
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if self.own and not self.before:
+            self.w.feed(ev)
+        violation = self.judge(ev)
+        if self.own and self.before:
+            self.w.feed(ev)
+        return violation
+
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+
 class DepthFlag:
     """I2 (depth/flag relation, S5+): for every gdev, blocked == (reset_depth > 0).
     Also reset_depth <= 2 for in-tree callers [INFERRED]: not asserted here, since a
@@ -278,7 +301,7 @@ FLAGS0 = {"iommu.attach_device.exit", "iommu.attach_group.exit",
 PASID_ATTACH = {"iommu.attach_device_pasid.exit", "iommu.replace_device_pasid.exit"}
 
 
-class Fence:
+class Fence(WorldChecker):
     """I3 (fence): while recovery_cnt > 0 (resetting_domain in V0): (a) no call with
     flags 0 changes group->domain (attach, replace, claim, default-domain change); (b)
     iommu_attach_device_pasid and iommu_replace_device_pasid fail, so no PASID entry is
@@ -287,11 +310,9 @@ class Fence:
 
     name = "I3"
 
-    def __init__(self, world: Shadow | None = None) -> None:
-        self.w = world or Shadow()
-        self.own = world is None  # alone (a unit test), it folds the events itself
+    before = True
 
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name = ev["event"]
         before = self.w.groups.get(ev.get("group", ""))
         fenced = self.w.fenced(ev["group"]) if "group" in ev else False
@@ -313,12 +334,10 @@ class Fence:
                 violation = {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
                              "message": f"attach_dev({ev['domain']}) on blocked "
                                         f"{ev['gdev']} outside its own prepare/done"}
-        if self.own:
-            self.w.feed(ev)
         return violation
 
 
-class PhysicallyFenced:
+class PhysicallyFenced(WorldChecker):
     """I4 (blocked device is physically fenced): for every gdev D with blocked,
     hw_rid[D] == group.blocking_domain, and when D.max_pasids > 0 no PASID P >= 1 is
     attached in hardware. Violated in V0-S3 by B5 and, through a shared requester ID, by
@@ -326,13 +345,7 @@ class PhysicallyFenced:
 
     name = "I4"
 
-    def __init__(self, world: Shadow | None = None) -> None:
-        self.w = world or Shadow()
-        self.own = world is None  # alone (a unit test), it folds the events itself
-
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        if self.own:
-            self.w.feed(ev)
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         for gdev, g in ev.get("gdevs", {}).items():
             if not g.get("blocked") or gdev in self.w.faulted:
                 continue
@@ -348,20 +361,14 @@ class PhysicallyFenced:
         return None
 
 
-class Restore:
+class Restore(WorldChecker):
     """I6 (restore): when D's depth goes 1 -> 0 and the driver attach succeeds (not
     B15): hw_rid[D] == group->domain at done time (if non-NULL; else it stays blocking),
     and with max_pasids > 0 every PASID in pasid_array is back on its domain."""
 
     name = "I6"
 
-    def __init__(self, world: Shadow | None = None) -> None:
-        self.w = world or Shadow()
-        self.own = world is None  # alone (a unit test), it folds the events itself
-
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        if self.own:
-            self.w.feed(ev)
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] != "iommu.done.exit" or ev.get("path") != "restored":
             return None
         gdev = ev["gdev"]
@@ -382,7 +389,7 @@ class Restore:
         return None
 
 
-class Quiescence:
+class Quiescence(WorldChecker):
     """I7 (quiescence): in a balanced execution with no removals, once all reset windows
     have closed: recovery_cnt == 0 (V0: resetting_domain == NULL); every gdev has
     blocked == false and reset_depth == 0; every device has hw_rid == group->domain
@@ -392,13 +399,7 @@ class Quiescence:
 
     name = "I7"
 
-    def __init__(self, world: Shadow | None = None) -> None:
-        self.w = world or Shadow()
-        self.own = world is None  # alone (a unit test), it folds the events itself
-
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        if self.own:
-            self.w.feed(ev)
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] != "run.end" or ev.get("outcome") != "ok":
             return None
         for group, state in self.w.groups.items():
@@ -430,7 +431,7 @@ class Quiescence:
                 "message": f"not quiescent at the end of the run: {what}"}
 
 
-class Isolation:
+class Isolation(WorldChecker):
     """I8 (per-device isolation, S3+ for flags, S4+ for PASIDs): prepare(A) and done(A)
     never call attach_dev or set_dev_pasid for another device and never change another
     gdev's blocked or reset_depth; iommu_deferred_attach(B) is not refused because of
@@ -439,12 +440,13 @@ class Isolation:
 
     name = "I8"
 
+    before = True
+
     def __init__(self, world: Shadow | None = None) -> None:
-        self.w = world or Shadow()
-        self.own = world is None  # alone (a unit test), it folds the events itself
+        super().__init__(world)
         self.open: dict[str, int] = {}  # gdev -> successful prepares not yet done
 
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name = ev["event"]
         violation = None
         inside = self.w.current(ev["actor"]) if ev.get("actor") else None
@@ -475,12 +477,10 @@ class Isolation:
             self.open[ev["gdev"]] = self.open.get(ev["gdev"], 0) + 1
         elif name == "iommu.done.exit" and self.open.get(ev["gdev"]):
             self.open[ev["gdev"]] -= 1
-        if self.own:
-            self.w.feed(ev)
         return violation
 
 
-class DriverView:
+class DriverView(WorldChecker):
     """I9 (driver view matches hardware): whenever a driver callback runs for D inside
     prepare or done, iommu_driver_get_domain_for_dev(D) equals hw_rid[D] as it was
     before the callback. Violated in V0 (B12) and after B15. A NULL answer (a group
@@ -488,13 +488,7 @@ class DriverView:
 
     name = "I9"
 
-    def __init__(self, world: Shadow | None = None) -> None:
-        self.w = world or Shadow()
-        self.own = world is None  # alone (a unit test), it folds the events itself
-
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        if self.own:
-            self.w.feed(ev)
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] not in ("hw.rid_attach", "hw.pasid_set") or ev["gdev"] in self.w.faulted:
             return None
         if self.w.current(ev["actor"]) is None or ev["view"] in (ev["rid"], None):
@@ -554,7 +548,6 @@ CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyF
 # (I3, I8) and before those that judge the state after it.
 ORDER = ("B14", "oops", "I12", "I10", "I1", "I2", "I3", "I8", "shadow", "I4", "I5", "I6",
          "I9", "I11", "I13", "I7")
-WORLD = {"I3", "I4", "I6", "I7", "I8", "I9"}
 
 
 def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:
@@ -566,7 +559,7 @@ def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:
         elif name not in disable:
             cls = CHECKERS[name]
             out.append(cls(expect_warn) if cls is WarnPolicy else
-                       cls(world) if name in WORLD else cls())
+                       cls(world) if issubclass(cls, WorldChecker) else cls())
     return out
 
 

@@ -98,20 +98,10 @@ def _parser(target: Target) -> argparse.ArgumentParser:
 def main(target: Target, argv: list[str] | None = None) -> int:
     args = _parser(target).parse_args(argv)
     console = Console(highlight=False, soft_wrap=True, markup=False)
+    commands = {"run": _run, "replay": _replay, "check": _check, "shrink": _shrink,
+                "zoo": _zoo, "inspect": _inspect, "versions": _versions}
     try:
-        if args.command == "run":
-            return _run(target, args, console)
-        if args.command == "replay":
-            return _replay(target, args, console)
-        if args.command == "check":
-            return _check(target, args, console)
-        if args.command == "shrink":
-            return _shrink(target, args, console)
-        if args.command == "zoo":
-            return _zoo(target, args, console)
-        if args.command == "inspect":
-            return _inspect(target, args, console)
-        return _versions(target, console)
+        return commands[args.command](target, args, console)
     except ConfigError as e:
         print(f"{target.prog}: error: {e}", file=sys.stderr)
         return 2
@@ -361,7 +351,7 @@ def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
     return 1 if violations else 0
 
 
-def _versions(target: Target, console: Console) -> int:
+def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:
     switches = target.switches()
     table = Table("version", *(commit[:4] for commit in switches.values()), "about",
                   box=box.SIMPLE_HEAD, pad_edge=False)

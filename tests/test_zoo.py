@@ -1,0 +1,65 @@
+"""The zoo: the harness rediscovers every known bug from stress alone, on exactly the
+versions that have it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from actors.target import TARGET
+from stress import config as configs
+from stress import zoo
+from tests.helpers import ROOT, cli
+
+ZOO = ROOT / "configs" / "zoo"
+
+
+def test_the_zoo_matches_the_expected_table():
+    proc = cli("zoo", "--seeds", "150", "--json")
+    report = json.loads(proc.stdout)
+    assert report["mismatches"] == [], "\n".join(report["mismatches"])
+    assert proc.returncode == 0
+    versions = [v["name"] for v in TARGET.versions()]
+    cells = report["cells"]
+    assert len(cells) == 16 * len(versions)
+    found = {(c["bug"], c["version"]) for c in cells if c["found"]}
+    assert ("B1", "v0") in found and ("B1", "vf") not in found
+    assert ("B7", "s6") in found and ("B7", "s7") not in found  # the CVE fix
+    assert ("B3", "rc-pci") in found and ("B3", "v0") not in found
+
+
+def test_a_cell_that_differs_names_the_bug_the_version_and_the_seed(tmp_path):
+    copy = tmp_path / "zoo"
+    shutil.copytree(ZOO, copy)
+    text = (copy / "zoo.toml").read_text()
+    text = text.replace('found_on = ["v0", "s1", "s2", "s3", "s4"]\n\n[B2]',
+                        'found_on = ["v0", "s1", "s2", "s3"]\n\n[B2]')
+    text = text.replace('"s4", "s5", "s6", "v6", "rc-pci", "v2-reset-cnt"]\n\n[B8]',
+                        '"s4", "s5", "s6", "v6", "vf", "rc-pci", "v2-reset-cnt"]\n\n[B8]')
+    (copy / "zoo.toml").write_text(text)
+    proc = cli("zoo", "--file", str(copy / "zoo.toml"), "--bugs", "B1,B7",
+               "--versions", "s4,vf", "--seeds", "100")
+    assert proc.returncode == 1
+    assert "B1 on s4: expected not to be found, found at seed " in proc.stdout
+    assert ("B7 on vf: expected to be found, not found in seeds 0..99 (last clean seed 99)"
+            in proc.stdout)
+
+
+def test_bad_zoo_input(tmp_path):
+    copy = tmp_path / "zoo"
+    shutil.copytree(ZOO, copy)
+    path = copy / "zoo.toml"
+    path.write_text(path.read_text().replace('found_on = ["rc-pci"]', 'found_on = ["v9"]'))
+    proc = cli("zoo", "--file", str(path))
+    assert proc.returncode == 2 and "B3.found_on: unknown version 'v9'" in proc.stderr
+    assert cli("zoo", "--bugs", "B99").returncode == 2
+    assert cli("zoo", "--versions", "v9").returncode == 2
+
+
+def test_every_bug_has_an_ordinary_scenario():
+    bugs = zoo.load(ZOO / "zoo.toml", [v["name"] for v in TARGET.versions()])
+    assert list(bugs) == [f"B{i}" for i in range(1, 17)]
+    for name, bug in bugs.items():
+        config = configs.load(TARGET.config_model, ZOO / bug.scenario)  # the normal schema
+        assert config.actor, name
+        assert bug.found_on, name
