@@ -96,8 +96,9 @@ class IommuCore:
         self.fixes = fixes
         self.hw = Hardware(rt)
         self.driver = IommuDriver(rt, self.hw, self.driver_view)
-        # The driver's static ops->blocked_domain (spec §1.5).
+        # The driver's static ops->blocked_domain and ops->identity_domain (spec §1.5).
         self.blocked_domain = Domain("blocked", BLOCKED, static=True)
+        self.identity_domain = Domain("identity", IDENTITY, static=True)
         self.groups: dict[str, IommuGroup] = {}
         self._domains = 0
 
@@ -874,9 +875,11 @@ class IommuCore:
 
     async def _iommu_deinit_device(self, group: IommuGroup, dev: Device) -> None:
         if not dev.attach_deferred:
-            # The driver's release_domain; the core passes group->domain as old even when
-            # the device is physically on blocking [INFERRED mismatch, spec §5.10].
-            await self.driver.attach_dev(self.blocked_domain, dev, group.domain)
+            # The driver's release_domain (its blocked domain; identity for require_direct
+            # devices). The core passes group->domain as old even when the device is
+            # physically on blocking [INFERRED mismatch, spec §5.10].
+            release = self.identity_domain if dev.require_direct else self.blocked_domain
+            await self.driver.attach_dev(release, dev, group.domain)
         if not group.devices:
             for domain in (group.default_domain, group.blocking_domain):
                 if domain is not None:

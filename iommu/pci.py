@@ -342,21 +342,15 @@ class PciLayer(IommuCore):
         return await self._reset_locked(pdev)
 
     async def pci_try_reset_function(self, pdev: PciDev) -> Ret:
+        """Only trylocks the device (spec §2), -EAGAIN on contention."""
         if not pdev.reset_methods:
             return err("ENOTTY", "no reset methods")
-        bridge = pdev.bridge
-        if bridge is not None and not await bridge.lock.try_acquire():
-            return err("EAGAIN", "bridge locked")
         if not await pdev.lock.try_acquire():
-            if bridge is not None:
-                bridge.lock.release()
             return err("EAGAIN", "device locked")
         try:
             return await self._reset_locked(pdev)
         finally:
             pdev.lock.release()
-            if bridge is not None:
-                bridge.lock.release()
 
     async def pci_reset_bus(self, pdev: PciDev) -> Ret:
         """VFIO hot reset (spec §6.5): a secondary bus reset of every function below the
