@@ -318,10 +318,11 @@ def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
             row = []
             for v in versions:
                 c = by[(bug, v)]
-                text = f"found@{c.seed}" if c.found else "."
-                row.append(text if c.ok else f"XX {text}")
+                text = "x" if c.found else "."
+                row.append(text if c.ok else f"!{text}")
             table.add_row(bug, *row)
         console.print(table)
+        console.print("x found, . not found, ! differs from the expected table")
         found = [c for c in cells if c.found]
         if found:
             seconds = sorted(c.seconds for c in found)
