@@ -312,7 +312,9 @@ def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     else:
-        table = Table("bug", *versions, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        table = Table("bug", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        for v in versions:
+            table.add_column(v, min_width=len(v))
         by = {(c.bug, c.version): c for c in cells}
         for bug in bugs:
             row = []
