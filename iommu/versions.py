@@ -19,7 +19,6 @@ FIX_COMMITS = {
     "nofail_through_fence": "5474e6e17a26",
     "alias_unblock_warn": "15dd29ca6206",
 }
-VARIANTS = ("mainline", "rc-pci", "v2-reset-cnt")
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
                   workers=workers, stop_after=args.stop_after, dask=args.dask)
     console.print(f"{target.prog}: {source} on {target.describe(config)['version']}, seeds "
                   f"{seeds.start}..{seeds.stop - 1}, strategy {config.run.strategy} -> {out}")
-    already = len(sweep._finished())
+    already = len(sweep.finished())
     if already:
         console.print(f"{already} seeds already done in {out}: running the rest")
     with Reporter(console, len(seeds), already) as progress:
@@ -236,7 +236,7 @@ def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
 
 
 def _step_range(text: str) -> tuple[int, int]:
-    a, sep, b = text.partition(":")
+    a, _, b = text.partition(":")
     try:
         return int(a or 0), int(b) if b else 10**12
     except ValueError:

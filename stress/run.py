@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stress import strategies
-from stress.log import Sink, bind, dumps, trace_hash
+from stress.log import Sink, bind, dumps
 from stress.runtime import Scheduler, StopRun
 from stress.streams import Faults, Swarm, stream
 from stress.target import Target
@@ -135,7 +135,3 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         coverage=dict(coverage.counts) if coverage is not None else {},
         strategy=strategy, swarm=dict(swarm.decisions), events=sink.events,
     )
-
-
-def trace_of(result: Result) -> str:
-    return trace_hash(result.log_bytes())

@@ -122,7 +122,7 @@ class Sweep:
             ) -> None:
         """Run the seeds not yet in `results.jsonl`; then write `summary.json`."""
         self.out.mkdir(parents=True, exist_ok=True)
-        self.records = self._finished()
+        self.records = self.finished()
         done = {r["seed"] for r in self.records}
         todo = [s for s in seeds if s not in done]
         start = time.perf_counter()
@@ -238,7 +238,7 @@ class Sweep:
         results.flush()
         self.records.append(record)
 
-    def _finished(self) -> list[dict[str, Any]]:
+    def finished(self) -> list[dict[str, Any]]:
         """The records of an earlier, interrupted run of this sweep (a torn last line
         is the seed that was running: it is run again)."""
         path = self.out / "results.jsonl"

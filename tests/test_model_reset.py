@@ -173,3 +173,21 @@ async def test_sibling_deferred_attach_during_a_reset(version, refused):
         assert ret.name == "EBUSY" and ret.cause.startswith("reset fence")
     else:
         assert ret == 0 and k.hw.rid_domain(p["b"].dev) is group.default_domain
+
+
+@pytest.mark.parametrize("version", ["v0", "s3", "vf"])
+async def test_domain_for_dev_views_during_a_reset(version):
+    """Device drivers see the logical domain; IOMMU drivers see where the device is."""
+    k, rt, p = kernel(version, {"name": "a"}, {"name": "b"})
+    a, b = p["a"].dev, p["b"].dev
+    group = a.iommu_group
+    await k.pci_dev_reset_iommu_prepare(a)
+    assert k.iommu_get_domain_for_dev(a) is group.domain is group.default_domain
+    assert k.iommu_driver_get_domain_for_dev(a) is group.blocking_domain
+    # The sibling: before b296 the group-wide flag says blocking for it too (B12).
+    sibling = k.iommu_driver_get_domain_for_dev(b)
+    assert sibling is (group.blocking_domain if version == "v0" else group.domain)
+    group.devices.remove(group.devices[1])  # b's gdev gone (a removal in progress)
+    if version != "v0":
+        assert k.iommu_driver_get_domain_for_dev(b) is None
+        assert warns(rt) == [("iommu_driver_get_domain_for_dev", "no gdev")]
