@@ -114,11 +114,17 @@ class NoAtsToResetting:
 
     name = "I5"
 
+    def __init__(self) -> None:
+        self.since: dict[str, int] = {}  # gdev -> step its reset began
+
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if ev["event"] == "hw.reset.begin" and ev["depth"] == 1:
+            self.since[ev["gdev"]] = ev["step"]
         if ev["event"] != "hw.ats_inval" or not ev["in_reset"]:
             return None
         via = f" via {ev['via']}" if ev.get("via") and ev["via"] != ev["gdev"] else ""
         return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
+                "reset_since_step": self.since.get(ev["gdev"]),
                 "message": f"ATS invalidation ({ev['why']}{via}) sent to {ev['gdev']} "
                            "while it is in reset"}
 
@@ -212,6 +218,7 @@ class Shadow:
         self.inside: dict[str, list[tuple[str, str]]] = {}  # actor -> [(call, gdev)]
         self.faulted: set[str] = set()
         self.removed_groups: set[str] = set()
+        self.blocked_at: dict[str, int] = {}  # gdev -> step of the prepare that fenced it
 
     def feed(self, ev: dict[str, Any]) -> None:
         """Fold one event in; never a violation (it runs in the checker list, after the
@@ -235,6 +242,8 @@ class Shadow:
             self.inside.setdefault(ev["actor"], []).append((name.split(".")[1], gdev))
         elif name in ("iommu.prepare.exit", "iommu.done.exit") and self.inside.get(ev["actor"]):
             self.inside[ev["actor"]].pop()
+        if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
+            self.blocked_at[gdev] = ev["step"]
         elif name == "fault" and gdev:
             self.faulted.add(gdev)
         elif name == "iommu.gdev_free":
@@ -332,6 +341,7 @@ class Fence(WorldChecker):
             if g.get("blocked") and self.w.current(ev["actor"]) not in (
                     ("done", ev["gdev"]), ("prepare", ev["gdev"])):
                 violation = {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
+                             "prepared_at_step": self.w.blocked_at.get(ev["gdev"]),
                              "message": f"attach_dev({ev['domain']}) on blocked "
                                         f"{ev['gdev']} outside its own prepare/done"}
         return violation
@@ -352,12 +362,13 @@ class PhysicallyFenced(WorldChecker):
             hw = self.w.hw_rid(gdev)
             if hw != ev["blocking"]:
                 return {"check": self.name, "gdev": gdev, "expected": ev["blocking"],
-                        "actual": hw, "message": f"{gdev} is blocked but its requester ID "
+                        "actual": hw, "prepared_at_step": self.w.blocked_at.get(gdev),
+                        "message": f"{gdev} is blocked but its requester ID "
                         f"is on {hw}, not {ev['blocking']}"}
             live = self.w.pasid.get(gdev)
             if self.w.devices[gdev]["max_pasids"] > 0 and live:
                 return {"check": self.name, "gdev": gdev, "actual": dict(live),
-                        "message": f"{gdev} is blocked but PASIDs {sorted(live)} are live"}
+                        "prepared_at_step": self.w.blocked_at.get(gdev), "message": f"{gdev} is blocked but PASIDs {sorted(live)} are live"}
         return None
 
 

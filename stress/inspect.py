@@ -13,7 +13,6 @@ from rich.table import Table
 from stress.logfile import ENVELOPE
 
 HIDDEN = set(ENVELOPE) | {"_line", "seed", "gdevs", "pasids", "default", "blocking"}
-STEP_FIELDS = ("freed_at_step", "prepared_at_step", "reset_since_step")
 
 
 def select(events: list[dict[str, Any]], *, gdev: str | None = None, actor: str | None = None,
@@ -46,7 +45,8 @@ def failure_context(events: list[dict[str, Any]], context: int = 12) -> tuple[
     fail = next((e for e in events if e["event"] == "check.fail"), None)
     if fail is None:
         return None, []
-    first = min([fail["step"] - context] + [fail[k] for k in STEP_FIELDS if k in fail])
+    pointers = [v for k, v in fail.items() if k.endswith("_step") and isinstance(v, int)]
+    first = min([fail["step"] - context] + pointers)
     led = [e for e in events if first <= e["step"] <= fail["step"]
            and e["event"] != "sched.pick"]
     return fail, led
