@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from stress.config import ConfigError
+from stress.config import ConfigError, read_json
 from stress.log import write_atomic
 from stress.run import Result
 
@@ -50,12 +50,7 @@ REQUIRED = {"format": int, "config": dict, "seed": int, "strategy": dict, "decis
 
 
 def load(path: Path) -> dict[str, Any]:
-    try:
-        artifact = orjson.loads(path.read_bytes())
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the artifact: {e.strerror}") from None
-    except orjson.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not JSON: {e}") from None
+    artifact = read_json(path, "artifact")
     if not isinstance(artifact, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     for key, kind in REQUIRED.items():

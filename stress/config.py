@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
@@ -160,17 +161,30 @@ def describe_errors(source: str, exc: ValidationError, model: type[BaseModel],
     return "\n".join(lines)
 
 
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the {what}: {e.strerror}") from None
+
+
+def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
+    try:
+        return tomllib.loads(_read(path, what).decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return orjson.loads(_read(path, what))
+    except orjson.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not JSON: {e}") from None
+
+
 def load(model: type[BaseModel], path: Path, overrides: dict[str, Any] | None = None) -> Any:
     """Read, apply command-line overrides (dotted keys), validate."""
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the config: {e.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return validate(model, raw, str(path), overrides)
+    return validate(model, read_toml(path), str(path), overrides)
 
 
 def validate(model: type[BaseModel], raw: dict[str, Any], source: str,

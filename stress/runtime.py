@@ -72,10 +72,7 @@ class Mutex:
         me.what = f"lock {self.name}"
         await s.yield_(me)
         while self.owner is not None:
-            me.state = BLOCKED
-            me.blocked_on = self
-            self.waiters.append(me)
-            await s.yield_(me)
+            await s.block(me, self)
         self.owner = me
 
     async def try_acquire(self) -> bool:
@@ -120,10 +117,7 @@ class Event:
         me.what = f"wait {self.name}"
         await s.yield_(me)
         while not self.is_set:
-            me.state = BLOCKED
-            me.blocked_on = self
-            self.waiters.append(me)
-            await s.yield_(me)
+            await s.block(me, self)
 
     def set(self) -> None:
         self.is_set = True
@@ -198,6 +192,13 @@ class Scheduler:
             reschedule(self._main)
 
     # ----- scheduling -----
+
+    async def block(self, me: Actor, on: Mutex | Event) -> None:
+        """`me` cannot go on until `on` wakes it: not enabled, someone else runs."""
+        me.state = BLOCKED
+        me.blocked_on = on
+        on.waiters.append(me)
+        await self.yield_(me)
 
     async def yield_(self, me: Actor) -> None:
         """Let the strategy choose who runs next, and park unless it chose `me`."""

@@ -55,23 +55,13 @@ def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
     current = before
     while runs < budget:
         found = None
-        for smaller in target.reductions(config):
-            r = attempt(smaller, _names(best))
+        for smaller, guide in _candidates(target, config, best):
+            r = attempt(smaller, guide)
             if r is not None and size(r, target, smaller) < current:
                 found = (smaller, r)
                 break
             if runs >= budget:
                 break
-        if found is None:
-            for i in _preemption_points(best.decisions)[::-1]:
-                names = _names(best)
-                names[i] = names[i - 1]  # let the previous actor go on instead
-                r = attempt(config, names)
-                if r is not None and size(r, target, config) < current:
-                    found = (config, r)
-                    break
-                if runs >= budget:
-                    break
         if found is None:
             break
         config, best = found
@@ -83,6 +73,17 @@ def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
     shrunk["schedule"] = "decisions"  # no longer the seed's own: replay follows them
     shrunk["shrunk_from"] = {"artifact": source, **sizes(before)}
     return shrunk, sizes(before), sizes(current)
+
+
+def _candidates(target: Target, config: Any, best: Result) -> Any:
+    """Smaller worlds on the same schedule, then the same world with one preemption
+    fewer (the latest first: the previous actor goes on instead)."""
+    for smaller in target.reductions(config):
+        yield smaller, _names(best)
+    for i in _preemption_points(best.decisions)[::-1]:
+        names = _names(best)
+        names[i] = names[i - 1]
+        yield config, names
 
 
 def _names(result: Result) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 
 from stress import artifact
-from stress.config import ConfigError
+from stress.config import ConfigError, read_json
 from stress.log import dumps, trace_hash, write_atomic
 from stress.run import Result, run_seed
 from stress.target import Target
@@ -311,11 +311,7 @@ def save_plan(out: Path, config: Any, seeds: range, log: str) -> None:
 
 
 def load_plan(out: Path) -> dict[str, Any]:
-    path = out / "sweep.json"
-    try:
-        plan = orjson.loads(path.read_bytes())
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the sweep to resume: {e.strerror}") from None
-    except orjson.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not JSON: {e}") from None
+    plan = read_json(out / "sweep.json", "sweep to resume")
+    if not isinstance(plan, dict) or not {"config", "seeds", "log"} <= set(plan):
+        raise ConfigError(f"{out / 'sweep.json'}: expected an object with config, seeds, log")
     return plan

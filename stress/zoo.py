@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import time
-import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -21,7 +20,7 @@ from typing import Any
 from pydantic import Field, RootModel, ValidationError
 
 from stress import config as configs
-from stress.config import ConfigError, Strict, describe_errors
+from stress.config import ConfigError, Strict, describe_errors, read_toml
 from stress.run import run_seed
 from stress.target import Target
 
@@ -57,12 +56,7 @@ class Zoo(RootModel[dict[str, Bug]]):
 
 
 def load(path: Path, versions: list[str]) -> dict[str, Bug]:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the zoo: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    raw = read_toml(path, "zoo")
     try:
         bugs = Zoo.model_validate(raw).root
     except ValidationError as e:

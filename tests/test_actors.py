@@ -4,7 +4,6 @@ depth each produces, pairing, and the shipped configs."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from iommu import invariants as inv
 from stress import logfile

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from actors.target import TARGET
 from iommu.versions import FIX_COMMITS, PRESETS, Fixes
