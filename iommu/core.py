@@ -234,7 +234,8 @@ class IommuCore:
         blocked = self.blocked_domain
         ret = await self.driver.set_dev_pasid(blocked, dev, pasid, domain)
         if ret:
-            self.warn("iommu_remove_dev_pasid", "set_dev_pasid(blocked) failed", gdev=dev.name)
+            self.warn("iommu_remove_dev_pasid", f"set_dev_pasid(blocked) failed: {ret.name}",
+                      gdev=dev.name, cause=ret.cause)
 
     async def _iommu_set_group_pasid(self, domain: Domain, group: IommuGroup, pasid: int,
                                      old: Domain | None) -> Ret:

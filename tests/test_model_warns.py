@@ -55,7 +55,7 @@ async def test_remove_dev_pasid_failure_warns():
     assert await k.iommu_attach_device_pasid(Domain("sva", SVA), dev, 1) == 0
     rt.faults["set_dev_pasid"] = 1
     await k.pci_dev_reset_iommu_prepare(dev)
-    assert warns(rt) == [("iommu_remove_dev_pasid", "set_dev_pasid(blocked) failed")]
+    assert warns(rt) == [("iommu_remove_dev_pasid", "set_dev_pasid(blocked) failed: ENOMEM")]
 
 
 async def test_set_domain_null_and_same_domain():
