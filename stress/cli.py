@@ -117,6 +117,11 @@ def _config_path(target: Target, given: Path | None) -> Path:
 
 
 def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ConfigError(f"--stop-after: expected a positive number, got {args.stop_after}")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"run.workers (--workers): expected 0 (all cores) or more, got "
+                          f"{args.workers}")
     if args.resume is not None:
         plan = sweep_mod.load_plan(args.resume)
         config = configs.validate(target.config_model, plan["config"],
@@ -140,10 +145,6 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         log = args.log
         _claim(out, config, seeds, log)
         source = str(path)
-    if args.stop_after is not None and args.stop_after < 1:
-        raise ConfigError(f"--stop-after: expected a positive number, got {args.stop_after}")
-    if args.workers is not None and args.workers < 0:
-        raise ConfigError(f"--workers: expected 0 (all cores) or more, got {args.workers}")
     workers = args.workers if args.workers is not None else config.run.workers
     sweep = Sweep(target, config, out, log=log, check_determinism=args.check_determinism,
                   workers=workers, stop_after=args.stop_after, dask=args.dask)

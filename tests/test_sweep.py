@@ -117,6 +117,7 @@ def test_bad_sweep_options(tmp_path):
     assert proc.returncode == 2 and "--stop-after" in proc.stderr
     proc = cli("run", "--workers", "-1", "--out", str(tmp_path / "b"))
     assert proc.returncode == 2 and "run.workers" in proc.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_summary_calls_out_coverage_that_stayed_at_zero(tmp_path):
