@@ -122,6 +122,8 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"run.workers (--workers): expected 0 (all cores) or more, got "
                           f"{args.workers}")
+    if args.dask is not None:
+        sweep_mod.dask_client(args.dask).close()  # unreachable: refused before any write
     if args.resume is not None:
         plan = sweep_mod.load_plan(args.resume)
         config = configs.validate(target.config_model, plan["config"],

@@ -203,15 +203,9 @@ class Sweep:
             self._keep(record, results)
 
     def _on_dask(self, todo: list[int]) -> Iterator[dict[str, Any]]:
-        try:
-            from distributed import Client, as_completed
-        except ImportError:
-            raise ConfigError("--dask needs the dask extra: pip install -e '.[dask]'") from None
-        try:
-            client = Client(self.dask, timeout="10s")
-        except OSError as e:
-            raise ConfigError(f"--dask {self.dask}: cannot reach the scheduler: {e}") from None
-        with client:
+        from distributed import as_completed
+
+        with dask_client(self.dask) as client:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
             chunks = split(todo, workers * 8)
             futures = [client.submit(run_chunk, self.target, self.config, chunk, self.log,
@@ -301,6 +295,18 @@ class Sweep:
     def write_summary(self) -> None:
         write_atomic(self.out / "summary.json",
                      orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def dask_client(address: str) -> Any:
+    """A client of the Dask scheduler at `address`, or a clear ConfigError."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--dask needs the dask extra: pip install -e '.[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except OSError as e:
+        raise ConfigError(f"--dask {address}: cannot reach the scheduler: {e}") from None
 
 
 def save_plan(out: Path, config: Any, seeds: range, log: str) -> None:

@@ -154,3 +154,4 @@ def test_dask_cluster_gives_the_same_summary(tmp_path):
 def test_dask_unreachable_scheduler_is_bad_input(tmp_path):
     proc = cli("run", "--seeds", "2", "--dask", "tcp://127.0.0.1:1", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "cannot reach" in proc.stderr
+    assert not (tmp_path / "o").exists()
