@@ -47,38 +47,58 @@ class Actor:
         self.task: Any = None
         self.state = READY
         self.wake_at = 0
-        self.blocked_on: Mutex | Event | None = None
+        self.blocked_on: _Waitable | None = None
         self.what = "start"
         self.last_event: str | None = None
 
 
-class Mutex:
+class _Waitable:
+    """Something actors block on: it keeps its waiters and wakes them all at once."""
+
+    __slots__ = ("sched", "name", "waiters")
+
+    def __init__(self, sched: "Scheduler", name: str) -> None:
+        self.sched = sched
+        self.name = name
+        self.waiters: list[Actor] = []
+
+    async def _pass(self, what: str, busy: Callable[[], bool]) -> Actor:
+        """A scheduling point, then blocked here for as long as `busy()`."""
+        s = self.sched
+        me = s.current
+        me.what = what
+        await s.yield_(me)
+        while busy():
+            await s.block(me, self)
+        return me
+
+    def _wake_all(self) -> None:
+        for waiter in self.waiters:
+            waiter.state = READY
+            waiter.blocked_on = None
+        self.waiters.clear()
+
+
+class Mutex(_Waitable):
     """A model lock. Acquiring is a scheduling point; a blocked actor is not enabled.
 
     Release wakes every waiter and lets the strategy pick who gets the lock, so that
     lock hand-off order is explored rather than fixed."""
 
-    __slots__ = ("sched", "name", "owner", "waiters")
+    __slots__ = ("owner", "label")
 
     def __init__(self, sched: "Scheduler", name: str) -> None:
-        self.sched = sched
-        self.name = name
+        super().__init__(sched, name)
         self.owner: Actor | None = None
-        self.waiters: list[Actor] = []
+        self.label = f"lock {name}"
 
     async def acquire(self) -> None:
-        s = self.sched
-        me = s.current
-        me.what = f"lock {self.name}"
-        await s.yield_(me)
-        while self.owner is not None:
-            await s.block(me, self)
-        self.owner = me
+        self.owner = await self._pass(self.label, lambda: self.owner is not None)
 
     async def try_acquire(self) -> bool:
         s = self.sched
         me = s.current
-        me.what = f"trylock {self.name}"
+        me.what = f"try{self.label}"
         await s.yield_(me)
         if self.owner is not None:
             return False
@@ -87,10 +107,7 @@ class Mutex:
 
     def release(self) -> None:
         self.owner = None
-        for waiter in self.waiters:
-            waiter.state = READY
-            waiter.blocked_on = None
-        self.waiters.clear()
+        self._wake_all()
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -99,32 +116,22 @@ class Mutex:
         self.release()
 
 
-class Event:
+class Event(_Waitable):
     """A one-shot event: waiting is a scheduling point, and a waiter is not enabled until
     the event is set."""
 
-    __slots__ = ("sched", "name", "is_set", "waiters")
+    __slots__ = ("is_set",)
 
     def __init__(self, sched: "Scheduler", name: str) -> None:
-        self.sched = sched
-        self.name = name
+        super().__init__(sched, name)
         self.is_set = False
-        self.waiters: list[Actor] = []
 
     async def wait(self) -> None:
-        s = self.sched
-        me = s.current
-        me.what = f"wait {self.name}"
-        await s.yield_(me)
-        while not self.is_set:
-            await s.block(me, self)
+        await self._pass(f"wait {self.name}", lambda: not self.is_set)
 
     def set(self) -> None:
         self.is_set = True
-        for waiter in self.waiters:
-            waiter.state = READY
-            waiter.blocked_on = None
-        self.waiters.clear()
+        self._wake_all()
 
 
 class Scheduler:
@@ -193,7 +200,7 @@ class Scheduler:
 
     # ----- scheduling -----
 
-    async def block(self, me: Actor, on: Mutex | Event) -> None:
+    async def block(self, me: Actor, on: _Waitable) -> None:
         """`me` cannot go on until `on` wakes it: not enabled, someone else runs."""
         me.state = BLOCKED
         me.blocked_on = on

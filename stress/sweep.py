@@ -87,6 +87,23 @@ def _worker(target: Target, config: Any, seeds: range, log: str, check_determini
         out.put(None)
 
 
+def _receive(results: Any, procs: list[Any], running: list[int],
+             until: float | None = None) -> Iterator[dict[str, Any]]:
+    """Records from the workers until each has said it is done (`running[0]` counts the
+    others down), none is alive any more, or `until` has passed."""
+    while running[0] and (until is None or time.monotonic() < until):
+        try:
+            record = results.get(timeout=0.5)
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs):
+                return  # a worker died without saying so: keep what arrived
+            continue
+        if record is None:
+            running[0] -= 1
+        else:
+            yield record
+
+
 def split(seeds: list[int], parts: int) -> list[list[int]]:
     """Contiguous runs of `seeds`, as even as can be."""
     parts = max(1, min(parts, len(seeds)))
@@ -162,37 +179,19 @@ class Sweep:
             for chunk in split(todo, workers)]
         for p in procs:
             p.start()
-        running = len(procs)
+        running = [len(procs)]
         try:
-            while running:
-                try:
-                    record = results.get(timeout=1.0)
-                except queue.Empty:
-                    if not any(p.is_alive() for p in procs):
-                        break  # a worker died without saying so: keep what arrived
-                    continue
-                if record is None:
-                    running -= 1
-                else:
-                    yield record
+            yield from _receive(results, procs, running)
         finally:
             # Stopping early (enough failures, Ctrl-C): let the workers finish their seed
-            # and keep every record they finish until they are gone.
+            # and keep every record they finish until they are gone (a second Ctrl-C
+            # stops waiting).
             stop.set()
-            deadline = time.monotonic() + 30
-            while running and time.monotonic() < deadline:
-                try:
-                    record = results.get(timeout=0.5)
-                except queue.Empty:
-                    if not any(p.is_alive() for p in procs):
-                        break
-                    continue
-                except KeyboardInterrupt:
-                    continue
-                if record is None:
-                    running -= 1
-                else:
+            try:
+                for record in _receive(results, procs, running, time.monotonic() + 30):
                     self._keep_late(record)
+            except KeyboardInterrupt:
+                pass
             for p in procs:
                 p.join(timeout=5)
                 if p.is_alive():
