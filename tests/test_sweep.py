@@ -92,6 +92,28 @@ def test_ctrl_c_stops_cleanly_and_keeps_every_finished_seed(tmp_path):
     assert summary(out)["seeds_run"] == 3000
 
 
+def test_ctrl_c_while_a_record_is_kept_keeps_it_whole_and_counted(tmp_path, monkeypatch):
+    """The signal lands between the record's log file and its line: both are kept and
+    the sweep counts it, so summary.json and results.jsonl agree."""
+    import stress.sweep as sweep_mod
+
+    real = sweep_mod.write_atomic
+
+    def interrupted_write(path, data):
+        os.kill(os.getpid(), signal.SIGINT)
+        real(path, data)
+
+    monkeypatch.setattr(sweep_mod, "write_atomic", interrupted_write)
+    sweep = sweep_mod.Sweep(target=None, config=None, out=tmp_path)
+    record = {"seed": 7, "outcome": "ok", "failure": None, "files": {"log": b"{}\n"}}
+    with open(tmp_path / "results.jsonl", "ab") as f, pytest.raises(KeyboardInterrupt):
+        sweep._keep(record, f)
+    assert [r["seed"] for r in sweep.records] == [7]
+    assert [json.loads(line)["seed"] for line in results(tmp_path)] == [7]
+    assert (tmp_path / "logs" / "7.jsonl").read_bytes() == b"{}\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_stop_after_k_failures(tmp_path):
     out = tmp_path / "o"
     proc = cli("run", "--version", "v0", "--seeds", "100", "--stop-after", "3", "--out", str(out))
