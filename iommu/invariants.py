@@ -106,29 +106,6 @@ class RecoveryCount:
         return None
 
 
-class NoAtsToResetting:
-    """I5 (no ATS traffic to a resetting device): no ATS/devTLB invalidation event
-    targets D while in_reset[D] (hardware reset actually in progress, including a quirk's
-    firmware wait). Violated by B3 (RC-PCI), B5 (S3), B8 (V0-S5) and B13 (aliased
-    siblings, any version); and by resets the fence does not cover (B16)."""
-
-    name = "I5"
-
-    def __init__(self) -> None:
-        self.since: dict[str, int] = {}  # gdev -> step its reset began
-
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        if ev["event"] == "hw.reset.begin" and ev["depth"] == 1:
-            self.since[ev["gdev"]] = ev["step"]
-        if ev["event"] != "hw.ats_inval" or not ev["in_reset"]:
-            return None
-        via = f" via {ev['via']}" if ev.get("via") and ev["via"] != ev["gdev"] else ""
-        return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
-                "reset_since_step": self.since.get(ev["gdev"]),
-                "message": f"ATS invalidation ({ev['why']}{via}) sent to {ev['gdev']} "
-                           "while it is in reset"}
-
-
 class Pairing:
     """I11 (pairing): at the PCI layer, every successful prepare is followed by exactly
     one done on the same device in the same method invocation. The nesting is properly
@@ -205,7 +182,8 @@ class Shadow:
     """What the checkers know of the world, folded from the events: the topology
     (iommu.device_add), each group's state after its last core transition, the hardware
     shadow (hw.rid_attach, hw.pasid_set), the prepare/done each actor is inside, and
-    which devices had an injected fault (B15 makes them inconsistent by design)."""
+    which devices had a driver callback fail by injection (B15 makes them inconsistent
+    by design)."""
 
     name = "shadow"
 
@@ -244,8 +222,8 @@ class Shadow:
             self.inside[ev["actor"]].pop()
         if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
             self.blocked_at[gdev] = ev["step"]
-        elif name == "fault" and gdev:
-            self.faulted.add(gdev)
+        elif name == "fault" and ev["site"] in ("attach_dev", "set_dev_pasid"):
+            self.faulted.add(gdev)  # a failed driver callback; a reset timeout is not B15
         elif name == "iommu.gdev_free":
             self.removed_groups.add(self.devices[gdev]["group"])
         if "gdevs" in ev and "group" in ev:
@@ -370,6 +348,32 @@ class PhysicallyFenced(WorldChecker):
                 return {"check": self.name, "gdev": gdev, "actual": dict(live),
                         "prepared_at_step": self.w.blocked_at.get(gdev), "message": f"{gdev} is blocked but PASIDs {sorted(live)} are live"}
         return None
+
+
+class NoAtsToResetting(WorldChecker):
+    """I5 (no ATS traffic to a resetting device): no ATS/devTLB invalidation event
+    targets D while in_reset[D] (hardware reset actually in progress, including a quirk's
+    firmware wait). Violated by B3 (RC-PCI), B5 (S3), B8 (V0-S5) and B13 (aliased
+    siblings, any version); and by resets the fence does not cover (B16). Not judged on
+    a device whose driver callback failed by injection: a PASID that prepare could not
+    block stays live by design (B15)."""
+
+    name = "I5"
+
+    def __init__(self, world: Shadow | None = None) -> None:
+        super().__init__(world)
+        self.since: dict[str, int] = {}  # gdev -> step its reset began
+
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if ev["event"] == "hw.reset.begin" and ev["depth"] == 1:
+            self.since[ev["gdev"]] = ev["step"]
+        if ev["event"] != "hw.ats_inval" or not ev["in_reset"] or ev["gdev"] in self.w.faulted:
+            return None
+        via = f" via {ev['via']}" if ev.get("via") and ev["via"] != ev["gdev"] else ""
+        return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
+                "reset_since_step": self.since.get(ev["gdev"]),
+                "message": f"ATS invalidation ({ev['why']}{via}) sent to {ev['gdev']} "
+                           "while it is in reset"}
 
 
 class Restore(WorldChecker):

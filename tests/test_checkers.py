@@ -111,6 +111,12 @@ def test_i5_no_ats_to_a_resetting_device():
     assert run(inv.NoAtsToResetting(), [ok]) is None
     v = run(inv.NoAtsToResetting(), [bad])
     assert v["check"] == "I5" and "via b" in v["message"]
+    # A PASID that prepare failed to block because set_dev_pasid was made to fail stays
+    # live by design (B15): not judged. A reset that timed out is no such excuse.
+    failed = ev("fault", site="set_dev_pasid", gdev="a", domain="blocked")
+    assert run(inv.NoAtsToResetting(), [add("a"), failed, bad]) is None
+    timeout = ev("fault", site="pci_dev_wait", gdev="a", reset="FLR")
+    assert run(inv.NoAtsToResetting(), [add("a"), timeout, bad])["check"] == "I5"
 
 
 def test_i6_restore():
