@@ -107,6 +107,9 @@ def _receive(results: Any, procs: list[Any], running: list[int],
             yield record
 
 
+DASK_CHUNK = 250  # seeds per Dask task: about a third of a second of work
+
+
 def split(seeds: list[int], parts: int) -> list[list[int]]:
     """Contiguous runs of `seeds`, as even as can be."""
     parts = max(1, min(parts, len(seeds)))
@@ -205,17 +208,28 @@ class Sweep:
             self._keep(record, results)
 
     def _on_dask(self, todo: list[int]) -> Iterator[dict[str, Any]]:
+        """Chunks of at most DASK_CHUNK seeds, so that a stop loses little running work;
+        on a stop, every record that came back is still kept."""
         from distributed import as_completed
 
         with dask_client(self.dask) as client:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
-            chunks = split(todo, workers * 8)
+            parts = max(workers * 8, -(-len(todo) // DASK_CHUNK))
             futures = [client.submit(run_chunk, self.target, self.config, chunk, self.log,
-                                     self.check_determinism, pure=False) for chunk in chunks]
+                                     self.check_determinism, pure=False)
+                       for chunk in split(todo, parts)]
+            unread = {f.key: f for f in futures}
+            chunk: list[dict[str, Any]] = []
             try:
                 for future in as_completed(futures):
-                    yield from future.result()
+                    del unread[future.key]
+                    chunk = future.result()
+                    while chunk:
+                        yield chunk.pop(0)
             finally:
+                for record in chunk + [r for f in unread.values() if f.status == "finished"
+                                       for r in f.result()]:
+                    self._keep_late(record)
                 client.cancel(futures)
 
     def _keep(self, record: dict[str, Any], results: Any) -> None:

@@ -165,6 +165,13 @@ def test_dask_cluster_gives_the_same_summary(tmp_path):
         proc = cli("run", "--version", "v0", "--seeds", "30", "--dask", cluster.scheduler_address,
                    "--out", str(out))
         assert proc.returncode == 1, proc.stdout + proc.stderr
+        # Stopping early keeps every record that came back, each with its files.
+        stopped = tmp_path / "stopped"
+        cli("run", "--version", "v0", "--seeds", "30", "--dask", cluster.scheduler_address,
+            "--stop-after", "3", "--out", str(stopped))
+        s = summary(stopped)
+        assert 3 <= s["seeds_run"] == len(results(stopped)) == len(s["failures"])
+        assert all(os.path.exists(f["artifact"]) for f in s["failures"])
     local = tmp_path / "local"
     cli("run", "--version", "v0", "--seeds", "30", "--out", str(local))
     strip = lambda fs: [{k: v for k, v in f.items() if k not in ("artifact", "log")} for f in fs]
