@@ -178,6 +178,9 @@ class RemovalDuringReset:
                 "message": f"{gdev} {what}: a precondition violation, B14"}
 
 
+DRIVER_FAULTS = ("attach_dev", "set_dev_pasid")  # injected driver failures: B15's ground
+
+
 class Shadow:
     """What the checkers know of the world, folded from the events: the topology
     (iommu.device_add), each group's state after its last core transition, the hardware
@@ -222,7 +225,7 @@ class Shadow:
             self.inside[ev["actor"]].pop()
         if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
             self.blocked_at[gdev] = ev["step"]
-        elif name == "fault" and ev["site"] in ("attach_dev", "set_dev_pasid"):
+        elif name == "fault" and ev["site"] in DRIVER_FAULTS:
             self.faulted.add(gdev)  # a failed driver callback; a reset timeout is not B15
         elif name == "iommu.gdev_free":
             self.removed_groups.add(self.devices[gdev]["group"])
@@ -496,22 +499,53 @@ class Isolation(WorldChecker):
 
 
 class DriverView(WorldChecker):
-    """I9 (driver view matches hardware): whenever a driver callback runs for D inside
-    prepare or done, iommu_driver_get_domain_for_dev(D) equals hw_rid[D] as it was
-    before the callback. Violated in V0 (B12) and after B15. A NULL answer (a group
-    whose default domain failed, B9's state) tells the driver nothing and is let pass."""
+    """I9 (driver view matches hardware): whenever a driver callback runs for D under the
+    group mutex on a prepare, done or set_domain path, iommu_driver_get_domain_for_dev(D)
+    equals hw_rid[D] as it was before the callback. Violated in V0 (B12) and after B15.
+    Not judged: a NULL answer (a group whose default domain failed, B9's state) tells
+    the driver nothing; a device never attached (attach_deferred, hw NONE) counts as on
+    the default domain (as in I7); probe and release are not set_domain paths (a
+    re-added device starts from whatever its release left in hardware); the revert
+    after an injected driver failure is B15's ground."""
 
     name = "I9"
+    NOT_SET_DOMAIN = ("iommu.probe_device.exit", "iommu.release_device.exit")
+
+    def __init__(self, world: Shadow | None = None) -> None:
+        super().__init__(world)
+        self.pending: dict[str, dict[str, Any]] = {}  # actor -> first mismatch, until exit
+        self.failed: list[str] = []  # actors whose current core call had a driver fault
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        if ev["event"] not in ("hw.rid_attach", "hw.pasid_set") or ev["gdev"] in self.w.faulted:
+        name, actor = ev["event"], ev["actor"]
+        if name == "fault" and ev["site"] in DRIVER_FAULTS and actor not in self.failed:
+            self.failed.append(actor)
+        if name in ("hw.rid_attach", "hw.pasid_set"):
+            if (ev["gdev"] not in self.w.faulted and actor not in self.failed
+                    and ev["rid"] is not None and ev["view"] not in (ev["rid"], None)
+                    and actor not in self.pending):
+                self.pending[actor] = ev
+                call = self.w.current(actor)
+                if call is not None:  # inside prepare/done: judged at once
+                    return self._violation(actor, f"inside {call[0]}({call[1]})")
             return None
-        if self.w.current(ev["actor"]) is None or ev["view"] in (ev["rid"], None):
+        if not (name.startswith("iommu.") and name.endswith(".exit")):
             return None
-        call = self.w.current(ev["actor"])
+        if actor in self.failed:
+            self.failed.remove(actor)
+        if actor not in self.pending:
+            return None
+        if name in self.NOT_SET_DOMAIN:
+            del self.pending[actor]
+            return None
+        return self._violation(actor, f"in {name[len('iommu.'):-len('.exit')]}")
+
+    def _violation(self, actor: str, where: str) -> dict[str, Any]:
+        ev = self.pending.pop(actor)
         return {"check": self.name, "gdev": ev["gdev"], "expected": ev["rid"],
-                "actual": ev["view"], "message": f"inside {call[0]}({call[1]}), the driver is "
-                f"told {ev['gdev']} is on {ev['view']} but the hardware has {ev['rid']}"}
+                "actual": ev["view"], "callback_step": ev["step"],
+                "message": f"{where}, the driver is told {ev['gdev']} is on {ev['view']} "
+                           f"but the hardware has {ev['rid']}"}
 
 
 class ErrorsReachCaller:

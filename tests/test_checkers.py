@@ -165,6 +165,22 @@ def test_i9_driver_view():
     assert run(inv.DriverView(), [add("a"), enter, right]) is None
     v = run(inv.DriverView(), [add("a"), enter, stale])
     assert v["check"] == "I9" and v["expected"] == "blocked" and v["actual"] == "g.default"
+    # On a set_domain path it is judged when the core call returns.
+    attach = ev("hw.rid_attach", 2, "v", gdev="a", domain="hwpt", old="g.default",
+                rid="blocked", view="g.default")
+    exit_ = ev("iommu.attach_group.exit", 2, "v", ret="0")
+    v = run(inv.DriverView(), [add("a"), attach, exit_])
+    assert v["check"] == "I9" and "in attach_group" in v["message"] and v["callback_step"] == 2
+    # Not judged: a device never attached (hw NONE), a re-add after removal (probe), and
+    # the revert after an injected driver failure.
+    never = {**attach, "rid": None}
+    assert run(inv.DriverView(), [add("a"), never, exit_]) is None
+    probe = ev("iommu.probe_device.exit", 2, "v", ret="0")
+    assert run(inv.DriverView(), [add("a"), attach, probe]) is None
+    fault = ev("fault", 2, "v", site="attach_dev", gdev="b", domain="hwpt")
+    assert run(inv.DriverView(), [add("a"), fault, attach, exit_]) is None
+    timeout = ev("fault", 2, "v", site="pci_dev_wait", gdev="a", reset="FLR")
+    assert run(inv.DriverView(), [add("a"), timeout, attach, exit_])["check"] == "I9"
 
 
 def test_i10_domain_liveness():
