@@ -105,6 +105,9 @@ def main(target: Target, argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"{target.prog}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a sweep handles its own; the other commands just stop
+        print(f"{target.prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _config_path(target: Target, given: Path | None) -> Path:

@@ -16,6 +16,7 @@ import trio
 import trio.testing
 from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
+from stress import interrupt
 from stress.log import ACTOR
 from stress.streams import never
 
@@ -311,6 +312,7 @@ class Scheduler:
         if not self.actors:
             self.outcome = "ok"
             return self.outcome
-        trio.run(self._main_task)
+        with interrupt.deferred():
+            trio.run(self._main_task)
         assert self.outcome is not None
         return self.outcome

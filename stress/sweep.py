@@ -13,18 +13,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import signal
 import statistics
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
-from stress import artifact
+from stress import artifact, interrupt
 from stress.config import ConfigError, read_json
 from stress.log import dumps, trace_hash, write_atomic
 from stress.run import Result, run_seed
@@ -236,7 +233,7 @@ class Sweep:
         """Files first, then the record: a record always has its files. Ctrl-C waits
         until the record is both on disk and counted, so the summary and
         `results.jsonl` always agree."""
-        with _sigint_deferred():
+        with interrupt.deferred():
             self._write(record, results)
 
     def _write(self, record: dict[str, Any], results: Any) -> None:
@@ -317,22 +314,6 @@ class Sweep:
     def write_summary(self) -> None:
         write_atomic(self.out / "summary.json",
                      orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2) + b"\n")
-
-
-@contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """A Ctrl-C during the block is raised right after it, not inside it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread receives signals
-        return
-    caught: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-    if caught:
-        raise KeyboardInterrupt
 
 
 def dask_client(address: str) -> Any:
