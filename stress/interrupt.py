@@ -14,8 +14,9 @@ def deferred() -> Iterator[None]:
     """A Ctrl-C during the block is raised right after it, not inside it. Inside a
     Trio run this also keeps Trio's own KeyboardInterrupt delivery out, which could
     land in the middle of the scheduler's hand-off."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread receives signals (a Dask worker runs in a thread)
+    if (threading.current_thread() is not threading.main_thread()  # a Dask worker thread
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # a pool worker
+        yield
         return
     caught: list[int] = []
     old = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))

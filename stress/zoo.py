@@ -10,8 +10,8 @@ rediscover each bug from stress alone.
 from __future__ import annotations
 
 import fnmatch
+import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -105,15 +105,19 @@ def run_cell(target: Target, scenario: Path, bug: str, signatures: list[Signatur
     return cell
 
 
+def _leave_ctrl_c() -> None:
+    """A worker leaves Ctrl-C to the parent, which terminates the pool at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run(target: Target, path: Path, bugs: dict[str, Bug], versions: list[str], budget: int,
         workers: int) -> list[Cell]:
     jobs = [(target, path.parent / bug.scenario, name, bug.signature, v, v in bug.found_on,
              budget) for name, bug in bugs.items() for v in versions]
     if workers == 1:
         return [run_cell(*job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers or None, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_cell, *job) for job in jobs]
-        return [f.result() for f in futures]
+    with get_context("spawn").Pool(workers or None, _leave_ctrl_c) as pool:
+        return pool.starmap(run_cell, jobs, chunksize=1)
 
 
 def report(cells: list[Cell]) -> dict[str, Any]:

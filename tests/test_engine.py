@@ -124,3 +124,35 @@ def test_a_checker_violation_stops_the_run_at_its_step():
     assert [e["n"] for e in marks] == [1, 2]
     assert result.failure["step"] == marks[-1]["step"] == result.steps
     assert [e["event"] for e in result.events[-2:]] == ["check.fail", "run.end"]
+
+
+def test_ctrl_c_during_a_seed_is_raised_after_it():
+    """Trio's own KeyboardInterrupt could land inside the scheduler's hand-off; the
+    seed runs to its end instead, and the interrupt follows."""
+    import os
+    import signal
+
+    import pytest
+
+    done = []
+
+    def build(rt):
+        async def body():
+            for i in range(10):
+                await rt.point(f"step {i}")
+                if i == 3:
+                    os.kill(os.getpid(), signal.SIGINT)
+            done.append(True)
+        return [("a", body), ("b", body)]
+
+    with pytest.raises(KeyboardInterrupt):
+        run_toy(build)
+    assert done == [True, True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # A pool worker ignores Ctrl-C (its parent stops the pool): the seed just runs on.
+    done.clear()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert run_toy(build).outcome == "ok" and done == [True, True]
+    finally:
+        signal.signal(signal.SIGINT, old)
