@@ -347,6 +347,8 @@ def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
     events, problems = logfile.read(args.log)
     for problem in problems:
         console.print(problem, style="yellow")
+    if not events:
+        raise ConfigError(f"{args.log}: no event in it: expected the JSON lines of a run's log")
     start = next((e for e in events if e["event"] == "run.start"), None)
     if start is None:
         console.print(f"{args.log}: no run.start event: checking with the default [checks]")
@@ -356,8 +358,10 @@ def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
         console.print(f"step {v['step']} (line {v['line']}, {v['actor']}): [{v['check']}] "
                       f"{v['message']}{more}")
     console.print(f"{len(events)} events checked, {len(violations)} checkers violated"
-                  + (f", {len(problems)} lines skipped" if problems else ""))
-    return 1 if violations else 0
+                  + (f", {len(problems)} line{'s' * (len(problems) != 1)} skipped: "
+                     "the check is incomplete"
+                     if problems else ""))
+    return 1 if violations or problems else 0
 
 
 def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:

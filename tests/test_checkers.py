@@ -276,3 +276,13 @@ def test_offline_check_of_a_clean_log(tmp_path):
     assert proc.returncode == 0 and "0 checkers violated" in proc.stdout
     events, problems = logfile.read(out / "logs" / "2.jsonl")
     assert problems == [] and events[0]["event"] == "run.start"
+    # A damaged line makes the verdict incomplete; a file with no event is not a log.
+    lines = (out / "logs" / "2.jsonl").read_bytes().splitlines(keepends=True)
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"".join(lines[:5]) + b"{oops\n" + b"".join(lines[5:]))
+    proc = cli("check", str(damaged))
+    assert proc.returncode == 1 and "0 checkers violated, 1 line skipped" in proc.stdout
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    proc = cli("check", str(other))
+    assert proc.returncode == 2 and f"{other}: no event in it" in proc.stderr
