@@ -75,14 +75,13 @@ def _what(failure: dict[str, Any]) -> dict[str, Any]:
 
 def _worker(target: Target, config: Any, seeds: range, log: str, check_determinism: bool,
             out: Any, stop: Any) -> None:
-    """A worker process: its contiguous range, one record per seed on the queue."""
+    """A worker process: its contiguous range, one record per seed on the queue. Ctrl-C
+    is the parent's to handle: it sets `stop`."""
     try:
         for seed in seeds:
             if stop.is_set():
                 break
             out.put(run_one(target, config, seed, log, check_determinism))
-    except KeyboardInterrupt:
-        pass  # the seed in progress is dropped; the finished ones are already queued
     finally:
         out.put(None)
 
@@ -146,17 +145,20 @@ class Sweep:
         done = {r["seed"] for r in self.records}
         todo = [s for s in seeds if s not in done]
         start = time.perf_counter()
-        try:
-            with open(self.out / "results.jsonl", "ab") as results:
-                for record in self._execute(todo):
-                    self._keep(record, results)
-                    if progress is not None:
-                        progress(record)
-                    if self._enough():
-                        break
-        except KeyboardInterrupt:
-            self.interrupted = True
+        with interrupt.Requests() as ctrl_c:
+            try:
+                with open(self.out / "results.jsonl", "ab") as results:
+                    for record in self._execute(todo):
+                        self._keep(record, results)
+                        if progress is not None:
+                            progress(record)
+                        if self._enough() or ctrl_c.stop:
+                            break
+            except KeyboardInterrupt:  # a second Ctrl-C: the record in hand may be lost
+                pass
+            self.interrupted = ctrl_c.stop
         self.seconds = time.perf_counter() - start
+        self.records = self.finished()  # what is on disk, however the loop ended
         self.write_summary()
 
     def _enough(self) -> bool:
@@ -180,8 +182,9 @@ class Sweep:
         procs = [ctx.Process(target=_worker, daemon=True, args=(
             self.target, self.config, chunk, self.log, self.check_determinism, results, stop))
             for chunk in split(todo, workers)]
-        for p in procs:
-            p.start()
+        with interrupt.ignored():
+            for p in procs:
+                p.start()
         running = [len(procs)]
         try:
             yield from _receive(results, procs, running)
@@ -230,13 +233,7 @@ class Sweep:
                 client.cancel(futures)
 
     def _keep(self, record: dict[str, Any], results: Any) -> None:
-        """Files first, then the record: a record always has its files. Ctrl-C waits
-        until the record is both on disk and counted, so the summary and
-        `results.jsonl` always agree."""
-        with interrupt.deferred():
-            self._write(record, results)
-
-    def _write(self, record: dict[str, Any], results: Any) -> None:
+        """Files first, then the record: a record always has its files."""
         files = record.pop("files", {})
         seed = record["seed"]
         if "artifact" in files:

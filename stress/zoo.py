@@ -10,7 +10,6 @@ rediscover each bug from stress alone.
 from __future__ import annotations
 
 import fnmatch
-import signal
 import time
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -19,7 +18,7 @@ from typing import Any
 
 from pydantic import Field, RootModel, ValidationError
 
-from stress import config as configs
+from stress import config as configs, interrupt
 from stress.config import ConfigError, Strict, describe_errors, read_toml
 from stress.run import run_seed
 from stress.target import Target
@@ -105,18 +104,15 @@ def run_cell(target: Target, scenario: Path, bug: str, signatures: list[Signatur
     return cell
 
 
-def _leave_ctrl_c() -> None:
-    """A worker leaves Ctrl-C to the parent, which terminates the pool at once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def run(target: Target, path: Path, bugs: dict[str, Bug], versions: list[str], budget: int,
         workers: int) -> list[Cell]:
     jobs = [(target, path.parent / bug.scenario, name, bug.signature, v, v in bug.found_on,
              budget) for name, bug in bugs.items() for v in versions]
     if workers == 1:
         return [run_cell(*job) for job in jobs]
-    with get_context("spawn").Pool(workers or None, _leave_ctrl_c) as pool:
+    with interrupt.ignored():  # the workers leave Ctrl-C to this process
+        pool = get_context("spawn").Pool(workers or None)
+    with pool:  # Ctrl-C: terminated at once
         return pool.starmap(run_cell, jobs, chunksize=1)
 
 

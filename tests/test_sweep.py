@@ -93,26 +93,36 @@ def test_ctrl_c_stops_cleanly_and_keeps_every_finished_seed(tmp_path, workers):
     assert summary(out)["seeds_run"] == 3000
 
 
-def test_ctrl_c_while_a_record_is_kept_keeps_it_whole_and_counted(tmp_path, monkeypatch):
-    """The signal lands between the record's log file and its line: both are kept and
-    the sweep counts it, so summary.json and results.jsonl agree."""
+def test_ctrl_c_is_a_request_the_sweep_reads_between_seeds(tmp_path, monkeypatch):
+    """The signal lands while the third seed's log is written: that seed is kept whole,
+    the sweep stops after it, and a second Ctrl-C would raise at once."""
     import stress.sweep as sweep_mod
+    from actors.target import TARGET
+    from stress import config as configs
 
-    real = sweep_mod.write_atomic
+    real, calls = sweep_mod.write_atomic, []
 
     def interrupted_write(path, data):
-        os.kill(os.getpid(), signal.SIGINT)
+        calls.append(path)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
         real(path, data)
 
     monkeypatch.setattr(sweep_mod, "write_atomic", interrupted_write)
-    sweep = sweep_mod.Sweep(target=None, config=None, out=tmp_path)
-    record = {"seed": 7, "outcome": "ok", "failure": None, "files": {"log": b"{}\n"}}
-    with open(tmp_path / "results.jsonl", "ab") as f, pytest.raises(KeyboardInterrupt):
-        sweep._keep(record, f)
-    assert [r["seed"] for r in sweep.records] == [7]
-    assert [json.loads(line)["seed"] for line in results(tmp_path)] == [7]
-    assert (tmp_path / "logs" / "7.jsonl").read_bytes() == b"{}\n"
+    config = configs.load(TARGET.config_model, TARGET.default_config, {})
+    sweep = sweep_mod.Sweep(TARGET, config, tmp_path, log="all")
+    sweep.run(range(20))
+    s = summary(tmp_path)
+    assert s["interrupted"] is True and s["seeds_run"] == 3 == len(results(tmp_path))
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["0.jsonl", "1.jsonl",
+                                                                     "2.jsonl"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with sweep_mod.interrupt.Requests() as ctrl_c:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert ctrl_c.stop
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0)  # the handler runs between bytecodes
 
 
 def test_stop_after_k_failures(tmp_path):
