@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import traceback
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
 
-from iommu.pci import Kernel
-from iommu.runtime import FAULT_SITES
-from iommu.versions import FIX_COMMITS, PRESETS
+from iommu.invariants import CHECKERS
+from iommu.pci import Kernel, probe_reset_methods
+from iommu.runtime import FAULT_SITES, Sequential
+from iommu.versions import FIX_COMMITS, PRESETS, Fixes, preset
 from stress.config import StressConfig, Strict
 
 RESET_METHODS = Literal["device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus"]
@@ -37,18 +39,35 @@ class ModelSection(Strict):
             load_plugin(self.plugin)
         return self
 
+    def kernel_class(self) -> type[Kernel]:
+        return load_plugin(self.plugin) if self.plugin else Kernel
+
+    def kernel_fixes(self) -> Fixes:
+        return preset(self.version).with_(**self.fixes)
+
 
 def load_plugin(spec: str) -> type:
-    """The model class named by `model.plugin`."""
+    """The model class named by `model.plugin`. Whatever its import raises is the
+    user's code failing, so it is reported as a config error, not a traceback."""
     module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f'model.plugin: {spec!r}; expected "package.module:Class"')
     try:
         cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise ValueError(f"model.plugin: cannot load {spec!r} ({e}); expected "
-                         '"package.module:Class"') from None
+    except Exception as e:
+        hint = '; expected "package.module:Class"' if isinstance(
+            e, (ImportError, AttributeError)) else ""
+        raise ValueError(f"model.plugin: cannot load {spec!r}: {_exc(e)}{hint}") from None
     if not (isinstance(cls, type) and issubclass(cls, Kernel)):
         raise ValueError(f"model.plugin: {spec!r} is not a subclass of iommu.pci.Kernel")
     return cls
+
+
+def _exc(e: Exception) -> str:
+    """An exception in one line; a SyntaxError with the file and line it points at."""
+    if isinstance(e, SyntaxError):
+        return f"{type(e).__name__}: {e.msg} ({e.filename}:{e.lineno})"
+    return f"{type(e).__name__}: {e}"
 
 
 class DeviceSection(Strict):
@@ -196,20 +215,43 @@ class IommuConfig(StressConfig):
         devices = {}
         groups = {d.name: g for g in self.group for d in g.device}
         for gi, g in enumerate(self.group):
+            if [h.name for h in self.group].index(g.name) < gi:
+                raise ValueError(f"group[{gi}].name: group {g.name!r} is defined twice")
             names = [d.name for d in g.device]
+            alias = {d.name: d.dma_alias_of for d in g.device}
             for di, d in enumerate(g.device):
                 if d.name in devices:
                     raise ValueError(f"group[{gi}].device[{di}].name: device {d.name!r} is "
                                      "defined twice")
                 devices[d.name] = d
+                if d.reset_methods == []:
+                    raise ValueError(f"group[{gi}].device[{di}].reset_methods: empty; expected "
+                                     "some methods, or no key for what the device probes to")
+                key = f"group[{gi}].device[{di}].dma_alias_of"
                 if d.dma_alias_of is not None and d.dma_alias_of not in names:
-                    raise ValueError(f"group[{gi}].device[{di}].dma_alias_of: no device "
-                                     f"{d.dma_alias_of!r} in this group; expected one of: "
+                    raise ValueError(f"{key}: no device {d.dma_alias_of!r} in this group; "
+                                     "expected one of: "
                                      f"{', '.join(n for n in names if n != d.name)}")
+                if d.dma_alias_of == d.name:
+                    raise ValueError(f"{key}: {d.name!r} cannot be a DMA alias of itself; "
+                                     "expected another device of this group")
+                # An alias of an alias shares the root's requester ID; a cycle has no root.
+                chain, cur = [d.name], d.dma_alias_of
+                while cur is not None and cur not in chain:
+                    chain.append(cur)
+                    cur = alias.get(cur)
+                if cur == d.name:
+                    raise ValueError(f"{key}: {' -> '.join(map(repr, chain + [cur]))} is a "
+                                     "cycle; expected a chain that ends at a device without "
+                                     "dma_alias_of (whose requester ID they all share)")
         for site in self.faults:
             if site not in FAULT_SITES:
                 raise ValueError(f"faults.{site}: unknown fault site; expected one of: "
                                  f"{', '.join(FAULT_SITES)}")
+        if not self.actor:
+            raise ValueError("actor: at least one [[actor]] is needed, or nothing runs; "
+                             'expected e.g. [[actor]] with kind = "reset" and target = one '
+                             f"of: {', '.join(devices)}")
         for ai, a in enumerate(self.actor):
             if a.target not in devices:
                 raise ValueError(f"actor[{ai}].target: no device named {a.target!r}; "
@@ -229,4 +271,44 @@ class IommuConfig(StressConfig):
                 if op not in a.OPS:
                     raise ValueError(f"actor[{ai}].weights.{op}: unknown operation of "
                                      f"{a.kind}; expected one of: {', '.join(a.OPS) or '(none)'}")
+        self._checks()
+        self._build()
         return self
+
+    def _checks(self) -> None:
+        """Names in [checks] that match nothing would silently disable or expect nothing.
+        WARN sites are the model class's own: a plugin may add some."""
+        for i, name in enumerate(self.checks.disable):
+            if name not in CHECKERS:
+                raise ValueError(f"checks.disable[{i}]: unknown checker {name!r}; expected "
+                                 f"one of: {', '.join(CHECKERS)}")
+        sites = self.model.kernel_class().WARN_SITES
+        for i, warn in enumerate(self.checks.expect_warn):
+            site = warn.partition(":")[0]
+            if site not in sites:
+                raise ValueError(f"checks.expect_warn[{i}]: unknown WARN site {site!r}; "
+                                 f'expected "site" or "site:cond" with a site of: '
+                                 f"{', '.join(sites)}")
+
+    def _build(self) -> None:
+        """Build the machine once, sequentially, so that what would only fail in a run
+        (a plugin raising in __init__ or at probe, reset methods the device cannot do)
+        fails here, before anything is written."""
+        from actors.world import World  # here: world imports this module
+        try:
+            world = World(self, Sequential())
+        except Exception as e:
+            if not self.model.plugin:
+                raise
+            at = traceback.extract_tb(e.__traceback__)[-1]
+            raise ValueError(f"model.plugin: {self.model.plugin!r} raised building the "
+                             f"machine: {_exc(e)} (in {at.name}, {at.filename}:{at.lineno})"
+                             ) from None
+        for gi, g in enumerate(self.group):
+            for di, d in enumerate(g.device):
+                can = probe_reset_methods(world.pdevs[d.name])
+                bad = [m for m in d.reset_methods or () if m not in can]
+                if bad:
+                    raise ValueError(f"group[{gi}].device[{di}].reset_methods: {d.name!r} "
+                                     f"cannot do {', '.join(bad)}; expected some of what its "
+                                     f"capabilities probe to: {', '.join(can) or '(none)'}")

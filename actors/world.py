@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from actors.config import IommuConfig, load_plugin
+from actors.config import GroupSection, IommuConfig
 from iommu.core import Device
-from iommu.pci import Bridge, Kernel, PciDev, probe_reset_methods
+from iommu.pci import Bridge, PciDev, probe_reset_methods
 from iommu.ret import as_ret
-from iommu.versions import Fixes, preset
+from iommu.versions import Fixes
 
 
 def fixes_of(config: IommuConfig) -> Fixes:
-    return preset(config.model.version).with_(**config.model.fixes)
+    return config.model.kernel_fixes()
+
+
+def rid_of(group: GroupSection, name: str) -> str:
+    """The requester ID: an alias (of an alias ...) has its root's, whichever order the
+    group lists them in (the config rules out cycles)."""
+    alias = {d.name: d.dma_alias_of for d in group.device}
+    while alias[name] is not None:
+        name = alias[name]
+    return name
 
 
 class World:
     def __init__(self, config: IommuConfig, rt: Any) -> None:
         self.rt = rt
-        model = load_plugin(config.model.plugin) if config.model.plugin else Kernel
-        self.kernel = model(rt, fixes_of(config))
+        self.kernel = config.model.kernel_class()(rt, fixes_of(config))
         self.pdevs: dict[str, PciDev] = {}
         bridges: dict[str, Bridge] = {}
         for g in config.group:
@@ -28,8 +36,7 @@ class World:
             group = self.kernel.add_group(g.name, default_domain=default,
                                           legacy_driver=g.legacy_driver)
             for d in g.device:
-                rid = self.pdevs[d.dma_alias_of].dev.rid if d.dma_alias_of else ""
-                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids, rid=rid,
+                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids, rid=rid_of(g, d.name),
                              attach_deferred=d.attach_deferred, require_direct=d.require_direct)
                 self.kernel.add_device(group, dev)
                 name = d.bridge or f"{d.name}.port"

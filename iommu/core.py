@@ -140,6 +140,17 @@ class IommuCore:
 
     # ----- events -----
 
+    # Every `site` warn() is called with, in file order, so that `checks.expect_warn` can
+    # be validated (a test keeps it in step with the calls). A plugin that adds WARNs
+    # extends it: `WARN_SITES = Kernel.WARN_SITES + ("my_site",)`.
+    WARN_SITES: tuple[str, ...] = (
+        "iommu_remove_dev_pasid", "__iommu_set_group_pasid", "pci_dev_reset_iommu_prepare",
+        "pci_dev_reset_iommu_done", "iommu_deferred_attach", "iommu_driver_get_domain_for_dev",
+        "__iommu_group_set_domain_internal", "__iommu_group_set_domain_nofail",
+        "iommu_detach_device", "iommu_group_claim_dma_owner", "iommu_device_claim_dma_owner",
+        "__iommu_release_dma_ownership", "iommu_device_unuse_default_domain",
+        "iommu_replace_device_pasid", "__iommu_group_free_device")
+
     def warn(self, site: str, cond: str, **fields: Any) -> None:
         """WARN_ON(): the kernel prints a splat and goes on."""
         self.rt.emit("warn", site=site, cond=cond, **fields)

@@ -1,9 +1,10 @@
-"""The command line (DESIGN §4), for any target: run, replay, versions."""
+"""The command line, for any target: run, replay, versions."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from stress.target import Target
 def _parser(target: Target) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=target.prog, description="Seeded concurrency stress "
                                 "of the IOMMU core around PCI device reset, in a model.")
+    p.add_argument("--version", action="version",
+                   version=f"%(prog)s {artifact.harness_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="a stress sweep from a TOML config")
@@ -35,7 +38,9 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=int, help="how many seeds (default: run.seeds)")
     run.add_argument("--seed-start", type=int, help="first seed (default: run.seed_start)")
     run.add_argument("--seed", type=int, help="run this one seed")
-    run.add_argument("--version", help="model version (see `versions`)")
+    run.add_argument("--version", metavar="VERSION",
+                     help="model version (see `versions`; `iommu-stress --version` is the "
+                          "tool's own)")
     run.add_argument("--strategy", choices=("portfolio", "random", "pct"),
                      help="scheduling strategy (default: run.strategy)")
     run.add_argument("--pct-depth", type=int, help="bug depth for pct (default: run.pct_depth)")
@@ -49,7 +54,7 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the seeds on this Dask distributed scheduler ([dask] extra)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<run id>)")
-    run.add_argument("--log", choices=("fail", "all", "none"), default="fail",
+    run.add_argument("--log", choices=("fail", "all", "none"),
                      help="which seeds' logs to write (default: fail)")
 
     replay = sub.add_parser("replay", help="re-run a failure artifact exactly")
@@ -108,6 +113,14 @@ def main(target: Target, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # a sweep handles its own; the other commands just stop
         print(f"{target.prog}: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # the harness itself failed: never read as clean, nor as a finding
+        traceback.print_exc()
+        print(f"{target.prog}: internal error: the harness failed (exit 3); what was "
+              "already finished is on disk", file=sys.stderr)
+        return HARNESS_FAILED
+
+
+HARNESS_FAILED = 3
 
 
 def _config_path(target: Target, given: Path | None) -> Path:
@@ -119,36 +132,46 @@ def _config_path(target: Target, given: Path | None) -> Path:
     raise ConfigError("no CONFIG given and no configs/default.toml here or in the install")
 
 
+# The flag behind each config key the command line sets, to blame a bad value on it.
+RUN_FLAGS = {"run.seeds": "--seeds", "run.seed_start": "--seed-start",
+             "run.strategy": "--strategy", "run.pct_depth": "--pct-depth",
+             "run.workers": "--workers"}
+
+
 def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     if args.stop_after is not None and args.stop_after < 1:
         raise ConfigError(f"--stop-after: expected a positive number, got {args.stop_after}")
-    if args.workers is not None and args.workers < 0:
-        raise ConfigError(f"run.workers (--workers): expected 0 (all cores) or more, got "
-                          f"{args.workers}")
+    if args.seed is not None and (args.seeds is not None or args.seed_start is not None):
+        raise ConfigError("--seed runs one seed: it cannot be given with --seeds or "
+                          "--seed-start")
     if args.dask is not None:
         sweep_mod.dask_client(args.dask).close()  # unreachable: refused before any write
     if args.resume is not None:
-        plan = sweep_mod.load_plan(args.resume)
+        out = args.resume
+        plan = sweep_mod.load_plan(out)
         config = configs.validate(target.config_model, plan["config"],
-                                  f"{args.resume / 'sweep.json'}: config")
+                                  f"{out / 'sweep.json'}: config")
         seeds = range(*plan["seeds"])
-        out, log = args.resume, plan["log"]
+        log = plan["log"]
+        _same_as_recorded(target, args, out, config, seeds, log)
         source = f"resuming {out}"
     else:
         path = _config_path(target, args.config)
         count, start = args.seeds, args.seed_start
+        flags = {**RUN_FLAGS, target.version_key: "--version"}
         if args.seed is not None:
             count, start = 1, args.seed
+            flags["run.seed_start"] = "--seed"
         overrides = {"run.seeds": count, "run.seed_start": start, "run.strategy": args.strategy,
                      "run.pct_depth": args.pct_depth, "run.workers": args.workers,
                      target.version_key: args.version}
-        config = configs.load(target.config_model, path, overrides)
+        config = configs.load(target.config_model, path, overrides, flags)
         seeds = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
         version = target.describe(config)["version"]
         out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
                                            f"{seeds.start}-{len(seeds)}")
-        log = args.log
-        _claim(out, config, seeds, log)
+        log = args.log or "fail"
+        sweep_mod.claim(out, config, seeds, log)
         source = str(path)
     workers = args.workers if args.workers is not None else config.run.workers
     sweep = Sweep(target, config, out, log=log, check_determinism=args.check_determinism,
@@ -160,38 +183,68 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         console.print(f"{already} seeds already done in {out}: running the rest")
     with Reporter(console, len(seeds), already) as progress:
         sweep.run(seeds, progress)
-    _print_summary(console, sweep.summary(), out)
+    summary = sweep.summary()
+    _print_summary(console, summary, out)
     if sweep.interrupted:
         console.print(f"interrupted: {len(sweep.records)} finished seeds kept; finish with "
                       f"{target.prog} run --resume {out}")
         return 130
+    if summary["harness_errors"]:
+        return HARNESS_FAILED
     return 1 if sweep.failures else 0
 
 
-def _claim(out: Path, config: Any, seeds: range, log: str) -> None:
-    """A folder holds one sweep. The same sweep again picks up where it stopped; another
-    one there would mix two sweeps' results, so it is refused before anything is written."""
-    plan_path = out / "sweep.json"
-    if plan_path.exists():
-        plan = sweep_mod.load_plan(out)
-        same = (plan["config"] == config.model_dump(mode="json")
-                and plan["seeds"] == [seeds.start, seeds.stop] and plan["log"] == log)
-        if not same:
-            raise ConfigError(f"{out}: holds another sweep (see {plan_path}); choose another "
-                              f"--out, or finish that one with --resume {out}")
-        return
-    sweep_mod.save_plan(out, config, seeds, log)
+def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, config: Any,
+                      seeds: range, log: str) -> None:
+    """`--resume DIR` runs the sweep recorded in DIR: an option that would change that
+    sweep is refused, naming it; options about how to run it (--workers, --stop-after,
+    --dask, --check-determinism) apply."""
+    recorded = {"--seeds": len(seeds), "--seed-start": seeds.start,
+                "--strategy": config.run.strategy, "--pct-depth": config.run.pct_depth,
+                "--version": target.describe(config)["version"], "--log": log,
+                "--out": out}
+    given = {"--seeds": args.seeds, "--seed-start": args.seed_start,
+             "--strategy": args.strategy, "--pct-depth": args.pct_depth,
+             "--version": args.version, "--log": args.log, "--out": args.out}
+    if args.seed is not None:
+        given["--seeds"], given["--seed-start"] = 1, args.seed
+    clashes = [f"{flag} {given[flag]} (recorded: {recorded[flag]})" for flag in given
+               if given[flag] is not None and given[flag] != recorded[flag]]
+    if args.config is not None:
+        clashes.insert(0, f"CONFIG {args.config} (the recorded config is in "
+                          f"{out / 'sweep.json'})")
+    if clashes:
+        raise ConfigError(f"--resume {out}: runs the sweep recorded there; these options "
+                          f"would change it: {'; '.join(clashes)}. Drop them, or start a new "
+                          "sweep with another --out")
 
 
 def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
+    for e in s["harness_errors"]:
+        a, b = e["seeds"]
+        seeds = f"seed {a}" if a == b else f"seeds {a}..{b}"
+        what = "lost" if e["lost"] else "finished, but"
+        console.print(f"harness error: {seeds} {what}: {e['error'].rstrip()}",
+                      style="bold red")
     steps = s["steps"]
     if steps is None:
-        console.print("no seed finished")
+        console.print("no seed finished" + (": the harness failed (exit 3)"
+                                            if s["harness_errors"] else ""))
+        console.print(f"summary: {out / 'summary.json'}")
         return
+    speed = (f"; {s['schedules_per_second']} seeds/s" if s["schedules_per_second"]
+             else "")
     console.print(f"{s['seeds_run']} seeds, {len(s['failures'])} failing, "
                   f"{s['hit_step_bound']} at the step bound ({s['step_bound_share']:.1%}); "
-                  f"steps min/median/max {steps['min']}/{steps['median']}/{steps['max']}; "
-                  f"{s['schedules_per_second']} seeds/s")
+                  f"steps min/median/max {steps['min']}/{steps['median']}/{steps['max']}"
+                  + speed)
+    if s["stopped_early"]:
+        console.print(f"stopped early: {s['stopped_early']}")
+    for warning in s["warnings"]:
+        console.print(f"warning: {warning}", style="yellow")
+    if s["seeds_lost"]:
+        console.print(f"{s['seeds_lost']} seeds lost to harness errors: the sweep is "
+                      f"incomplete (exit 3); --resume {out} runs them again", style="bold red")
     if s["failure_kinds"]:
         table = Table("kind", "check", "site", "first seed", "count", box=box.SIMPLE_HEAD,
                       pad_edge=False)
@@ -220,25 +273,69 @@ def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
     data = result.log_bytes()
     log_path = args.log_out or args.artifact.with_suffix(".replay.jsonl")
     write_atomic(log_path, data)
-    if result.outcome == "diverged":
-        console.print(f"diverged at step {result.failure['step']}: {result.failure['message']}")
+    if result.outcome == "diverged" or result.steps != len(art["decisions"]):
+        if result.outcome == "diverged":
+            console.print(f"diverged at step {result.failure['step']}: "
+                          f"{result.failure['message']}")
+        else:
+            console.print(f"diverged at step {result.steps + 1}: the run ended after "
+                          f"{result.steps} steps, {len(art['decisions'])} were recorded")
+        console.print(_still_fails(target, config, art))
         console.print(f"log: {log_path}")
-        return 1
-    if result.steps != len(art["decisions"]):
-        console.print(f"diverged at step {result.steps + 1}: the run ended after "
-                      f"{result.steps} steps, {len(art['decisions'])} were recorded")
         return 1
     trace = trace_hash(data)
     if trace != art["trace_hash"]:
         console.print(f"not reproduced: the trace differs (hash {trace}, recorded "
                       f"{art['trace_hash']}) although every decision matched; log: {log_path}")
         return 1
-    f = result.failure or {}
-    console.print(f"reproduced exactly: seed {art['seed']}, {result.outcome} "
-                  f"{f.get('kind') or ''} {f.get('check') or ''} at step {f.get('step')}: "
-                  f"{f.get('message') or ''}")
+    replayed = {"outcome": result.outcome, "failure": result.failure, "steps": result.steps,
+                "actors": result.actors, "swarm": result.swarm,
+                "model": target.describe(config)}
+    edited = [key for key, value in replayed.items() if key in art and art[key] != value]
+    for key in edited:
+        console.print(f"edited: the artifact's {key} is {_short(art[key])}, the replay gives "
+                      f"{_short(replayed[key])}")
+    if edited:
+        console.print(f"not reproduced as recorded: the run is the recorded one (trace "
+                      f"{trace}), but the artifact's {', '.join(edited)} "
+                      f"{'was' if len(edited) == 1 else 'were'} edited; log: {log_path}")
+        return 1
+    console.print(f"reproduced exactly: seed {art['seed']}, " + describe(result.outcome,
+                                                                          result.failure))
+    for line in inspect.failure_report(result.failure or {}):
+        console.print(line)
     console.print(f"trace {trace}; log: {log_path}")
     return 0
+
+
+def describe(outcome: str, failure: dict[str, Any] | None) -> str:
+    """`fail check I12 at step 7: WARN in ...`, with no blank where a part is missing."""
+    f = failure or {}
+    parts = [outcome, f.get("kind"), f.get("check") or f.get("site")]
+    text = " ".join(str(p) for p in parts if p)
+    if f.get("step") is not None:
+        text += f" at step {f['step']}"
+    return text + (f": {f['message']}" if f.get("message") else "")
+
+
+def _short(value: Any, width: int = 200) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= width else text[:width] + "..."
+
+
+def _still_fails(target: Target, config: Any, art: dict[str, Any]) -> str:
+    """After a divergence: does the recorded failure still happen when the seed follows
+    the recorded schedule as far as it can?"""
+    names = [art["actors"][c] if 0 <= c < len(art.get("actors", [])) else ""
+             for c, _ in art["decisions"]]
+    again = run_seed(target, config, art["seed"], keep_log=False, strategy=art["strategy"],
+                     guide=names)
+    want = shrink.signature(art.get("failure"))
+    if art.get("outcome") == "fail" and again.failed and shrink.signature(again.failure) == want:
+        return ("the recorded failure still happens when the seed follows the recorded "
+                f"schedule where it can: {describe(again.outcome, again.failure)}")
+    return ("the recorded failure does not happen when the seed follows the recorded "
+            f"schedule where it can: that run ends {describe(again.outcome, again.failure)}")
 
 
 def _step_range(text: str) -> tuple[int, int]:
@@ -266,8 +363,9 @@ def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
         if fail is None:
             console.print(f"{args.log}: no failure in this log")
             return 0
-        console.print(f"step {fail['step']} ({fail['actor']}): [{fail['check']}] "
-                      f"{fail['message']}", style="bold red")
+        console.print(inspect.title(fail), style="bold red")
+        for line in inspect.failure_report(fail):
+            console.print(line)
         events = led
     chosen = inspect.select(events, gdev=args.gdev, actor=args.actor, event=args.event,
                             steps=args.steps, around=args.around, context=args.context)
@@ -287,8 +385,9 @@ def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:
     shrunk, before, after = done
     path = args.artifact.with_name(f"{art['seed']}.min.json")
     artifact.save(path, shrunk)
-    f = shrunk["failure"]
-    console.print(f"same failure: {f['kind']} {f.get('check') or ''} {f.get('site') or ''}")
+    signature = " ".join(str(p) for p in shrink.signature(shrunk["failure"]) if p)
+    console.print(f"same failure: {signature}" if after != before else
+                  f"already minimal: nothing smaller fails with {signature}")
     for key in before:
         console.print(f"  {key:<12} {before[key]:>6} -> {after[key]}")
     console.print(f"wrote {path} (replay it with {target.prog} replay {path})")
@@ -355,9 +454,12 @@ def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
     violations = logfile.check(target.checkers(start["checks"] if start else {}), events)
     for v in violations:
         more = f" (and {v['more']} more)" if v["more"] else ""
-        console.print(f"step {v['step']} (line {v['line']}, {v['actor']}): [{v['check']}] "
-                      f"{v['message']}{more}")
-    console.print(f"{len(events)} events checked, {len(violations)} checkers violated"
+        console.print(f"step {v['step']} (line {v['line']}, {v['actor'] or 'no actor'}): "
+                      f"[{v['check']}] {v['message']}{more}")
+        for line in inspect.failure_report(v):
+            console.print(line)
+    n = len(violations)
+    console.print(f"{len(events)} events checked, {n} {'finding' if n == 1 else 'findings'}"
                   + (f", {len(problems)} line{'s' * (len(problems) != 1)} skipped: "
                      "the check is incomplete"
                      if problems else ""))

@@ -1,5 +1,5 @@
 """TOML configs validated by pydantic, with errors that name the file, the key and what
-was expected. Unknown keys are errors everywhere (DESIGN §6)."""
+was expected. Unknown keys are errors everywhere."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(Exception):
@@ -19,16 +19,29 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# Seeds are 0 .. 2^53-1: every JSON reader keeps such an integer exact (JavaScript's,
+# in the HTML page, included), so a seed reads back as the seed that ran.
+MAX_SEED = (1 << 53) - 1
+
+
 class RunSection(Strict):
     """How many seeds, from which, under which schedule."""
 
-    seeds: int = Field(100, ge=1, description="how many seeds to run")
-    seed_start: int = Field(0, ge=0, description="the first seed")
+    seeds: int = Field(100, ge=1, le=MAX_SEED + 1, description="how many seeds to run")
+    seed_start: int = Field(0, ge=0, le=MAX_SEED, description="the first seed (at most 2^53-1)")
     strategy: Literal["portfolio", "random", "pct"] = Field(
         "portfolio", description="portfolio rotates random and pct depth 1..3 over the seeds")
     pct_depth: int = Field(2, ge=1, le=3, description="bug depth d for strategy = pct")
     max_steps: int = Field(20_000, ge=1, description="a run that reaches it ends as step_bound")
     workers: int = Field(1, ge=0, description="worker processes; 0: all cores")
+
+    @model_validator(mode="after")
+    def _seeds_in_range(self) -> "RunSection":
+        last = self.seed_start + self.seeds - 1
+        if last > MAX_SEED:
+            raise ValueError(f"run.seed_start: {self.seeds} seeds from {self.seed_start} "
+                             f"end at {last}, past the last seed {MAX_SEED} (2^53-1)")
+        return self
 
 
 class ChecksSection(Strict):
@@ -136,10 +149,24 @@ def _table(annotation: Any, value: Any) -> type[BaseModel] | None:
 
 
 def describe_errors(source: str, exc: ValidationError, model: type[BaseModel],
-                    raw: Any) -> str:
+                    raw: Any, flags: dict[str, str] | None = None) -> str:
+    """One line per error: where (the file and key, or the command-line flag that set
+    the key), and what was expected."""
+    flags = flags or {}
     lines = []
     for e in exc.errors():
-        where = f"{source}: {_path(e['loc'], raw)}"
+        path = _path(e["loc"], raw)
+        where = flags.get(path) or f"{source}: {path}"
+        if e["type"] == "value_error":
+            # Our validators name the exact key themselves, below the table they check.
+            msg = e["msg"].removeprefix("Value error, ")
+            key = msg.partition(":")[0]
+            if key in flags:
+                lines.append(f"{flags[key]}{msg[len(key):]}")
+            else:
+                here = path if e["loc"] else ""
+                lines.append(f"{source}: {msg}" if msg.startswith(here) else f"{where}: {msg}")
+            continue
         if e["type"] == "extra_forbidden":
             allowed = _allowed(model, e["loc"], raw)
             hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
@@ -151,11 +178,6 @@ def describe_errors(source: str, exc: ValidationError, model: type[BaseModel],
             key = ctx["discriminator"].strip("'")
             lines.append(f"{where}.{key}: unknown value {ctx['tag']!r}; expected one of: "
                          f"{ctx['expected_tags']}")
-        elif e["type"] == "value_error":
-            # Our validators name the exact key themselves, below the table they check.
-            msg = e["msg"].removeprefix("Value error, ")
-            here = _path(e["loc"], raw) if e["loc"] else ""
-            lines.append(f"{source}: {msg}" if msg.startswith(here) else f"{where}: {msg}")
         else:
             lines.append(f"{where}: {e['msg']} (got {e['input']!r})")
     return "\n".join(lines)
@@ -182,17 +204,23 @@ def read_json(path: Path, what: str) -> Any:
         raise ConfigError(f"{path}: not JSON: {e}") from None
 
 
-def load(model: type[BaseModel], path: Path, overrides: dict[str, Any] | None = None) -> Any:
-    """Read, apply command-line overrides (dotted keys), validate."""
-    return validate(model, read_toml(path), str(path), overrides)
+def load(model: type[BaseModel], path: Path, overrides: dict[str, Any] | None = None,
+         flags: dict[str, str] | None = None) -> Any:
+    """Read, apply command-line overrides (dotted keys), validate. `flags` names the
+    flag behind each override, so that a bad value is blamed on the flag."""
+    return validate(model, read_toml(path), str(path), overrides, flags)
 
 
 def validate(model: type[BaseModel], raw: dict[str, Any], source: str,
-             overrides: dict[str, Any] | None = None) -> Any:
+             overrides: dict[str, Any] | None = None,
+             flags: dict[str, str] | None = None) -> Any:
+    given = {}
     for key, value in (overrides or {}).items():
         if value is not None:
             _set(raw, key, value)
+            if key in (flags or {}):
+                given[key] = flags[key]
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(describe_errors(source, e, model, raw)) from None
+        raise ConfigError(describe_errors(source, e, model, raw, given)) from None

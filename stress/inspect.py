@@ -10,7 +10,7 @@ import orjson
 from rich import box
 from rich.table import Table
 
-from stress.logfile import ENVELOPE
+from stress.log import ENVELOPE
 
 HIDDEN = set(ENVELOPE) | {"_line", "seed", "gdevs", "pasids", "default", "blocking"}
 
@@ -37,12 +37,45 @@ def select(events: list[dict[str, Any]], *, gdev: str | None = None, actor: str 
     return out
 
 
+# The events that end a run in failure: a checker's violation, and the engine's own
+# verdicts (deadlock, actor exception, divergence, and the step bound).
+FAILURES = ("check.fail", "run.fail")
+
+
+def failure_of(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((e for e in events if e["event"] in FAILURES), None)
+
+
+def failure_report(f: dict[str, Any]) -> list[str]:
+    """The lines that explain a failure beyond its message: who waits for what and who
+    holds it (a deadlock, or where each actor was at the step bound), the traceback of
+    an actor's exception."""
+    lines = []
+    for w in f.get("blocked") or f.get("actors") or []:
+        if not isinstance(w, dict):
+            continue
+        what = (f"waits for {w.get('waits_for')}" if w.get("waits_for")
+                else f"{w.get('state', '')} at {w.get('doing')}")
+        held = f" held by {w['held_by']}" if w.get("held_by") else ""
+        lines.append(f"  {w.get('actor')}: {what}{held}; last event "
+                     f"{w.get('last_event') or 'none'}")
+    if f.get("traceback"):
+        lines += ["  " + line for line in str(f["traceback"]).rstrip().splitlines()]
+    return lines
+
+
+def title(f: dict[str, Any]) -> str:
+    """`step 7 (actor): [I12] WARN in ...`"""
+    name = f.get("check") or f.get("kind") or f["event"]
+    return f"step {f['step']} ({f['actor'] or 'no actor'}): [{name}] {f.get('message', '')}"
+
+
 def failure_context(events: list[dict[str, Any]], context: int = 12) -> tuple[
         dict[str, Any] | None, list[dict[str, Any]]]:
-    """The violation and the events that led to it: everything from the earliest step
+    """The failure and the events that led to it: everything from the earliest step
     it points back to (the prepare that blocked the device, the free of the domain), or
     `context` steps before it, up to it; scheduling decisions left out."""
-    fail = next((e for e in events if e["event"] == "check.fail"), None)
+    fail = failure_of(events)
     if fail is None:
         return None, []
     pointers = [v for k, v in fail.items() if k.endswith("_step") and isinstance(v, int)]
@@ -72,8 +105,8 @@ def _short(e: dict[str, Any]) -> str | None:
         return f"{e['op']} {'ok' if name == 'op.ok' else e['ret']}"
     if name in ("iommu.prepare.exit", "iommu.done.exit"):
         return f"{name.split('.')[1]}({e['gdev']}) {e.get('path')}"
-    if name in ("warn", "oops", "uaf", "check.fail"):
-        return f"!! {name} {e.get('site') or e.get('check') or ''}"
+    if name in ("warn", "oops", "uaf", *FAILURES):
+        return f"!! {name} {e.get('site') or e.get('check') or e.get('kind') or ''}"
     if name in ("hw.reset.begin", "hw.reset.end"):
         return f"{name[3:]} {e['gdev']}"
     if name == "hw.ats_inval" and e.get("in_reset"):
@@ -207,7 +240,7 @@ data.timeline.windows.forEach(w => {
   rect.appendChild(svg.lastChild);
 });
 function colour(e) {
-  if (['warn', 'oops', 'uaf', 'check.fail'].includes(e.event)) return '#c62828';
+  if (['warn', 'oops', 'uaf', 'check.fail', 'run.fail'].includes(e.event)) return '#c62828';
   if (e.event === 'op.fail') return '#ef6c00';
   if (e.event.startsWith('op.')) return '#2e7d32';
   if (e.event.startsWith('iommu.')) return '#1565c0';
@@ -235,7 +268,7 @@ if (data.failure) {
   el('line', {x1: x(data.failure.step) + W / 2, x2: x(data.failure.step) + W / 2, y1: 0,
               y2: (rows.length + 1) * H, stroke: '#c62828', 'stroke-width': 2, id: 'failstep'});
   document.getElementById('failure').textContent = 'step ' + data.failure.step + ': [' +
-    data.failure.check + '] ' + data.failure.message;
+    (data.failure.check || data.failure.kind) + '] ' + data.failure.message;
 }
 const m = location.hash.match(/select=(\\d+)/); if (m) showEvent(+m[1]);
 </script></body></html>
@@ -244,7 +277,7 @@ const m = location.hash.match(/select=(\\d+)/); if (m) showEvent(+m[1]);
 
 def html(events: list[dict[str, Any]], timeline: dict[str, list], title: str) -> str:
     """A single file with its data inline and no outside resource."""
-    fail = next((e for e in events if e["event"] == "check.fail"), None)
+    fail = failure_of(events)
     clean = [{k: v for k, v in e.items() if k != "_line"} for e in events]
     data = orjson.dumps({"events": clean, "timeline": timeline, "failure": fail}).decode()
     data = data.replace("</", "<\\/")

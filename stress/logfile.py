@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from stress.config import ConfigError
-
-ENVELOPE = ("seed", "step", "vt", "actor", "event")
+from stress.log import ENVELOPE, RESERVED, payload
+from stress.target import finding
 
 
 def read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -36,12 +36,22 @@ def read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return events, problems
 
 
+FOUND = (*RESERVED, "line", "more")  # the keys a finding of `check` has of its own
+
+
 def check(checkers: list[Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run the checkers over a log, as they ran online; the first violation of each
     checker is kept (after it the state it reasons about is already broken), with how
-    many more it saw."""
+    many more it saw. The engine's own verdicts in the log (`run.fail`: a deadlock, an
+    actor's exception, the step bound, a divergence) are findings too, named by kind."""
     found: dict[str, dict[str, Any]] = {}
     for event in events:
+        if event["event"] == "run.fail":
+            found.setdefault(str(event.get("kind")), {
+                "step": event["step"], "line": event["_line"], "actor": event["actor"],
+                **{k: v for k, v in event.items() if k not in ENVELOPE and k != "_line"},
+                "check": str(event.get("kind")), "more": 0})
+            continue
         if event["event"] in ("check.fail", "sched.pick"):  # as online: not judged
             continue
         clean = {k: v for k, v in event.items() if k != "_line"}
@@ -49,10 +59,11 @@ def check(checkers: list[Any], events: list[dict[str, Any]]) -> list[dict[str, A
             violation = checker.feed(clean)
             if violation is None:
                 continue
+            violation = payload(finding(checker, violation), FOUND)
             name = violation["check"]
             if name in found:
                 found[name]["more"] += 1
             else:
-                found[name] = {"step": event["step"], "line": event["_line"],
-                               "actor": event["actor"], **violation, "more": 0}
+                found[name] = {**violation, "step": event["step"], "line": event["_line"],
+                               "actor": event["actor"], "more": 0}
     return sorted(found.values(), key=lambda v: (v["step"], v["line"]))

@@ -9,7 +9,7 @@ from stress import strategies
 from stress.log import Sink, bind, dumps
 from stress.runtime import Scheduler, StopRun
 from stress.streams import Faults, Swarm, stream
-from stress.target import Target
+from stress.target import Target, finding
 
 
 @dataclass
@@ -111,11 +111,12 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             violation = checker.feed(event)
             if violation is None:
                 continue
+            violation = finding(checker, violation)
             if event["event"] == "run.end":  # a verdict on the final state
                 at_end.append(violation)
                 return
             if sched.outcome is None:
-                sched.fail({"kind": "check", **violation})
+                sched.fail({**violation, "kind": "check"})
                 sched.emit("check.fail", **violation)
                 raise StopRun
 
@@ -124,10 +125,16 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         check(event)
     outcome = sched.run()
     sched.current = None
+    if sched.failure is not None and sched.failure["kind"] != "check" or outcome == "step_bound":
+        # The engine's own verdicts are events too, so a saved log shows them offline.
+        report = sched.failure or {"kind": "step_bound", "message": (
+            f"the run reached run.max_steps ({config.run.max_steps}) with actors "
+            "still going"), "actors": sched.where()}
+        sched.emit("run.fail", _actor=report.get("actor"),
+                   **{k: v for k, v in report.items() if k not in ("step", "actor")})
     sched.emit("run.end", outcome=outcome)  # checkers judge the final state of an ok run
     if at_end:
-        sched.failure = {"kind": "check", "step": sched.step, "actor": None, **at_end[0]}
-        outcome = sched.outcome = "fail"
+        outcome = sched.judge_end({**at_end[0], "kind": "check", "actor": None})
         sched.emit("check.fail", **at_end[0])
     return Result(
         seed=seed, outcome=outcome, failure=sched.failure, steps=sched.step, vt=sched.vt,

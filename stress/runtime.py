@@ -2,14 +2,16 @@
 
 Actors are Trio tasks, but Trio never decides who runs: every actor except the chosen
 one is parked in `wait_task_rescheduled`, and at each point the running actor asks the
-strategy for the next one and hands off to it directly (one task switch per decision,
-DESIGN §2). The interleaving is therefore a pure function of the strategy's choices.
+strategy for the next one and hands off to it directly (one task switch per
+decision). The interleaving is therefore a pure function of the strategy's choices.
 Time is virtual: when no actor is enabled, the clock jumps to the next wake-up.
 """
 
 from __future__ import annotations
 
+import sys
 import traceback
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import trio
@@ -17,7 +19,7 @@ import trio.testing
 from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
 from stress import interrupt
-from stress.log import ACTOR
+from stress.log import ACTOR, jsonable
 from stress.streams import never
 
 READY, BLOCKED, SLEEPING, DONE = "ready", "blocked", "sleeping", "done"
@@ -35,6 +37,23 @@ class Divergence(Exception):
 
 def _abort(_raise_cancel: Any) -> Abort:
     return Abort.SUCCEEDED
+
+
+def portable_traceback(exc: BaseException) -> str:
+    """The traceback from the actor's body on, each file named from its import root
+    (`iommu/core.py`, not `/home/me/src/iommu/core.py`) and without the column marks
+    that differ between Python versions: the same on every machine."""
+    roots = sorted({str(Path(p or ".").resolve()) for p in sys.path},
+                   key=lambda r: (-len(r), r))
+    lines = ["Traceback (most recent call last):\n"]
+    for frame in traceback.extract_tb(exc.__traceback__)[1:]:
+        name = str(Path(frame.filename).resolve())
+        root = next((r for r in roots if name.startswith(r + "/")), None)
+        lines.append(f'  File "{name[len(root) + 1:] if root else name}", line '
+                     f"{frame.lineno}, in {frame.name}\n")
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}\n")
+    return "".join(lines + traceback.format_exception_only(exc))
 
 
 class Actor:
@@ -189,15 +208,40 @@ class Scheduler:
 
     def fail(self, failure: dict[str, Any]) -> None:
         """Record the first failure and end the run; the caller then raises StopRun."""
-        self._finish("fail", {"step": self.step, "actor": self.current.name, **failure})
+        self._finish("fail", failure)
 
     def _finish(self, outcome: str, failure: dict[str, Any] | None = None) -> None:
+        """The run's outcome; a failure is made JSON-safe and gets the step and the
+        running actor, unless it names its own actor (a crash, a deadlock)."""
         if self.outcome is not None:
             return
         self.outcome = outcome
-        self.failure = failure
+        if failure is not None:
+            actor = self.current.name if self.current is not None else None
+            self.failure = jsonable({**failure, "step": self.step,
+                                     "actor": failure.get("actor", actor)})
         if self._main is not None:
             reschedule(self._main)
+
+    def judge_end(self, failure: dict[str, Any]) -> str:
+        """A verdict on the final state of an ended run: it failed after all."""
+        self.outcome = None
+        self._finish("fail", failure)
+        return "fail"
+
+    def where(self) -> list[dict[str, Any]]:
+        """Where each unfinished actor is: what it does or waits for, who holds that,
+        its last event. For a deadlock report, and for a run stopped at its bound."""
+        out = []
+        for a in self.actors:
+            if a.state is DONE:
+                continue
+            owner = getattr(a.blocked_on, "owner", None)
+            out.append({"actor": a.name, "state": a.state,
+                        "waits_for": a.blocked_on.name if a.blocked_on else None,
+                        "held_by": owner.name if owner else None, "doing": a.what,
+                        "last_event": a.last_event})
+        return out
 
     # ----- scheduling -----
 
@@ -237,12 +281,12 @@ class Scheduler:
         try:
             choice = self.strategy.pick(self.step, enabled)
         except Divergence as d:
-            self._finish("diverged", {"kind": "diverged", "step": self.step, "message": str(d)})
+            self._finish("diverged", {"kind": "diverged", "message": str(d)})
             return None
         self.decisions.append((choice, enabled))
         nxt = actors[choice]
         self.current = nxt
-        self.emit("sched.pick", actor=nxt.name, what=nxt.what)
+        self.emit("sched.pick", _actor=nxt.name, what=nxt.what)
         return nxt
 
     def _advance_time(self) -> list[int]:
@@ -256,19 +300,13 @@ class Scheduler:
         return [a.index for a in self.actors if a.state is READY]
 
     def _nothing_enabled(self) -> None:
-        blocked = [a for a in self.actors if a.state is BLOCKED]
-        if not blocked:
+        waits = [w for w in self.where() if w["state"] is BLOCKED]
+        if not waits:
             self._finish("ok")
             return
-        waits = []
-        for a in blocked:
-            owner = getattr(a.blocked_on, "owner", None)
-            waits.append({"actor": a.name, "waits_for": a.blocked_on.name if a.blocked_on
-                          else None, "held_by": owner.name if owner else None,
-                          "last_event": a.last_event})
         names = ", ".join(f"{w['actor']} waits for {w['waits_for']}"
                           + (f" held by {w['held_by']}" if w["held_by"] else "") for w in waits)
-        self._finish("fail", {"kind": "deadlock", "step": self.step,
+        self._finish("fail", {"kind": "deadlock", "actor": None,
                               "message": f"deadlock: {names}", "blocked": waits})
 
     async def _actor_main(self, actor: Actor) -> None:
@@ -280,15 +318,15 @@ class Scheduler:
         except StopRun:
             return
         except Exception as exc:  # an actor crashed: a failure of its own kind
-            self.emit("actor.crash", error=repr(exc))
-            self._finish("fail", {
-                "kind": "exception", "step": self.step, "actor": actor.name,
-                "message": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(),
-            })
+            self._finish("fail", {"kind": "exception", "actor": actor.name,
+                                  "message": f"{type(exc).__name__}: {exc}",
+                                  "traceback": portable_traceback(exc)})
             return
         actor.state = DONE
-        self.emit("actor.done")
+        try:
+            self.emit("actor.done")  # a checker may judge the actor's end (I11)
+        except StopRun:
+            return
         if self.outcome is None:
             nxt = self._decide()
             if nxt is not None:
@@ -314,5 +352,6 @@ class Scheduler:
             return self.outcome
         with interrupt.deferred():
             trio.run(self._main_task)
+        self._main = None
         assert self.outcome is not None
         return self.outcome

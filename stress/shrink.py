@@ -3,8 +3,9 @@
 Greedy, as Shuttle and Hypothesis do it: try a smaller config (the target proposes them:
 fewer actors, fewer iterations, fewer optional operations and fault sites) and a schedule
 with one preemption fewer; keep any candidate that fails the same way (same kind, checker
-and site) and is smaller in (actors, work, preemptions, steps); stop when nothing helps
-or the budget of runs is spent. The result records its final schedule, so it replays
+and site) and is no bigger in any of (actors, work, preemptions, steps) and smaller in
+one; stop when nothing helps or the budget of runs is spent. So the result is never
+bigger than the artifact in any figure. It records its final schedule, so it replays
 exactly."""
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def sizes(t: tuple[int, int, int, int]) -> dict[str, int]:
     return dict(zip(("actors", "work", "preemptions", "steps"), t))
 
 
+def smaller(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """`a` is no bigger than `b` in any figure, and smaller in one."""
+    return a != b and all(x <= y for x, y in zip(a, b))
+
+
 def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
            ) -> tuple[dict[str, Any], dict[str, int], dict[str, int]] | None:
     """The shrunk artifact and the sizes before and after; None if the artifact does
@@ -51,14 +57,16 @@ def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
     best = attempt(config, guide)
     if best is None:
         return None
-    before = size(best, target, config)
+    # The artifact's own figures: what the result must not exceed.
+    before = (len(art["actors"]), target.work(config),
+              preemptions([(c, e) for c, e in art["decisions"]]), len(art["decisions"]))
     current = before
     while runs < budget:
         found = None
-        for smaller, guide in _candidates(target, config, best):
-            r = attempt(smaller, guide)
-            if r is not None and size(r, target, smaller) < current:
-                found = (smaller, r)
+        for candidate, guide in _candidates(target, config, best):
+            r = attempt(candidate, guide)
+            if r is not None and smaller(size(r, target, candidate), current):
+                found = (candidate, r)
                 break
             if runs >= budget:
                 break
@@ -66,6 +74,8 @@ def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
             break
         config, best = found
         current = size(best, target, config)
+    if current == before:  # nothing smaller fails the same way: the artifact stands
+        return dict(art), sizes(before), sizes(before)
     final = run_seed(target, config, seed, keep_log=True, strategy=strategy, guide=_names(best))
     assert final.failed and signature(final.failure) == want
     shrunk = artifacts.make(final, config, target.describe(config),

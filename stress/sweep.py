@@ -15,6 +15,7 @@ import os
 import queue
 import statistics
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -48,10 +49,20 @@ def run_one(target: Target, config: Any, seed: int, log: str,
     return record
 
 
+def guarded(target: Target, config: Any, seed: int, log: str,
+            check_determinism: bool) -> dict[str, Any]:
+    """run_one, or, when the harness itself fails on the seed, a record of the lost
+    seed with the traceback: a crash is reported, never read as a pass."""
+    try:
+        return run_one(target, config, seed, log, check_determinism)
+    except Exception:
+        return {"seed": seed, "error": traceback.format_exc()}
+
+
 def run_chunk(target: Target, config: Any, seeds: list[int], log: str,
               check_determinism: bool) -> list[dict[str, Any]]:
     """A contiguous range of seeds, for a Dask worker."""
-    return [run_one(target, config, s, log, check_determinism) for s in seeds]
+    return [guarded(target, config, s, log, check_determinism) for s in seeds]
 
 
 def _compare(target: Target, config: Any, first: Result) -> None:
@@ -77,13 +88,11 @@ def _worker(target: Target, config: Any, seeds: range, log: str, check_determini
             out: Any, stop: Any) -> None:
     """A worker process: its contiguous range, one record per seed on the queue. Ctrl-C
     is the parent's to handle: it sets `stop`."""
-    try:
-        for seed in seeds:
-            if stop.is_set():
-                break
-            out.put(run_one(target, config, seed, log, check_determinism))
-    finally:
-        out.put(None)
+    for seed in seeds:
+        if stop.is_set():
+            break
+        out.put(guarded(target, config, seed, log, check_determinism))
+    out.put(None)  # not reached if the process dies: the parent sees it gone
 
 
 def _receive(results: Any, procs: list[Any], running: list[int],
@@ -129,8 +138,11 @@ class Sweep:
     stop_after: int | None = None  # stop once this many seeds failed
     dask: str | None = None  # address of a Dask distributed scheduler
     records: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the harness's own failures
     seconds: float = 0.0
+    ran: int = 0  # seeds finished by this invocation
     interrupted: bool = False
+    stopped_early: str | None = None  # why the sweep stopped before its last seed
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -155,8 +167,12 @@ class Sweep:
                         if self._enough() or ctrl_c.stop:
                             break
             except KeyboardInterrupt:  # a second Ctrl-C: the record in hand may be lost
-                pass
+                ctrl_c.stop = True
             self.interrupted = ctrl_c.stop
+        if self.interrupted:
+            self.stopped_early = "interrupted (Ctrl-C)"
+        elif self._enough():
+            self.stopped_early = f"--stop-after {self.stop_after}: that many seeds failed"
         self.seconds = time.perf_counter() - start
         self.records = self.finished()  # what is on disk, however the loop ended
         self.write_summary()
@@ -172,40 +188,60 @@ class Sweep:
         workers = self.workers or os.cpu_count() or 1
         if workers <= 1 or len(todo) <= 1:
             for seed in todo:
-                yield run_one(self.target, self.config, seed, self.log, self.check_determinism)
+                yield guarded(self.target, self.config, seed, self.log, self.check_determinism)
             return
         yield from self._in_processes(todo, workers)
 
     def _in_processes(self, todo: list[int], workers: int) -> Iterator[dict[str, Any]]:
         ctx = multiprocessing.get_context("spawn")
         results, stop = ctx.Queue(), ctx.Event()
+        chunks = split(todo, workers)
         procs = [ctx.Process(target=_worker, daemon=True, args=(
             self.target, self.config, chunk, self.log, self.check_determinism, results, stop))
-            for chunk in split(todo, workers)]
+            for chunk in chunks]
+        started = []
         with interrupt.ignored():
-            for p in procs:
-                p.start()
-        running = [len(procs)]
+            for p, chunk in zip(procs, chunks):
+                try:
+                    p.start()
+                    started.append(p)
+                except Exception as e:
+                    self._lose(chunk, f"a worker process could not start: {e!r}")
+        seen: set[int] = set()
+        running = [len(started)]
         try:
-            yield from _receive(results, procs, running)
+            for record in _receive(results, started, running):
+                seen.add(record["seed"])
+                yield record
         finally:
             # Stopping early (enough failures, Ctrl-C): let the workers finish their seed
             # and keep every record they finish until they are gone (a second Ctrl-C
             # stops waiting).
             stop.set()
             try:
-                for record in _receive(results, procs, running, time.monotonic() + 30):
+                for record in _receive(results, started, running, time.monotonic() + 30):
+                    seen.add(record["seed"])
                     self._keep_late(record)
             except KeyboardInterrupt:
                 pass
-            for p in procs:
+            for p in started:
                 p.join(timeout=5)
                 if p.is_alive():
                     p.terminate()
+            for p, chunk in zip(procs, chunks):
+                if p in started and p.exitcode not in (0, None):  # died: killed, crashed
+                    self._lose([s for s in chunk if s not in seen],
+                               f"worker process {p.pid} exited with code {p.exitcode}")
 
     def _keep_late(self, record: dict[str, Any]) -> None:
         with open(self.out / "results.jsonl", "ab") as results:
             self._keep(record, results)
+
+    def _lose(self, seeds: list[int], error: str) -> None:
+        """Seeds the harness failed to run: reported (exit 3), never counted as run, and
+        run again by `--resume`."""
+        for seed in seeds:
+            self.errors.append({"seed": seed, "error": error})
 
     def _on_dask(self, todo: list[int]) -> Iterator[dict[str, Any]]:
         """Chunks of at most DASK_CHUNK seeds, so that a stop loses little running work;
@@ -215,15 +251,21 @@ class Sweep:
         with dask_client(self.dask) as client:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
             parts = max(workers * 8, -(-len(todo) // DASK_CHUNK))
+            chunks = split(todo, parts)
             futures = [client.submit(run_chunk, self.target, self.config, chunk, self.log,
                                      self.check_determinism, pure=False)
-                       for chunk in split(todo, parts)]
+                       for chunk in chunks]
+            seeds = {f.key: chunk for f, chunk in zip(futures, chunks)}
             unread = {f.key: f for f in futures}
             chunk: list[dict[str, Any]] = []
             try:
                 for future in as_completed(futures):
                     del unread[future.key]
-                    chunk = future.result()
+                    try:
+                        chunk = future.result()
+                    except Exception as e:  # a worker died or the cluster failed
+                        self._lose(seeds[future.key], f"Dask task failed: {e!r}")
+                        continue
                     while chunk:
                         yield chunk.pop(0)
             finally:
@@ -233,20 +275,29 @@ class Sweep:
                 client.cancel(futures)
 
     def _keep(self, record: dict[str, Any], results: Any) -> None:
-        """Files first, then the record: a record always has its files."""
+        """Files first, then the record: a record always has its files. A file that
+        cannot be written is a harness error, and the record still keeps the finding."""
+        if "error" in record:
+            self._lose([record["seed"]], record["error"])
+            return
         files = record.pop("files", {})
         seed = record["seed"]
-        if "artifact" in files:
-            path = self.out / "failures" / f"{seed}.json"
-            artifact.save(path, files["artifact"])
-            record["artifact"] = str(path)
-        if "log" in files:
-            path = self.out / "logs" / f"{seed}.jsonl"
-            write_atomic(path, files["log"])
-            record["log"] = str(path)
+        for key, path, save in (
+                ("artifact", self.out / "failures" / f"{seed}.json", artifact.save),
+                ("log", self.out / "logs" / f"{seed}.jsonl", write_atomic)):
+            if key not in files:
+                continue
+            try:
+                save(path, files[key])
+                record[key] = str(path)
+            except OSError as e:
+                record[f"{key}_error"] = f"{path}: {e.strerror or e}"
+                self.errors.append({"seed": seed, "error": f"could not write {path}: "
+                                    f"{e.strerror or e}", "kept": True})
         results.write(orjson.dumps(record) + b"\n")
         results.flush()
         self.records.append(record)
+        self.ran += 1
 
     def finished(self) -> list[dict[str, Any]]:
         """The records of an earlier, interrupted run of this sweep (a torn last line
@@ -290,12 +341,21 @@ class Sweep:
                                         "count": 0})
             g["count"] += 1
         bound = sum(r["outcome"] == "step_bound" for r in records)
+        warnings = []
+        if records and bound == len(records):
+            warnings.append(f"every seed hit the step bound (run.max_steps "
+                            f"{self.config.run.max_steps}): no run reached its end, so "
+                            "nothing was checked at the end of a run")
         return {
             **self.target.describe(self.config),
             "strategy": self.config.run.strategy,
             "seeds_run": len(records),
             "seed_start": records[0]["seed"] if records else None,
             "interrupted": self.interrupted,
+            "stopped_early": self.stopped_early,
+            "harness_errors": error_ranges(self.errors),
+            "seeds_lost": sum(not e.get("kept") for e in self.errors),
+            "warnings": warnings,
             "failures": failures,
             "failure_kinds": list(groups.values()),
             "steps": {"min": min(steps), "median": statistics.median(steps),
@@ -304,13 +364,28 @@ class Sweep:
             "step_bound_share": round(bound / len(records), 4) if records else 0.0,
             "coverage": coverage,
             "never_reached": [k for k, n in coverage.items() if n == 0],
-            "schedules_per_second": round(len(records) / self.seconds, 1)
-            if self.seconds else None,
+            "seeds_this_run": self.ran,
+            "seconds": round(self.seconds, 3),
+            "schedules_per_second": round(self.ran / self.seconds, 1)
+            if self.seconds and self.ran else None,
         }
 
     def write_summary(self) -> None:
         write_atomic(self.out / "summary.json",
                      orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def error_ranges(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Harness errors as runs of consecutive seeds with the same error."""
+    out: list[dict[str, Any]] = []
+    for e in sorted(errors, key=lambda e: e["seed"]):
+        last = out[-1] if out else None
+        if last and last["error"] == e["error"] and last["seeds"][1] == e["seed"] - 1:
+            last["seeds"][1] = e["seed"]
+        else:
+            out.append({"seeds": [e["seed"], e["seed"]], "error": e["error"],
+                        "lost": not e.get("kept")})
+    return out
 
 
 def dask_client(address: str) -> Any:
@@ -323,6 +398,37 @@ def dask_client(address: str) -> Any:
         return Client(address, timeout="10s")
     except OSError as e:
         raise ConfigError(f"--dask {address}: cannot reach the scheduler: {e}") from None
+
+
+def claim(out: Path, config: Any, seeds: range, log: str) -> None:
+    """A folder holds one sweep. The same sweep again picks up where it stopped; another
+    one there would mix two sweeps' results, so it is refused before anything is
+    written, as is a folder that cannot be one."""
+    _usable(out)
+    plan_path = out / "sweep.json"
+    if plan_path.exists():
+        plan = load_plan(out)
+        same = (plan["config"] == config.model_dump(mode="json")
+                and plan["seeds"] == [seeds.start, seeds.stop] and plan["log"] == log)
+        if not same:
+            raise ConfigError(f"{out}: holds another sweep (see {plan_path}); choose another "
+                              f"--out, or finish that one with --resume {out}")
+        return
+    try:
+        save_plan(out, config, seeds, log)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write there: {e.strerror or e}") from None
+
+
+def _usable(out: Path) -> None:
+    """--out is a folder, or can become one: no file in its way, and writable."""
+    for place in (out, *out.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise ConfigError(f"--out {out}: {place} is a file; expected a folder")
+            if not os.access(place, os.W_OK | os.X_OK):
+                raise ConfigError(f"--out {out}: {place} is not writable")
+            return
 
 
 def save_plan(out: Path, config: Any, seeds: range, log: str) -> None:

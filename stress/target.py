@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
+from stress.log import payload
+
 
 class Checker(Protocol):
     """A fold over events. `feed` returns a violation (a dict with at least `check` and
@@ -14,6 +16,16 @@ class Checker(Protocol):
     name: str
 
     def feed(self, event: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
+def finding(checker: Any, violation: Any) -> dict[str, Any]:
+    """A checker's violation as the engine records it: JSON-safe, with the checker's
+    name and a message, whatever a (plugin's) checker returned."""
+    if not isinstance(violation, dict):
+        violation = {"message": str(violation)}
+    return payload({"check": str(violation.get("check") or getattr(checker, "name", "?")),
+                    "message": str(violation.get("message", "")),
+                    **{k: v for k, v in violation.items() if k not in ("check", "message")}})
 
 
 class Coverage(Protocol):

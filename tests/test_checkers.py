@@ -130,6 +130,34 @@ def test_i6_restore():
     v = run(inv.Restore(), [add("a"), parked, done])
     assert v["check"] == "I6" and v["expected"] == "g.default" and v["actual"] == "blocked"
 
+def test_i6_restore_pasid_clause():
+    """The RID is back on group->domain, but PASID 1 of pasid_array is not back on its
+    domain on a PASID-capable device."""
+    bound = ev("hw.pasid_set", 1, gdev="a", pasid=1, domain="sva", attached=True, old=None,
+               prev=None, rid="g.default", view="g.default")
+    parked = ev("hw.rid_attach", 2, "r", gdev="a", domain="blocked", old="g.default",
+                rid="g.default", view="g.default")
+    torn = ev("hw.pasid_set", 2, "r", gdev="a", pasid=1, domain="blocked", attached=False,
+              old="sva", prev="sva", rid="blocked", view="blocked")
+    back = ev("hw.rid_attach", 3, "r", gdev="a", domain="g.default", old="blocked",
+              rid="blocked", view="blocked")
+    rebound = ev("hw.pasid_set", 3, "r", gdev="a", pasid=1, domain="sva", attached=True,
+                 old="blocked", prev=None, rid="g.default", view="g.default")
+    done = state("iommu.done.exit", {"a": {"blocked": False, "reset_depth": 0}}, step=4,
+                 actor="r", recovery_cnt=0, gdev="a", ret="0", path="restored",
+                 pasids={"1": "sva"})
+    window = [add("a", max_pasids=8), bound, parked, torn, back]
+    assert run(inv.Restore(), [*window, rebound, done]) is None
+    v = run(inv.Restore(), [*window, done])
+    assert v["check"] == "I6" and v["gdev"] == "a"
+    assert v["expected"] == {1: "sva"} and v["actual"] == {}
+    assert "left PASIDs {}" in v["message"]
+    # A PASID erased from pasid_array during the window is not restored: no violation.
+    assert run(inv.Restore(), [*window, {**done, "pasids": {}}]) is None
+    # A device without PASID support is not judged on pasid_array.
+    no_pasids = [add("a"), parked, back]
+    assert run(inv.Restore(), [*no_pasids, done]) is None
+
 
 def test_i7_quiescence():
     end = ev("run.end", 9, None, outcome="ok")
@@ -143,6 +171,43 @@ def test_i7_quiescence():
     # A deferred first attach on the default domain counts as attached.
     assert run(inv.Quiescence(), [add("a", deferred=True, hw=None), calm, end]) is None
 
+def test_i7_requester_id_clause():
+    """Every window closed and every flag clear, but the requester ID was left on the
+    blocking domain instead of group->domain."""
+    end = ev("run.end", 9, None, outcome="ok")
+    parked = ev("hw.rid_attach", 2, "r", gdev="a", domain="blocked", old="g.default",
+                rid="g.default", view="g.default")
+    back = ev("hw.rid_attach", 3, "r", gdev="a", domain="g.default", old="blocked",
+              rid="blocked", view="blocked")
+    calm = state("iommu.done.exit", {"a": {"blocked": False, "reset_depth": 0}}, step=4,
+                 actor="r", recovery_cnt=0, gdev="a", ret="0", path="restored")
+    assert run(inv.Quiescence(), [add("a"), parked, back, calm, end]) is None
+    v = run(inv.Quiescence(), [add("a"), parked, calm, end])
+    assert v["check"] == "I7" and v["group"] == "g" and v["gdev"] == "a"
+    assert "a's requester ID is on blocked, g's domain is g.default" in v["message"]
+    # A group with no domain (its default domain failed) may leave the RID parked.
+    assert run(inv.Quiescence(), [add("a"), parked, {**calm, "domain": None}, end]) is None
+
+
+def test_i7_pasid_clause():
+    """Every window closed and the RID in place, but a PASID-capable device's PASIDs do
+    not match pasid_array."""
+    end = ev("run.end", 9, None, outcome="ok")
+    bound = ev("hw.pasid_set", 2, "s", gdev="a", pasid=1, domain="sva", attached=True,
+               old=None, prev=None, rid="g.default", view="g.default")
+    calm = state("iommu.done.exit", {"a": {"blocked": False, "reset_depth": 0}}, step=4,
+                 actor="r", recovery_cnt=0, gdev="a", ret="0", path="restored",
+                 pasids={"1": "sva"})
+    assert run(inv.Quiescence(), [add("a", max_pasids=8), bound, calm, end]) is None
+    v = run(inv.Quiescence(), [add("a", max_pasids=8), calm, end])
+    assert v["check"] == "I7" and v["group"] == "g" and v["gdev"] == "a"
+    assert "a has PASIDs {}, pasid_array has {1: 'sva'}" in v["message"]
+    # Live in hardware but gone from pasid_array is as wrong.
+    v = run(inv.Quiescence(), [add("a", max_pasids=8), bound, {**calm, "pasids": {}}, end])
+    assert v["check"] == "I7" and "a has PASIDs {1: 'sva'}, pasid_array has {}" in v["message"]
+    # A device without PASID support is not judged on pasid_array.
+    assert run(inv.Quiescence(), [add("a"), calm, end]) is None
+
 
 def test_i8_isolation():
     enter = ev("iommu.done.enter", 1, "r", gdev="a")
@@ -155,6 +220,23 @@ def test_i8_isolation():
     refused = state("iommu.deferred_attach.exit", {"a": {}, "b": {}}, resetting="blocked",
                     gdev="b", ret="EBUSY", cause="reset fence: group resetting")
     assert run(inv.Isolation(), [add("a"), add("b"), refused])["check"] == "I8"
+
+def test_i8_prepare_refused_because_a_sibling_resets():
+    """b's prepare returns -EBUSY while only its sibling a is in a reset window."""
+    both = {"a": {"blocked": True, "reset_depth": 1}, "b": {"blocked": False, "reset_depth": 0}}
+    a_in = state("iommu.prepare.exit", both, step=1, actor="ra", recovery_cnt=1, gdev="a",
+                 ret="0", path="fenced")
+    b_refused = state("iommu.prepare.exit", both, step=2, actor="rb", recovery_cnt=1, gdev="b",
+                      ret="EBUSY", path="re-entry", cause="re-entry: device blocked")
+    v = run(inv.Isolation(), [add("a"), add("b"), a_in, b_refused])
+    assert v["check"] == "I8" and v["gdev"] == "b"
+    assert v["message"] == "b's reset refused because another device of its group is resetting"
+    # a's own nested prepare refused is not an isolation matter (I12/I13 judge it).
+    a_nested = {**b_refused, "gdev": "a", "actor": "ra"}
+    assert run(inv.Isolation(), [add("a"), add("b"), a_in, a_nested]) is None
+    # Nor is b's prepare failing otherwise (its blocking attach failed, -ENOMEM).
+    b_nomem = {**b_refused, "ret": "ENOMEM", "path": "failed"}
+    assert run(inv.Isolation(), [add("a"), add("b"), a_in, b_nomem]) is None
 
 
 def test_i9_driver_view():
@@ -222,6 +304,29 @@ def test_i13_errors_reach_the_caller():
     silent = [swallowed[0], swallowed[2]]
     assert "without a WARN" in run(inv.ErrorsReachCaller(), silent)["message"]
 
+def test_i13_pcie_flr_returns_its_prepare_error():
+    """A direct pcie_flr() (no walk, no pci.method event) must return its failed
+    prepare's error: it is judged on the op's ok/fail."""
+    failed = [ev("iommu.prepare.enter", 1, "r", gdev="a"),
+              ev("iommu.prepare.exit", 2, "r", gdev="a", ret="ENOMEM", path="failed",
+                 cause="blocking domain allocation failed (injected)")]
+    passed_on = ev("op.fail", 3, "r", op="pcie_flr", gdev="a", ret="ENOMEM",
+                   cause="blocking domain allocation failed (injected)")
+    assert run(inv.ErrorsReachCaller(), [*failed, passed_on]) is None
+    v = run(inv.ErrorsReachCaller(), [*failed, ev("op.ok", 3, "r", op="pcie_flr", gdev="a")])
+    assert v["check"] == "I13" and v["gdev"] == "a"
+    assert v["expected"] == "ENOMEM" and v["actual"] == "0"
+    assert v["message"] == "pcie_flr returned 0, not ENOMEM"
+    v = run(inv.ErrorsReachCaller(), [*failed, {**passed_on, "ret": "ENOTTY"}])
+    assert v["check"] == "I13" and v["expected"] == "ENOMEM" and v["actual"] == "ENOTTY"
+    # Another actor's pcie_flr is not this prepare's caller.
+    assert run(inv.ErrorsReachCaller(),
+               [*failed, ev("op.ok", 3, "other", op="pcie_flr", gdev="a")]) is None
+    # The reset_method store answers -EINVAL for any failed probe, by design.
+    store = ev("op.fail", 3, "r", op="sysfs_reset_method", gdev="a", ret="EINVAL",
+               cause="reset method 'bus' not supported")
+    assert run(inv.ErrorsReachCaller(), [*failed, store]) is None
+
 
 def test_b14_removal_during_reset():
     reset = [ev("iommu.prepare.enter", 1, "r", gdev="a"),
@@ -273,7 +378,7 @@ def test_offline_check_of_a_clean_log(tmp_path):
     out = tmp_path / "run"
     cli("run", "--seed", "2", "--log", "all", "--out", str(out))
     proc = cli("check", str(out / "logs" / "2.jsonl"))
-    assert proc.returncode == 0 and "0 checkers violated" in proc.stdout
+    assert proc.returncode == 0 and "0 findings" in proc.stdout
     events, problems = logfile.read(out / "logs" / "2.jsonl")
     assert problems == [] and events[0]["event"] == "run.start"
     # A damaged line makes the verdict incomplete; a file with no event is not a log.
@@ -281,7 +386,7 @@ def test_offline_check_of_a_clean_log(tmp_path):
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_bytes(b"".join(lines[:5]) + b"{oops\n" + b"".join(lines[5:]))
     proc = cli("check", str(damaged))
-    assert proc.returncode == 1 and "0 checkers violated, 1 line skipped" in proc.stdout
+    assert proc.returncode == 1 and "0 findings, 1 line skipped" in proc.stdout
     other = tmp_path / "notes.txt"
     other.write_text("hello\n")
     proc = cli("check", str(other))

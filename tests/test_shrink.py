@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
+from stress import artifact, shrink
+from stress.config import StressConfig
+from stress.log import trace_hash
+from stress.run import run_seed
+from stress.target import Setup
 from tests.helpers import cli
 
 
@@ -23,6 +29,8 @@ def test_shrinking_a_v0_failure_of_the_multi_actor_config(tmp_path):
         assert shrunk["failure"].get(key) == original["failure"].get(key)
     assert shrunk["schedule"] == "decisions" and shrunk["shrunk_from"]["steps"] == original["steps"]
     assert "steps" in proc.stdout and "->" in proc.stdout
+    figures = re.findall(r"^  (\w+) +(\d+) -> (\d+)$", proc.stdout, re.M)
+    assert len(figures) == 4 and all(int(b) <= int(a) for _, a, b in figures), proc.stdout
     replay = cli("replay", str(path))
     assert replay.returncode == 0, replay.stdout
     assert f"check {original['failure']['check']}" in replay.stdout
@@ -38,3 +46,73 @@ def test_shrink_of_a_failure_that_does_not_reproduce(tmp_path):
     proc = cli("shrink", str(edited))
     assert proc.returncode == 1 and "does not reproduce" in proc.stdout
     assert not (tmp_path / "0.min.json").exists()
+
+
+class Knobs(StressConfig):
+    actors: list[str] = ["a", "b"]
+
+
+class Shrinkable:
+    """A toy target whose smaller world (`a` alone) fails differently (check Y), or
+    fails the same way but takes longer (`long`: 20 steps before its check X fires)."""
+
+    prog = "toy"
+    config_model = Knobs
+
+    def __init__(self, alone: str, long: bool) -> None:
+        self.alone = alone
+        self.long = long
+
+    def setup(self, config, rt, seed):
+        alone = config.actors == ["a"]
+
+        def body(name):
+            async def run():
+                for _ in range(20 if alone and self.long and name == "a" else 1):
+                    await rt.point("work")
+            return run
+
+        class Check:
+            name = "check"
+
+            def feed(_, ev):
+                if ev["event"] == "actor.done" and ev["actor"] == "a":
+                    return {"check": self.alone if alone else "X", "message": "a ended"}
+
+        return Setup(actors=[(n, n, body(n)) for n in config.actors], checkers=[Check()])
+
+    def describe(self, config):
+        return {"version": "toy"}
+
+    def reductions(self, config):
+        for name in config.actors:
+            yield config.model_copy(update={"actors": [a for a in config.actors if a != name]})
+
+    def work(self, config):
+        return len(config.actors)
+
+
+def _artifact(target):
+    config = Knobs.model_validate({"run": {"strategy": "random"}})
+    result = run_seed(target, config, 0, keep_log=True)
+    assert result.failed and result.failure["check"] == "X"
+    return artifact.make(result, config, target.describe(config),
+                         trace_hash(result.log_bytes()))
+
+
+def test_shrink_refuses_a_smaller_world_that_fails_differently():
+    target = Shrinkable(alone="Y", long=False)
+    art = _artifact(target)
+    shrunk, before, after = shrink.shrink(target, art, "toy")
+    assert shrunk["failure"]["check"] == "X" and after == before
+    assert shrunk["actors"] == ["a", "b"]
+
+
+def test_shrink_never_returns_a_bigger_failure():
+    """`a` alone fails the same way, with one actor fewer but more steps: that is not
+    smaller, so the artifact stands."""
+    target = Shrinkable(alone="X", long=True)
+    art = _artifact(target)
+    shrunk, before, after = shrink.shrink(target, art, "toy")
+    assert all(after[k] <= before[k] for k in before), (before, after)
+    assert after["steps"] <= len(art["decisions"]) and shrunk["actors"] == ["a", "b"]

@@ -89,8 +89,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_every_finished_seed(tmp_path, workers):
     assert "interrupted" in stdout and "--resume" in stdout
     s = summary(out)
     assert s["interrupted"] is True and s["seeds_run"] == len(results(out)) >= 50
+    assert s["stopped_early"] == "interrupted (Ctrl-C)" and s["harness_errors"] == []
     assert cli("run", "--resume", str(out)).returncode == 0
-    assert summary(out)["seeds_run"] == 3000
+    assert summary(out)["seeds_run"] == 3000 and summary(out)["stopped_early"] is None
 
 
 def test_ctrl_c_is_a_request_the_sweep_reads_between_seeds(tmp_path, monkeypatch):
@@ -149,7 +150,7 @@ def test_bad_sweep_options(tmp_path):
     proc = cli("run", "--stop-after", "0", "--out", str(tmp_path / "a"))
     assert proc.returncode == 2 and "--stop-after" in proc.stderr
     proc = cli("run", "--workers", "-1", "--out", str(tmp_path / "b"))
-    assert proc.returncode == 2 and "run.workers" in proc.stderr
+    assert proc.returncode == 2 and "error: --workers: Input should be greater" in proc.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
