@@ -54,7 +54,7 @@ def load_plugin(spec: str) -> type:
         raise ValueError(f'model.plugin: {spec!r}; expected "package.module:Class"')
     try:
         cls = getattr(importlib.import_module(module_name), attr)
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         hint = '; expected "package.module:Class"' if isinstance(
             e, (ImportError, AttributeError)) else ""
         raise ValueError(f"model.plugin: cannot load {spec!r}: {_exc(e)}{hint}") from None
@@ -110,6 +110,17 @@ class GroupSection(Strict):
     legacy_driver: bool = Field(False, description="no static blocked domain: blocking is an "
                                                    "empty paging domain that can fail to allocate")
     device: list[DeviceSection] = Field(min_length=1)
+
+
+def alias_chain(group: GroupSection, name: str) -> list[str]:
+    """`name`, the device it is a DMA alias of, that one's, ...: an alias of an alias
+    shares the root's requester ID, the last one here. It stops where a name comes
+    back (a cycle, which the config rules out)."""
+    alias = {d.name: d.dma_alias_of for d in group.device}
+    chain = [name]
+    while alias.get(chain[-1]) is not None and chain[-1] not in chain[:-1]:
+        chain.append(alias[chain[-1]])
+    return chain
 
 
 Chance = Annotated[float, Field(ge=0, le=1)]
@@ -218,7 +229,6 @@ class IommuConfig(StressConfig):
             if [h.name for h in self.group].index(g.name) < gi:
                 raise ValueError(f"group[{gi}].name: group {g.name!r} is defined twice")
             names = [d.name for d in g.device]
-            alias = {d.name: d.dma_alias_of for d in g.device}
             for di, d in enumerate(g.device):
                 if d.name in devices:
                     raise ValueError(f"group[{gi}].device[{di}].name: device {d.name!r} is "
@@ -235,13 +245,9 @@ class IommuConfig(StressConfig):
                 if d.dma_alias_of == d.name:
                     raise ValueError(f"{key}: {d.name!r} cannot be a DMA alias of itself; "
                                      "expected another device of this group")
-                # An alias of an alias shares the root's requester ID; a cycle has no root.
-                chain, cur = [d.name], d.dma_alias_of
-                while cur is not None and cur not in chain:
-                    chain.append(cur)
-                    cur = alias.get(cur)
-                if cur == d.name:
-                    raise ValueError(f"{key}: {' -> '.join(map(repr, chain + [cur]))} is a "
+                chain = alias_chain(g, d.name)
+                if chain[-1] == d.name and len(chain) > 1:
+                    raise ValueError(f"{key}: {' -> '.join(map(repr, chain))} is a "
                                      "cycle; expected a chain that ends at a device without "
                                      "dma_alias_of (whose requester ID they all share)")
         for site in self.faults:
@@ -297,7 +303,7 @@ class IommuConfig(StressConfig):
         from actors.world import World  # here: world imports this module
         try:
             world = World(self, Sequential())
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             if not self.model.plugin:
                 raise
             at = traceback.extract_tb(e.__traceback__)[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from actors.config import GroupSection, IommuConfig
+from actors.config import IommuConfig, alias_chain
 from iommu.core import Device
 from iommu.pci import Bridge, PciDev, probe_reset_methods
 from iommu.ret import as_ret
@@ -13,15 +13,6 @@ from iommu.versions import Fixes
 
 def fixes_of(config: IommuConfig) -> Fixes:
     return config.model.kernel_fixes()
-
-
-def rid_of(group: GroupSection, name: str) -> str:
-    """The requester ID: an alias (of an alias ...) has its root's, whichever order the
-    group lists them in (the config rules out cycles)."""
-    alias = {d.name: d.dma_alias_of for d in group.device}
-    while alias[name] is not None:
-        name = alias[name]
-    return name
 
 
 class World:
@@ -36,7 +27,8 @@ class World:
             group = self.kernel.add_group(g.name, default_domain=default,
                                           legacy_driver=g.legacy_driver)
             for d in g.device:
-                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids, rid=rid_of(g, d.name),
+                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids,
+                             rid=alias_chain(g, d.name)[-1],
                              attach_deferred=d.attach_deferred, require_direct=d.require_direct)
                 self.kernel.add_device(group, dev)
                 name = d.bridge or f"{d.name}.port"

@@ -46,7 +46,7 @@ def save(path: Path, artifact: dict[str, Any]) -> None:
 
 
 REQUIRED = {"format": int, "config": dict, "seed": int, "strategy": dict, "decisions": list,
-            "trace_hash": str, "outcome": str}
+            "trace_hash": str, "outcome": str, "actors": list}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -59,9 +59,14 @@ def load(path: Path) -> dict[str, Any]:
                               f"got {type(artifact.get(key)).__name__}")
     if artifact["format"] != FORMAT:
         raise ConfigError(f"{path}: format: expected {FORMAT}, got {artifact['format']}")
+    if not isinstance(artifact.get("failure"), (dict, type(None))):
+        raise ConfigError(f"{path}: failure: expected an object or null, got "
+                          f"{type(artifact.get('failure')).__name__}")
+    actors = range(len(artifact["actors"]))
     for i, d in enumerate(artifact["decisions"]):
         if not (isinstance(d, list) and len(d) == 2 and isinstance(d[0], int)
-                and isinstance(d[1], list) and all(isinstance(x, int) for x in d[1])):
-            raise ConfigError(f"{path}: decisions[{i}]: expected [chosen, [enabled...]] "
-                              f"of integers, got {d!r}")
+                and isinstance(d[1], list) and all(isinstance(x, int) for x in d[1])
+                and d[0] in actors and all(x in actors for x in d[1])):
+            raise ConfigError(f"{path}: decisions[{i}]: expected [chosen, [enabled...]], "
+                              f"indices of the {len(actors)} actors, got {d!r}")
     return artifact

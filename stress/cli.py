@@ -39,7 +39,7 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--seed-start", type=int, help="first seed (default: run.seed_start)")
     run.add_argument("--seed", type=int, help="run this one seed")
     run.add_argument("--version", metavar="VERSION",
-                     help="model version (see `versions`; `iommu-stress --version` is the "
+                     help=f"model version (see `versions`; `{target.prog} --version` is the "
                           "tool's own)")
     run.add_argument("--strategy", choices=("portfolio", "random", "pct"),
                      help="scheduling strategy (default: run.strategy)")
@@ -141,6 +141,8 @@ RUN_FLAGS = {"run.seeds": "--seeds", "run.seed_start": "--seed-start",
 def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     if args.stop_after is not None and args.stop_after < 1:
         raise ConfigError(f"--stop-after: expected a positive number, got {args.stop_after}")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers: expected 0 (all cores) or more, got {args.workers}")
     if args.seed is not None and (args.seeds is not None or args.seed_start is not None):
         raise ConfigError("--seed runs one seed: it cannot be given with --seeds or "
                           "--seed-start")
@@ -208,6 +210,8 @@ def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, confi
              "--version": args.version, "--log": args.log, "--out": args.out}
     if args.seed is not None:
         given["--seeds"], given["--seed-start"] = 1, args.seed
+    if given["--out"] is not None and given["--out"].resolve() == out.resolve():
+        given["--out"] = None  # the same folder, spelled another way
     clashes = [f"{flag} {given[flag]} (recorded: {recorded[flag]})" for flag in given
                if given[flag] is not None and given[flag] != recorded[flag]]
     if args.config is not None:
@@ -326,12 +330,8 @@ def _short(value: Any, width: int = 200) -> str:
 def _still_fails(target: Target, config: Any, art: dict[str, Any]) -> str:
     """After a divergence: does the recorded failure still happen when the seed follows
     the recorded schedule as far as it can?"""
-    names = [art["actors"][c] if 0 <= c < len(art.get("actors", [])) else ""
-             for c, _ in art["decisions"]]
-    again = run_seed(target, config, art["seed"], keep_log=False, strategy=art["strategy"],
-                     guide=names)
-    want = shrink.signature(art.get("failure"))
-    if art.get("outcome") == "fail" and again.failed and shrink.signature(again.failure) == want:
+    again = shrink.follow(target, config, art)
+    if shrink.fails_as(again, art):
         return ("the recorded failure still happens when the seed follows the recorded "
                 f"schedule where it can: {describe(again.outcome, again.failure)}")
     return ("the recorded failure does not happen when the seed follows the recorded "

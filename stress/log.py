@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -22,40 +23,44 @@ import structlog
 
 
 ENVELOPE = ("seed", "step", "vt", "actor", "event")
-_SCALARS = frozenset((bool, type(None)))
-_I64 = -(1 << 63)
-_U64 = 1 << 64
+# The envelope, the names the logger binds and the line number a log reader adds: no
+# field may take their place.
+RESERVED = (*ENVELOPE, "_sched", "_sink", "_actor", "_line")
+_RESERVED = frozenset(RESERVED)
+_I64, _U64 = -(1 << 63), 1 << 64  # the integers JSON writers take
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # "<object at 0x7f...>": no two runs agree
+
+
+def _plain(v: Any) -> bool:
+    """JSON gives `v` back as it is, with no need to look inside."""
+    t = type(v)
+    return (t is str and v.isascii() or t is bool or v is None
+            or t is int and _I64 <= v < _U64 or t is float and math.isfinite(v))
 
 
 def jsonable(value: Any) -> Any:
-    """`value` as JSON gives it back: string keys, lists for tuples and sets (a set
-    sorted by its JSON, so no hash order leaks in), integers JSON writers take (else
-    their digits), finite floats (else "nan", "inf"), strings that encode as UTF-8,
-    and any other object as its str(). jsonable(jsonable(x)) == jsonable(x), and
-    loads(dumps(jsonable(x))) == jsonable(x)."""
-    t = type(value)
-    if t is str:
-        return value if value.isascii() else _text(value)
-    if t in _SCALARS:
+    """`value` as JSON gives it back: objects with distinct string keys, lists for
+    tuples and sets (a set sorted by its JSON, so no hash order leaks in), integers
+    JSON writers take (else their digits), finite floats (else "nan", "inf"), strings
+    that encode as UTF-8, and any other object as its str() without memory addresses.
+    jsonable(jsonable(x)) == jsonable(x), and loads(dumps(jsonable(x))) == jsonable(x)."""
+    if _plain(value):
         return value
-    if t is int:
-        return value if _I64 <= value < _U64 else str(value)
-    if t is float:
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):  # plain leaves inline: the model's state dicts are many
-        return {k if type(k) is str and k.isascii() else _key(k):
-                v if type(v) is bool or type(v) is str and v.isascii()
-                or type(v) is int and _I64 <= v < _U64 else jsonable(v)
-                for k, v in value.items()}
+    if isinstance(value, dict):
+        return _object(value, frozenset())
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, (set, frozenset)):
         return sorted((jsonable(v) for v in value), key=orjson.dumps)
-    if isinstance(value, int):  # an IntEnum, the model's Ret: the number
-        return jsonable(int(value))
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):  # too big, or an IntEnum or the model's Ret: the number
+        value = int(value)
+        return value if _I64 <= value < _U64 else str(value)
     if isinstance(value, float):
-        return jsonable(float(value))
-    return _text(str.__str__(value) if isinstance(value, str) else str(value))
+        return float(value) if math.isfinite(value) else str(value)
+    return _text(str.__str__(value) if isinstance(value, str)
+                 else _ADDRESS.sub("", str(value)))
 
 
 def _text(s: str) -> str:
@@ -66,37 +71,32 @@ def _text(s: str) -> str:
         return s.encode("utf-8", "backslashreplace").decode()
 
 
+def _object(d: dict[Any, Any], taken: frozenset[str]) -> dict[str, Any]:
+    """A dict as a JSON object: string keys, each once and none of `taken` (a key
+    that would clash keeps its value under trailing underscores), JSON-safe values."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = k if type(k) is str and k.isascii() else _key(k)
+        while key in taken or key in out:
+            key += "_"
+        out[key] = v if _plain(v) else jsonable(v)
+    return out
+
+
 def _key(key: Any) -> str:
     key = jsonable(key)
     return key if type(key) is str else orjson.dumps(key).decode()
 
 
-# The envelope, the names the logger binds and the line number a log reader adds: no
-# field may take their place.
-RESERVED = (*ENVELOPE, "_sched", "_sink", "_actor", "_line")
-_RESERVED = frozenset(RESERVED)
-
-
 def payload(fields: dict[Any, Any], reserved: Iterable[str] = RESERVED) -> dict[str, Any]:
-    """Fields made JSON-safe, with string keys; one named like a `reserved` key keeps
-    its value under that name with a trailing underscore instead of overwriting it.
-    Fields that are already so (the model's scalars) are returned as they are."""
+    """An event's or a violation's fields, JSON-safe, none of them named like a
+    `reserved` key (the envelope): the one place that makes every event and finding
+    so. Fields that already are (the model's scalars) are returned as they are."""
     taken = _RESERVED if reserved is RESERVED else frozenset(reserved)
     for key, value in fields.items():
-        t = type(value)
-        if not (t is str and value.isascii() or t in _SCALARS
-                or t is int and _I64 <= value < _U64) or type(key) is not str or key in taken:
-            break
-    else:
-        return fields
-    out = {}
-    for key, value in fields.items():
-        if type(key) is not str or key in taken:
-            key = _key(key)
-            while key in taken or key in fields:
-                key += "_"
-        out[key] = jsonable(value)
-    return out
+        if not (type(key) is str and key.isascii() and key not in taken and _plain(value)):
+            return _object(fields, taken)
+    return fields
 
 
 class Sink:

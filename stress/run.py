@@ -121,9 +121,12 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                 raise StopRun
 
     observers[:] = [check]
-    for event in early:
-        check(event)
-    outcome = sched.run()
+    try:
+        for event in early:
+            check(event)
+    except StopRun:  # the setup itself broke an invariant (a plugin's probe WARNs)
+        pass
+    outcome = sched.outcome or sched.run()
     sched.current = None
     if sched.failure is not None and sched.failure["kind"] != "check" or outcome == "step_bound":
         # The engine's own verdicts are events too, so a saved log shows them offline.

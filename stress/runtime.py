@@ -40,20 +40,24 @@ def _abort(_raise_cancel: Any) -> Abort:
 
 
 def portable_traceback(exc: BaseException) -> str:
-    """The traceback from the actor's body on, each file named from its import root
-    (`iommu/core.py`, not `/home/me/src/iommu/core.py`) and without the column marks
-    that differ between Python versions: the same on every machine."""
-    roots = sorted({str(Path(p or ".").resolve()) for p in sys.path},
-                   key=lambda r: (-len(r), r))
+    """The traceback from the actor's body on, each file named after its module
+    (`iommu/core.py`, wherever and however the package is installed), with neither the
+    column marks nor the hints that differ between Python versions: the same on every
+    machine, so that a log replays byte for byte."""
+    files = {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path:
+            tail = "/__init__.py" if Path(path).name == "__init__.py" else ".py"
+            files[str(Path(path).resolve())] = name.replace(".", "/") + tail
     lines = ["Traceback (most recent call last):\n"]
     for frame in traceback.extract_tb(exc.__traceback__)[1:]:
-        name = str(Path(frame.filename).resolve())
-        root = next((r for r in roots if name.startswith(r + "/")), None)
-        lines.append(f'  File "{name[len(root) + 1:] if root else name}", line '
-                     f"{frame.lineno}, in {frame.name}\n")
+        path = str(Path(frame.filename).resolve())
+        lines.append(f'  File "{files.get(path, Path(path).name)}", line {frame.lineno}, '
+                     f"in {frame.name}\n")
         if frame.line:
             lines.append(f"    {frame.line.strip()}\n")
-    return "".join(lines + traceback.format_exception_only(exc))
+    return "".join(lines) + f"{type(exc).__name__}: {exc}\n"
 
 
 class Actor:
@@ -300,7 +304,7 @@ class Scheduler:
         return [a.index for a in self.actors if a.state is READY]
 
     def _nothing_enabled(self) -> None:
-        waits = [w for w in self.where() if w["state"] is BLOCKED]
+        waits = [w for w in self.where() if w["state"] == BLOCKED]
         if not waits:
             self._finish("ok")
             return
@@ -317,7 +321,9 @@ class Scheduler:
             await actor.fn()
         except StopRun:
             return
-        except Exception as exc:  # an actor crashed: a failure of its own kind
+        except (trio.Cancelled, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # an actor crashed (SystemExit too): a failure
             self._finish("fail", {"kind": "exception", "actor": actor.name,
                                   "message": f"{type(exc).__name__}: {exc}",
                                   "traceback": portable_traceback(exc)})

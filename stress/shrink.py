@@ -25,6 +25,21 @@ def signature(failure: dict[str, Any] | None) -> tuple[Any, ...]:
     return failure.get("kind"), failure.get("check"), failure.get("site")
 
 
+def follow(target: Target, config: Any, art: dict[str, Any],
+           guide: list[str] | None = None) -> Result:
+    """The artifact's seed in `config`, following `guide` (default: the recorded
+    schedule, as actor names) where it can."""
+    if guide is None:
+        guide = [art["actors"][c] for c, _ in art["decisions"]]
+    return run_seed(target, config, art["seed"], keep_log=False, strategy=art["strategy"],
+                    guide=guide)
+
+
+def fails_as(result: Result, art: dict[str, Any]) -> bool:
+    """The same failure: the same kind, checker and site."""
+    return result.failed and signature(result.failure) == signature(art.get("failure"))
+
+
 def size(result: Result, target: Target, config: Any) -> tuple[int, int, int, int]:
     return (len(result.actors), target.work(config), preemptions(result.decisions),
             result.steps)
@@ -44,17 +59,16 @@ def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
     """The shrunk artifact and the sizes before and after; None if the artifact does
     not reproduce its failure at all."""
     config = configs.validate(target.config_model, art["config"], f"{source}: config")
-    seed, strategy, want = art["seed"], art["strategy"], signature(art["failure"])
+    seed, strategy = art["seed"], art["strategy"]
     runs = 0
 
-    def attempt(cfg: Any, guide: list[str]) -> Result | None:
+    def attempt(cfg: Any, guide: list[str] | None) -> Result | None:
         nonlocal runs
         runs += 1
-        r = run_seed(target, cfg, seed, keep_log=False, strategy=strategy, guide=guide)
-        return r if r.failed and signature(r.failure) == want else None
+        r = follow(target, cfg, art, guide)
+        return r if fails_as(r, art) else None
 
-    guide = [art["actors"][c] for c, _ in art["decisions"]]
-    best = attempt(config, guide)
+    best = attempt(config, None)
     if best is None:
         return None
     # The artifact's own figures: what the result must not exceed.
@@ -77,7 +91,7 @@ def shrink(target: Target, art: dict[str, Any], source: str, budget: int = 400
     if current == before:  # nothing smaller fails the same way: the artifact stands
         return dict(art), sizes(before), sizes(before)
     final = run_seed(target, config, seed, keep_log=True, strategy=strategy, guide=_names(best))
-    assert final.failed and signature(final.failure) == want
+    assert fails_as(final, art)
     shrunk = artifacts.make(final, config, target.describe(config),
                             trace_hash(final.log_bytes()))
     shrunk["schedule"] = "decisions"  # no longer the seed's own: replay follows them

@@ -116,18 +116,18 @@ class Replay:
 
     def pick(self, step: int, enabled: list[int]) -> int:
         if step > len(self.decisions):
-            raise Divergence(f"step {step}: the run goes on past the {len(self.decisions)} "
-                             "recorded steps")
+            raise Divergence(f"the run goes on past the {len(self.decisions)} recorded "
+                             "steps")
         chosen, recorded = self.decisions[step - 1]
         if list(recorded) != enabled:
-            raise Divergence(f"step {step}: enabled actors {self._names(enabled)}, "
+            raise Divergence(f"enabled actors {self._names(enabled)}, "
                              f"recorded {self._names(recorded)}")
         if chosen not in enabled:
-            raise Divergence(f"step {step}: recorded choice {chosen} is not enabled")
+            raise Divergence(f"recorded choice {chosen} is not enabled")
         if self.regenerate is not None:
             own = self.regenerate.pick(step, enabled)
             if own != chosen:
-                raise Divergence(f"step {step}: recorded {self.names[chosen]}, the seed's "
+                raise Divergence(f"recorded {self.names[chosen]}, the seed's "
                                  f"{self.strategy_name} strategy chose {self.names[own]}")
         return chosen
 

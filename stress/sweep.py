@@ -55,7 +55,9 @@ def guarded(target: Target, config: Any, seed: int, log: str,
     seed with the traceback: a crash is reported, never read as a pass."""
     try:
         return run_one(target, config, seed, log, check_determinism)
-    except Exception:
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # SystemExit from a plugin included
         return {"seed": seed, "error": traceback.format_exc()}
 
 
@@ -157,25 +159,44 @@ class Sweep:
         done = {r["seed"] for r in self.records}
         todo = [s for s in seeds if s not in done]
         start = time.perf_counter()
-        with interrupt.Requests() as ctrl_c:
-            try:
-                with open(self.out / "results.jsonl", "ab") as results:
-                    for record in self._execute(todo):
-                        self._keep(record, results)
-                        if progress is not None:
-                            progress(record)
-                        if self._enough() or ctrl_c.stop:
-                            break
-            except KeyboardInterrupt:  # a second Ctrl-C: the record in hand may be lost
-                ctrl_c.stop = True
-            self.interrupted = ctrl_c.stop
-        if self.interrupted:
-            self.stopped_early = "interrupted (Ctrl-C)"
-        elif self._enough():
-            self.stopped_early = f"--stop-after {self.stop_after}: that many seeds failed"
-        self.seconds = time.perf_counter() - start
-        self.records = self.finished()  # what is on disk, however the loop ended
-        self.write_summary()
+        crash = None
+        try:
+            with interrupt.Requests() as ctrl_c:
+                try:
+                    with open(self.out / "results.jsonl", "ab") as results:
+                        for record in self._execute(todo):
+                            self._keep(record, results)
+                            if progress is not None:
+                                progress(record)
+                            if self._enough() or ctrl_c.stop:
+                                break
+                except KeyboardInterrupt:  # a second Ctrl-C: the record in hand may be lost
+                    ctrl_c.stop = True
+                self.interrupted = ctrl_c.stop
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
+        except BaseException as e:  # the harness itself: the summary still tells
+            crash = f"the sweep stopped on an error of the harness: {e!r}"
+            raise
+        finally:
+            self._account(todo, crash)
+            self.seconds = time.perf_counter() - start
+            self.records = self.finished()  # what is on disk, however the loop ended
+            self.write_summary()
+
+    def _account(self, todo: list[int], crash: str | None) -> None:
+        """Why the sweep ended early, if it did; and every seed asked for that has
+        neither a result nor a reported loss is lost: never silently not run."""
+        seen = {r["seed"] for r in self.records} | {e["seed"] for e in self.errors}
+        left = [s for s in todo if s not in seen]
+        if crash is None and self.interrupted:
+            self.stopped_early = "interrupted (Ctrl-C)" if left else None
+        elif crash is None and self._enough():
+            self.stopped_early = (f"--stop-after {self.stop_after}: that many seeds failed"
+                                  if left else None)
+        else:
+            self._lose(left, crash or "no result and no error came back for this seed")
 
     def _enough(self) -> bool:
         return self.stop_after is not None and sum(

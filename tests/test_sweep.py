@@ -150,7 +150,7 @@ def test_bad_sweep_options(tmp_path):
     proc = cli("run", "--stop-after", "0", "--out", str(tmp_path / "a"))
     assert proc.returncode == 2 and "--stop-after" in proc.stderr
     proc = cli("run", "--workers", "-1", "--out", str(tmp_path / "b"))
-    assert proc.returncode == 2 and "error: --workers: Input should be greater" in proc.stderr
+    assert proc.returncode == 2 and "error: --workers: expected 0 (all cores) or more" in proc.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 

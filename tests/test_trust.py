@@ -133,6 +133,48 @@ def test_the_step_bound_is_in_the_log_and_seen_offline(tmp_path):
     assert "run.max_steps (12)" in check.stdout and "cxl_reset.cxl0:" in check.stdout
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_finding_in_the_setup_is_kept(tmp_path, workers):
+    out = tmp_path / "o"
+    proc = cli("run", patched(tmp_path, "broken_engine:WarnsAtProbe"), "--seeds", "2",
+               "--workers", workers, "--out", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    s = summary(out)
+    assert s["seeds_run"] == 2 and s["harness_errors"] == []
+    assert [(f["check"], f["site"], f["step"]) for f in s["failures"]] == [
+        ("I12", "my_probe", 0)] * 2
+
+
+def test_a_traceback_in_the_log_is_the_same_however_the_tool_is_run(tmp_path):
+    """A plugin outside the checkout, the tool run from another folder: the replay from
+    the checkout still gives the same trace, byte for byte."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(ROOT / "tests" / "plugins" / "broken_engine.py", tmp_path / "myplug.py")
+    config = tmp_path / "c.toml"
+    config.write_text(open(patched(tmp_path, "broken_engine:RaisingDone")).read()
+                      .replace("tests.plugins.broken_engine", "myplug"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def tool(*args, cwd):
+        return subprocess.run([sys.executable, "-c", "import sys; from actors.target import "
+                               "main; sys.exit(main(sys.argv[1:]))", *args], cwd=cwd, env=env,
+                              capture_output=True, text=True)
+
+    out = tmp_path / "o"
+    assert tool("run", str(config), "--seeds", "1", "--out", str(out), cwd=tmp_path
+                ).returncode == 1
+    events = [json.loads(line) for line in (out / "logs" / "0.jsonl").read_text().splitlines()]
+    crash = next(e for e in events if e["event"] == "run.fail")
+    assert 'File "actors/reset.py"' in crash["traceback"]
+    assert 'File "myplug.py", line' in crash["traceback"] and str(ROOT) not in crash["traceback"]
+    replay = tool("replay", str(out / "failures" / "0.json"), cwd=ROOT)
+    assert replay.returncode == 0 and "reproduced exactly" in replay.stdout, replay.stdout
+
+
 # ----- a crash is never a pass -----
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -150,6 +192,22 @@ def test_a_seed_the_harness_cannot_run_is_exit_3(tmp_path, workers):
     assert again.returncode == 3 and summary(out)["seeds_run"] == 5
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sys_exit_in_a_plugin_is_never_exit_0(tmp_path, workers):
+    out = tmp_path / "o"
+    proc = cli("run", patched(tmp_path, "broken_engine:ExitsAtSeed3"), "--seeds", "6",
+               "--strategy", "random", "--workers", workers, "--out", str(out))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert [e["seeds"] for e in summary(out)["harness_errors"]] == [[3, 3]]
+    assert "SystemExit: 0" in summary(out)["harness_errors"][0]["error"]
+    out = tmp_path / "done"
+    proc = cli("run", patched(tmp_path, "broken_engine:ExitsInDone"), "--seeds", "2",
+               "--workers", workers, "--out", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert {(f["kind"], f["message"]) for f in summary(out)["failures"]} == {
+        ("exception", "SystemExit: 0")}
+
+
 def test_a_killed_worker_is_exit_3_with_the_seeds_it_lost(tmp_path):
     out = tmp_path / "o"
     proc = cli("run", patched(tmp_path, "broken_engine:KillsWorkerAtSeed3"), "--seeds", "10",
@@ -161,7 +219,6 @@ def test_a_killed_worker_is_exit_3_with_the_seeds_it_lost(tmp_path):
     ran = [r["seed"] for r in records(out)]
     assert 3 in lost and 4 in lost and not set(lost) & set(ran)
     assert sorted(lost + ran) == list(range(10)) and s["seeds_lost"] == len(lost)
-    assert "no seed finished" not in proc.stdout or proc.returncode == 3
 
 
 def test_a_worker_that_cannot_start_is_a_harness_error(tmp_path):
@@ -179,6 +236,23 @@ def test_a_worker_that_cannot_start_is_a_harness_error(tmp_path):
     s = sweep.summary()
     assert s["seeds_run"] == 0 and s["seeds_lost"] == 4
     assert all("could not start" in e["error"] for e in s["harness_errors"])
+
+
+def test_seeds_that_neither_finish_nor_fail_are_lost_not_passed(tmp_path, monkeypatch):
+    """The last net: whatever way of running seeds drops one silently, the sweep still
+    accounts for every seed it was asked for."""
+    real = Sweep._execute
+
+    def drops_seed_2(self, todo):
+        return (r for r in real(self, todo) if r["seed"] != 2)
+
+    monkeypatch.setattr(Sweep, "_execute", drops_seed_2)
+    sweep = Sweep(TARGET, load(), tmp_path / "o")
+    sweep.run(range(4))
+    s = sweep.summary()
+    assert s["seeds_run"] == 3 and s["seeds_lost"] == 1
+    assert s["harness_errors"] == [{"seeds": [2, 2], "lost": True,
+                                    "error": "no result and no error came back for this seed"}]
 
 
 def test_a_harness_error_on_dask_is_reported(tmp_path):
@@ -314,14 +388,16 @@ from stress.log import ENVELOPE, dumps, jsonable, payload  # noqa: E402
 from stress.target import finding  # noqa: E402
 from tests.toy import run_toy  # noqa: E402
 
+any_text = st.text(st.characters(exclude_categories=()), max_size=8)  # lone surrogates too
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(1 << 70), max_value=1 << 70)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8))
+           | st.floats(allow_nan=True, allow_infinity=True) | any_text
+           | st.builds(object))  # an object whose str() has its memory address
 hashables = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(
     inner, max_size=3), max_leaves=6)
 values = st.recursive(scalars | hashables, lambda inner: (
     st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.sets(hashables, max_size=4)
     | st.dictionaries(hashables, inner, max_size=4)), max_leaves=20)
-violations = st.dictionaries(st.text(max_size=8) | st.integers() | st.sampled_from(
+violations = st.dictionaries(any_text | st.integers() | st.sampled_from(
     ENVELOPE + ("check", "message", "kind", "_line")), values, max_size=6)
 
 
@@ -356,7 +432,7 @@ def _one_actor(fields):
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(violations, st.dictionaries(st.text(max_size=8), values, max_size=4))
+@given(violations, st.dictionaries(any_text, values, max_size=4))
 def test_any_violation_payload_survives_the_log_check_and_inspect(tmp_path_factory, violation,
                                                                   fields):
     result = run_toy(_one_actor(fields), checkers=[Arbitrary(violation)])

@@ -41,3 +41,31 @@ class KillsWorkerAtSeed3(Kernel):
         if getattr(self.rt, "seed", None) == 3:
             os.kill(os.getpid(), signal.SIGKILL)
         return super().add_group(*args, **kwargs)
+
+
+class WarnsAtProbe(Kernel):
+    """Probing a device WARNs, at a site of the patch's own: a finding before any actor
+    has run (the setup's events are judged too)."""
+
+    WARN_SITES = Kernel.WARN_SITES + ("my_probe",)
+
+    def add_device(self, group, dev):
+        self.warn("my_probe", "patched probe", gdev=dev.name)
+        return super().add_device(group, dev)
+
+
+class ExitsAtSeed3(Kernel):
+    """Building seed 3 calls sys.exit(0): the harness cannot run it, and exit status 0
+    must not leak out as a pass."""
+
+    def add_group(self, *args, **kwargs):
+        if getattr(self.rt, "seed", None) == 3:
+            raise SystemExit(0)
+        return super().add_group(*args, **kwargs)
+
+
+class ExitsInDone(Kernel):
+    """done() calls sys.exit(0) inside an actor: a crash of that actor, not a pass."""
+
+    async def _done_locked(self, group, dev):
+        raise SystemExit(0)
