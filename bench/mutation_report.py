@@ -48,19 +48,19 @@ def table(files: dict[str, dict], patterns: list[str]) -> None:
     seconds = 0.0
     timed = 0
     print(f"{'file':28} {'mutants':>7} {'killed':>6} {'survived':>8} {'no tests':>8} "
-          f"{'other':>5} {'score':>6} {'s/mutant':>8}")
+          f"{'unrun':>5} {'other':>5} {'score':>6} {'s/mutant':>8}")
     for path, data in files.items():
         keys = [k for k in data["exit_code_by_key"] if _match(k, patterns)]
         if not keys:
             continue
         counts = Counter(status(data["exit_code_by_key"][k]) for k in keys)
-        durations = [data["durations_by_key"][k] for k in keys
-                     if k in data.get("durations_by_key", {})]
+        # (process_isolation = "forkserver" records no duration: 0.0)
+        durations = [d for k in keys if (d := data.get("durations_by_key", {}).get(k))]
         total.update(counts)
         seconds += sum(durations)
         timed += len(durations)
         _row(path, len(keys), counts, sum(durations) / len(durations) if durations else None)
-    print("-" * 84)
+    print("-" * 90)
     _row("total", sum(total.values()), total, seconds / timed if timed else None)
     tested = total["killed"] + total["timeout"] + total["survived"] + total["suspicious"]
     if tested:
@@ -71,12 +71,14 @@ def table(files: dict[str, dict], patterns: list[str]) -> None:
 
 
 def _row(name: str, n: int, counts: Counter, mean: float | None) -> None:
+    """killed counts timeouts too; other is suspicious, segfault, interrupted."""
     killed = counts["killed"] + counts["timeout"]
     tested = killed + counts["survived"] + counts["suspicious"]
-    other = n - killed - counts["survived"] - counts["no tests"]
+    unrun = counts["not checked"]
+    other = n - killed - counts["survived"] - counts["no tests"] - unrun
     score = f"{100 * killed / tested:.1f}%" if tested else "-"
     print(f"{name:28} {n:7} {killed:6} {counts['survived']:8} {counts['no tests']:8} "
-          f"{other:5} {score:>6} {mean if mean is None else round(mean, 1)!s:>8}")
+          f"{unrun:5} {other:5} {score:>6} {'-' if mean is None else round(mean, 1):>8}")
 
 
 def survivors(files: dict[str, dict], patterns: list[str]) -> list[tuple[str, str]]:

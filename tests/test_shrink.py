@@ -116,3 +116,20 @@ def test_shrink_never_returns_a_bigger_failure():
     shrunk, before, after = shrink.shrink(target, art, "toy")
     assert all(after[k] <= before[k] for k in before), (before, after)
     assert after["steps"] <= len(art["decisions"]) and shrunk["actors"] == ["a", "b"]
+
+
+def test_a_shrunk_toy_failure_replays_exactly():
+    """`a` alone fails the same way in fewer steps: the result has one actor, and its
+    artifact replays to the same trace (in-process, so mutation testing sees it)."""
+    from stress import config as configs
+
+    target = Shrinkable(alone="X", long=False)
+    art = _artifact(target)
+    shrunk, before, after = shrink.shrink(target, art, "toy")
+    assert shrunk["actors"] == ["a"] and after["actors"] == 1 < before["actors"]
+    assert shrunk["schedule"] == "decisions" and shrunk["shrunk_from"]["artifact"] == "toy"
+    config = configs.validate(Knobs, shrunk["config"], "shrunk")
+    again = run_seed(target, config, 0, keep_log=True, replay=shrunk)
+    assert again.failed and again.failure["check"] == "X"
+    assert trace_hash(again.log_bytes()) == shrunk["trace_hash"]
+    assert again.steps == shrunk["steps"] == after["steps"]

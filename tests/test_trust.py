@@ -258,6 +258,15 @@ def test_a_harness_error_on_dask_is_reported(tmp_path):
     assert s["seeds_run"] == 5 and [e["seeds"] for e in s["harness_errors"]] == [[3, 3]]
 
 
+def test_a_failure_in_the_summary_points_to_its_files(tmp_path):
+    sweep = Sweep(TARGET, load(**{"model.version": "v0"}), tmp_path / "o")
+    sweep.run(range(2))
+    for f in sweep.summary()["failures"]:
+        assert f["artifact"] == str(tmp_path / "o" / "failures" / f"{f['seed']}.json")
+        assert f["log"] == str(tmp_path / "o" / "logs" / f"{f['seed']}.jsonl")
+        assert json.loads(open(f["artifact"]).read())["failure"]["check"] == f["check"]
+
+
 def test_a_log_that_cannot_be_written_keeps_the_finding(tmp_path):
     out = tmp_path / "o"
     (out / "logs").mkdir(parents=True)
@@ -449,3 +458,35 @@ def test_any_violation_payload_survives_the_log_check_and_inspect(tmp_path_facto
     inspect.title(fail)
     inspect.table(inspect.failure_context(events)[1])
     assert '"event":"check.fail"' in inspect.html(events, {"windows": [], "series": []}, "t")
+
+
+def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path):
+    """In-process (mutation testing sees it): a deadlock's log, read back and checked."""
+    from stress.log import trace_hash
+
+    def build(rt):
+        a, b = rt.lock("A"), rt.lock("B")
+
+        async def one():
+            async with a:
+                await rt.point("x")
+                async with b:
+                    pass
+
+        async def two():
+            async with b:
+                await rt.point("y")
+                async with a:
+                    pass
+        return [("one", one), ("two", two)]
+
+    result = next(r for r in (run_toy(build, seed) for seed in range(40)) if r.failed)
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(dumps(result.events))
+    assert trace_hash(path.read_bytes()) != trace_hash(dumps(result.events[:-1]))
+    events, problems = logfile.read(path)
+    assert problems == [] and [e["_line"] for e in events] == list(range(1, len(events) + 1))
+    found = logfile.check([], events)
+    assert [(v["check"], v["kind"], v["line"]) for v in found] == [
+        ("deadlock", "deadlock", len(events) - 1)]
+    assert {w["actor"] for w in found[0]["blocked"]} == {"one", "two"}
