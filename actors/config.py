@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import traceback
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
+from actors import plugin
 from iommu.invariants import CHECKERS
 from iommu.pci import Kernel, probe_reset_methods
 from iommu.runtime import FAULT_SITES, Sequential
@@ -21,13 +21,20 @@ QUIRKS = Literal["hinic", "delay_250ms_after_flr", "ivb_igd", "flr"]
 class ModelSection(Strict):
     """Which kernel: a preset, single switches changed, or a patched model class."""
 
-    version: str = Field("vf", description="a preset of `iommu-stress versions`")
+    version: str = Field("vf", description="a preset of `iommu-stress versions`; with a "
+                                           "plugin, default: the version it patches")
     fixes: dict[str, bool] = Field(default_factory=dict, description="switch overrides")
-    plugin: str | None = Field(None, description='"package.module:Class", a subclass of '
-                                                 "iommu.pci.Kernel with a patch of your own")
+    plugin: str | None = Field(None, description='"FILE.py:Class" (relative to the config) '
+                                                 'or "module:Class": a subclass of '
+                                                 "iommu.pci.Kernel with a patch of your own "
+                                                 "(docs/patch-api.md)")
 
     @model_validator(mode="after")
-    def _known(self) -> "ModelSection":
+    def _known(self, info: ValidationInfo) -> "ModelSection":
+        if self.plugin is not None:
+            base = (info.context or {}).get("base")
+            self.plugin = plugin.resolve(self.plugin, base)
+            self._check_base(plugin.bases(plugin.load(self.plugin), self.plugin))
         if self.version not in PRESETS:
             raise ValueError(f"model.version: unknown version {self.version!r}; expected one "
                              f"of: {', '.join(PRESETS)}")
@@ -35,39 +42,25 @@ class ModelSection(Strict):
             if key not in FIX_COMMITS:
                 raise ValueError(f"model.fixes.{key}: unknown fix switch; expected one of: "
                                  f"{', '.join(FIX_COMMITS)}")
-        if self.plugin is not None:
-            load_plugin(self.plugin)
         return self
 
+    def _check_base(self, bases: tuple[str, ...]) -> None:
+        """A patch runs on the version it patches: by default that one (the first, if it
+        names several); another version is an error."""
+        if plugin.ANY in bases:
+            return
+        if "version" not in self.model_fields_set:
+            self.version = bases[0]
+        elif self.version not in bases:
+            raise ValueError(f"model.version: {self.version!r} is not a version "
+                             f"{plugin.name(self.plugin)!r} patches (its base: "
+                             f"{', '.join(bases)}); drop model.version or name one of those")
+
     def kernel_class(self) -> type[Kernel]:
-        return load_plugin(self.plugin) if self.plugin else Kernel
+        return plugin.load(self.plugin) if self.plugin else Kernel
 
     def kernel_fixes(self) -> Fixes:
         return preset(self.version).with_(**self.fixes)
-
-
-def load_plugin(spec: str) -> type:
-    """The model class named by `model.plugin`. Whatever its import raises is the
-    user's code failing, so it is reported as a config error, not a traceback."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f'model.plugin: {spec!r}; expected "package.module:Class"')
-    try:
-        cls = getattr(importlib.import_module(module_name), attr)
-    except (Exception, SystemExit) as e:
-        hint = '; expected "package.module:Class"' if isinstance(
-            e, (ImportError, AttributeError)) else ""
-        raise ValueError(f"model.plugin: cannot load {spec!r}: {_exc(e)}{hint}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Kernel)):
-        raise ValueError(f"model.plugin: {spec!r} is not a subclass of iommu.pci.Kernel")
-    return cls
-
-
-def _exc(e: Exception) -> str:
-    """An exception in one line; a SyntaxError with the file and line it points at."""
-    if isinstance(e, SyntaxError):
-        return f"{type(e).__name__}: {e.msg} ({e.filename}:{e.lineno})"
-    return f"{type(e).__name__}: {e}"
 
 
 class DeviceSection(Strict):
@@ -308,7 +301,8 @@ class IommuConfig(StressConfig):
                 raise
             at = traceback.extract_tb(e.__traceback__)[-1]
             raise ValueError(f"model.plugin: {self.model.plugin!r} raised building the "
-                             f"machine: {_exc(e)} (in {at.name}, {at.filename}:{at.lineno})"
+                             f"machine: {plugin.exc_line(e)} (in {at.name}, "
+                             f"{at.filename}:{at.lineno})"
                              ) from None
         for gi, g in enumerate(self.group):
             for di, d in enumerate(g.device):

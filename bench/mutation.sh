@@ -11,15 +11,19 @@
 #   bench/mutation.sh --fresh [...]      # delete mutants/ first, then as above
 #
 # mutmut copies the code into mutants/ and runs pytest there; tests.helpers.ROOT is then
-# mutants/, so the CLI subprocesses run the mutated copy too. It keeps verdicts in
-# mutants/ and re-tests only functions whose source changed: after editing tests or
-# configs, use --retest (survivors only) or --fresh (everything).
-# The first run (or --fresh) starts with one instrumented pass of the whole suite
-# (~5-10 min) that maps each function to the tests that reach it; mutants are then run
-# against those tests only, fastest first, stopping at the first failure.
+# mutants/, so the CLI subprocesses run the mutated copy too. But mutmut only maps a
+# function to the tests that call it in-process, so code run only by a CLI subprocess
+# is reported "no tests" (shown apart from the score). The first run (or --fresh) starts
+# with one instrumented pass of the whole suite (~10-15 min on 2 cores) that records
+# this map; each mutant then runs only its tests, fastest first, stopping at the first
+# failure: ~0.2 s for a killed mutant, the whole of its tests for a survivor (up to
+# ~1-2 min for code every run goes through: runtime, run, invariants).
+# Verdicts are kept in mutants/ and only mutants of functions whose source changed are
+# re-tested: after editing tests or configs, use --retest (survivors) or --fresh (all).
+# Plain mutmut works too: `mutmut results`, `mutmut show NAME`, `mutmut browse`.
 #
 # Environment: JOBS (parallel mutants, default 2), LIMIT (seconds, default 10800): the
-# run is interrupted (Ctrl-C, which keeps finished verdicts; run again to resume) after it.
+# run is then interrupted (as by Ctrl-C: finished verdicts are kept; run again to resume).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

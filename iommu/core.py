@@ -293,6 +293,16 @@ class IommuCore:
         return OK
 
     # ----- §4 pci_dev_reset_iommu_prepare / done -----
+    #
+    # The bodies are split into the kernel's own steps (its comments name them: stage the
+    # RID and the PASIDs at blocking, re-attach them, count the fence), so that a patch of
+    # one line is an override of one method (docs/patch-api.md). Each body returns the
+    # label its exit event carries as `path`; the checkers key on these labels (I1, I2,
+    # I6, I13 and the timeline read "fenced" and "restored"), so any other is refused.
+
+    PREPARE_PATHS = ("no-ats", "re-entry", "no-gdev", "nested", "counted", "failed", "fenced")
+    DONE_PATHS = ("no-ats", "not-resetting", "counted", "no-gdev", "underflow", "nested",
+                  "not-blocked", "no-blocking", "restored")
 
     async def pci_dev_reset_iommu_prepare(self, dev: Device) -> Ret:
         self.rt.emit("iommu.prepare.enter", gdev=dev.name)
@@ -304,55 +314,78 @@ class IommuCore:
         assert group is not None
         async with group.mutex:
             ret, path = await self._prepare_locked(group, dev)
+            _known_path("prepare", path, self.PREPARE_PATHS)
             return self.transition("iommu.prepare.exit", group, ret, gdev=dev.name, path=path)
 
     async def _prepare_locked(self, group: IommuGroup, dev: Device) -> tuple[Ret, str]:
-        f = self.fixes
-        gdev: GroupDevice | None = None
-        if not f.per_gdev_blocked:
-            if group.resetting_domain is not None:
-                if f.variant == "v2-reset-cnt":
-                    # [INFERRED] v2: re-entry only counts and returns 0; the device
-                    # (possibly a sibling) is not blocked.
-                    group.reset_cnt += 1
-                    return OK, "counted"
-                self.warn("pci_dev_reset_iommu_prepare", "re-entry", gdev=dev.name)
-                return err("EBUSY", "re-entry: group resetting_domain set"), "re-entry"
-        else:
-            gdev = self._dev_to_gdev(dev)
-            if gdev is None:
-                self.warn("pci_dev_reset_iommu_prepare", "no gdev", gdev=dev.name)
-                return err("ENODEV", "device not in its group"), "no-gdev"
-            if f.nested_depth:
-                gdev.reset_depth += 1
-                if gdev.reset_depth > 1:
-                    return OK, "nested"
-            elif gdev.blocked:
-                self.warn("pci_dev_reset_iommu_prepare", "re-entry", gdev=dev.name)
-                return err("EBUSY", "re-entry: device blocked"), "re-entry"
-
-        ret = self._iommu_group_alloc_blocking_domain(group)
-        if not ret and group.domain is not group.blocking_domain:
-            ret = await self._iommu_attach_device(group.blocking_domain, dev, group.domain)
+        """prepare() under group->mutex, step by step in the kernel's order."""
+        early = self._prepare_enter(group, dev)
+        if early is not None:
+            return early
+        gdev = self._dev_to_gdev(dev) if self.fixes.per_gdev_blocked else None
+        ret = await self._stage_rid_blocking(group, dev)
         if ret:
-            if gdev is not None and f.nested_depth:
+            if gdev is not None and self.fixes.nested_depth:
                 gdev.reset_depth -= 1
             return ret, "failed"
-
         if gdev is not None:
             # S3+: set before the PASID loop so that iommu_driver_get_domain_for_dev()
             # in the set_dev_pasid callbacks already answers "blocking" (fixes B12).
             gdev.blocked = True
-        if not f.per_dev_pasid or dev.max_pasids > 0:
+        await self._stage_pasids_blocking(group, dev)
+        self._reset_fence_get(group, gdev)
+        return OK, "fenced"
+
+    def _prepare_enter(self, group: IommuGroup, dev: Device) -> tuple[Ret, str] | None:
+        """The re-entry check; a result ends prepare() there. V0..S2: refused while the
+        group resets (v2 counts instead); S3, S4: refused while this device is blocked;
+        S5+: reset_depth counts, and only the outermost call goes on."""
+        f = self.fixes
+        if not f.per_gdev_blocked:
+            if group.resetting_domain is None:
+                return None
+            if f.variant == "v2-reset-cnt":
+                # [INFERRED] v2: re-entry only counts and returns 0; the device
+                # (possibly a sibling) is not blocked.
+                group.reset_cnt += 1
+                return OK, "counted"
+            self.warn("pci_dev_reset_iommu_prepare", "re-entry", gdev=dev.name)
+            return err("EBUSY", "re-entry: group resetting_domain set"), "re-entry"
+        gdev = self._dev_to_gdev(dev)
+        if gdev is None:
+            self.warn("pci_dev_reset_iommu_prepare", "no gdev", gdev=dev.name)
+            return err("ENODEV", "device not in its group"), "no-gdev"
+        if f.nested_depth:
+            gdev.reset_depth += 1
+            return (OK, "nested") if gdev.reset_depth > 1 else None
+        if gdev.blocked:
+            self.warn("pci_dev_reset_iommu_prepare", "re-entry", gdev=dev.name)
+            return err("EBUSY", "re-entry: device blocked"), "re-entry"
+        return None
+
+    async def _stage_rid_blocking(self, group: IommuGroup, dev: Device) -> Ret:
+        """Stage the RID at the blocking domain while group->domain is retained (the
+        blocking domain is allocated first: for a legacy driver that can fail)."""
+        ret = self._iommu_group_alloc_blocking_domain(group)
+        if not ret and group.domain is not group.blocking_domain:
+            ret = await self._iommu_attach_device(group.blocking_domain, dev, group.domain)
+        return ret
+
+    async def _stage_pasids_blocking(self, group: IommuGroup, dev: Device) -> None:
+        """Stage every attached PASID of the device at blocking while pasid_array keeps
+        them (S4+: only on a device with PASIDs)."""
+        if not self.fixes.per_dev_pasid or dev.max_pasids > 0:
             for pasid, domain in group.pasids():
                 await self.iommu_remove_dev_pasid(dev, pasid, domain)
+
+    def _reset_fence_get(self, group: IommuGroup, gdev: GroupDevice | None) -> None:
+        """Raise the group's fence: recovery_cnt++ (S3+) or resetting_domain set."""
         if gdev is not None:
             group.recovery_cnt += 1
         else:
             group.resetting_domain = group.blocking_domain
-            if f.variant == "v2-reset-cnt":
+            if self.fixes.variant == "v2-reset-cnt":
                 group.reset_cnt = 1
-        return OK, "fenced"
 
     async def pci_dev_reset_iommu_done(self, dev: Device) -> None:
         self.rt.emit("iommu.done.enter", gdev=dev.name)
@@ -364,11 +397,32 @@ class IommuCore:
         assert group is not None
         async with group.mutex:
             path = await self._done_locked(group, dev)
+            _known_path("done", path, self.DONE_PATHS)
             self.transition("iommu.done.exit", group, OK, gdev=dev.name, path=path)
 
     async def _done_locked(self, group: IommuGroup, dev: Device) -> str:
+        """done() under group->mutex, step by step in the kernel's order."""
+        early = self._done_enter(group, dev)
+        if early is not None:
+            return early
+        gdev = self._dev_to_gdev(dev) if self.fixes.per_gdev_blocked else None
+        blocking = group.blocking_domain
+        if blocking is None:
+            self.warn("pci_dev_reset_iommu_done", "no blocking domain", gdev=dev.name)
+            return "no-blocking"
+        await self._restore_rid_domain(group, dev, blocking)
+        if gdev is not None:
+            gdev.blocked = False
+        await self._restore_pasid_domains(group, dev, blocking)
+        self._reset_fence_put(group, gdev, dev)
+        return "restored"
+
+    def _done_enter(self, group: IommuGroup, dev: Device) -> str | None:
+        """The matching check; a label ends done() there. V0..S2: nothing to do unless
+        the group resets (v2: only the last done goes on); S3, S4: unless this device is
+        blocked; S5+: reset_depth counts down, an underflow WARNs, and only the outermost
+        call goes on."""
         f = self.fixes
-        gdev: GroupDevice | None = None
         if not f.per_gdev_blocked:
             if group.resetting_domain is None:
                 return "not-resetting"  # "prepare was bypassed"
@@ -376,52 +430,56 @@ class IommuCore:
                 group.reset_cnt -= 1  # [INFERRED] only the last done restores
                 if group.reset_cnt > 0:
                     return "counted"
-        else:
-            gdev = self._dev_to_gdev(dev)
-            if gdev is None:
-                self.warn("pci_dev_reset_iommu_done", "no gdev", gdev=dev.name)
-                return "no-gdev"
-            if f.nested_depth:
-                if gdev.reset_depth == 0:
-                    self.warn("pci_dev_reset_iommu_done", "depth underflow", gdev=dev.name)
-                    return "underflow"
-                gdev.reset_depth -= 1
-                if gdev.reset_depth:
-                    return "nested"
-            elif not gdev.blocked:
-                return "not-blocked"
+            return None
+        gdev = self._dev_to_gdev(dev)
+        if gdev is None:
+            self.warn("pci_dev_reset_iommu_done", "no gdev", gdev=dev.name)
+            return "no-gdev"
+        if f.nested_depth:
+            if gdev.reset_depth == 0:
+                self.warn("pci_dev_reset_iommu_done", "depth underflow", gdev=dev.name)
+                return "underflow"
+            gdev.reset_depth -= 1
+            return "nested" if gdev.reset_depth else None
+        return None if gdev.blocked else "not-blocked"
 
-        blocking = group.blocking_domain
-        if blocking is None:
-            self.warn("pci_dev_reset_iommu_done", "no blocking domain", gdev=dev.name)
-            return "no-blocking"
-        if group.domain is not blocking and (group.domain is not None
-                                             or not f.null_domain_guard):
-            if f.alias_unblock_warn:
-                self._warn_alias_unblock("pci_dev_reset_iommu_done", group, dev, group.domain)
-            if await self._iommu_attach_device(group.domain, dev, blocking):
-                self.warn("pci_dev_reset_iommu_done", "re-attach failed", gdev=dev.name)
-        if gdev is not None:
-            gdev.blocked = False
-        if f.per_dev_pasid:
+    async def _restore_rid_domain(self, group: IommuGroup, dev: Device,
+                                  blocking: Domain) -> None:
+        """Re-attach the RID to group->domain (S1+: not when it is NULL, B9; 15dd+:
+        WARN first if a DMA-aliased sibling is still blocked, B13)."""
+        if group.domain is blocking or (group.domain is None and self.fixes.null_domain_guard):
+            return
+        if self.fixes.alias_unblock_warn:
+            self._warn_alias_unblock("pci_dev_reset_iommu_done", group, dev, group.domain)
+        if await self._iommu_attach_device(group.domain, dev, blocking):
+            self.warn("pci_dev_reset_iommu_done", "re-attach failed", gdev=dev.name)
+
+    async def _restore_pasid_domains(self, group: IommuGroup, dev: Device,
+                                     blocking: Domain) -> None:
+        """Re-attach the PASIDs pasid_array retains: S4+ to this device only (if it has
+        PASIDs), before that group-wide through __iommu_set_group_pasid (B5)."""
+        if self.fixes.per_dev_pasid:
             if dev.max_pasids > 0:
                 for pasid, domain in group.pasids():
                     if await self.driver.set_dev_pasid(domain, dev, pasid, blocking):
                         self.warn("pci_dev_reset_iommu_done", "PASID re-attach failed",
                                   gdev=dev.name, pasid=pasid)
-        else:
-            for pasid, domain in group.pasids():
-                if await self._iommu_set_group_pasid(domain, group, pasid, blocking):
-                    self.warn("pci_dev_reset_iommu_done", "PASID re-attach failed",
-                              gdev=dev.name, pasid=pasid)
-        if gdev is not None:
-            if group.recovery_cnt == 0:
-                self.warn("pci_dev_reset_iommu_done", "recovery_cnt == 0", gdev=dev.name)
-            else:
-                group.recovery_cnt -= 1
-        else:
+            return
+        for pasid, domain in group.pasids():
+            if await self._iommu_set_group_pasid(domain, group, pasid, blocking):
+                self.warn("pci_dev_reset_iommu_done", "PASID re-attach failed",
+                          gdev=dev.name, pasid=pasid)
+
+    def _reset_fence_put(self, group: IommuGroup, gdev: GroupDevice | None,
+                         dev: Device) -> None:
+        """Drop the group's fence: recovery_cnt-- (S3+, WARN on zero) or
+        resetting_domain cleared."""
+        if gdev is None:
             group.resetting_domain = None
-        return "restored"
+        elif group.recovery_cnt == 0:
+            self.warn("pci_dev_reset_iommu_done", "recovery_cnt == 0", gdev=dev.name)
+        else:
+            group.recovery_cnt -= 1
 
     def _warn_alias_unblock(self, site: str, group: IommuGroup, dev: Device,
                             new: Domain | None) -> None:
@@ -898,3 +956,11 @@ class IommuCore:
                     self.free_domain(domain)
             group.default_domain = group.blocking_domain = group.domain = None
         dev.has_iommu = False
+
+
+def _known_path(function: str, path: str, known: tuple[str, ...]) -> None:
+    """A patched body that returns a label the checkers do not know would silently switch
+    their checks off: it is refused (the run reports the actor's exception)."""
+    if path not in known:
+        raise ValueError(f"pci_dev_reset_iommu_{function}: the body returned path {path!r}; "
+                         f"the checkers know only {', '.join(known)} (docs/patch-api.md)")

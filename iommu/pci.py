@@ -393,4 +393,9 @@ class PciLayer(IommuCore):
 
 class Kernel(PciLayer):
     """The whole model: the IOMMU core and the PCI layer in one flat namespace, like
-    the kernel. `model.plugin` names a subclass of this to test a patch."""
+    the kernel. `model.plugin` names a subclass of this to test a patch
+    (docs/patch-api.md)."""
+
+    # The version(s) a patch applies to: a preset name, a tuple of them, or "*" (any).
+    # A subclass must say; the unpatched model is every version.
+    base: str | tuple[str, ...] | None = None

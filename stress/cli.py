@@ -16,6 +16,7 @@ import orjson
 
 from stress import artifact, config as configs, inspect, logfile, shrink
 from stress import zoo as zoo_mod
+from stress import compare as compare_mod
 from stress.config import ConfigError
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
@@ -96,6 +97,12 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     zoo.add_argument("--json", action="store_true", help="the matrix as JSON on stdout")
     zoo.add_argument("--file", type=Path, help="another zoo table (default: the shipped one)")
 
+    cmp = sub.add_parser("compare", help="what changed from sweep A to sweep B (e.g. "
+                         "mainline and a patch): failure kinds, coverage, steps, time")
+    cmp.add_argument("a", type=Path, metavar="A", help="the base sweep's folder (run --out)")
+    cmp.add_argument("b", type=Path, metavar="B", help="the sweep to judge against it")
+    cmp.add_argument("--json", action="store_true", help="the comparison as JSON on stdout")
+
     sub.add_parser("versions", help="list the model versions and fix switches")
     return p
 
@@ -104,7 +111,8 @@ def main(target: Target, argv: list[str] | None = None) -> int:
     args = _parser(target).parse_args(argv)
     console = Console(highlight=False, soft_wrap=True, markup=False)
     commands = {"run": _run, "replay": _replay, "check": _check, "shrink": _shrink,
-                "zoo": _zoo, "inspect": _inspect, "versions": _versions}
+                "zoo": _zoo, "inspect": _inspect, "versions": _versions,
+                "compare": _compare}
     try:
         return commands[args.command](target, args, console)
     except ConfigError as e:
@@ -464,6 +472,16 @@ def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
                      "the check is incomplete"
                      if problems else ""))
     return 1 if violations or problems else 0
+
+
+def _compare(target: Target, args: argparse.Namespace, console: Console) -> int:
+    """Exit 1 when B has a failure kind A has not: a patch must not add one."""
+    report = compare_mod.compare(args.a, args.b, target.version_key)
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        compare_mod.render(report, console)
+    return 1 if report["new_failure_kinds"] else 0
 
 
 def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:

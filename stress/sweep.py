@@ -37,7 +37,7 @@ def run_one(target: Target, config: Any, seed: int, log: str,
     if check_determinism:
         _compare(target, config, result)
     record: dict[str, Any] = {
-        "seed": seed, "outcome": result.outcome, "steps": result.steps,
+        "seed": seed, "outcome": result.outcome, "steps": result.steps, "vt": result.vt,
         "strategy": result.strategy, "coverage": result.coverage,
         "failure": _what(result.failure) if result.failed else None, "files": {}}
     if result.events is not None and (result.failed or log == "all"):
@@ -148,8 +148,7 @@ class Sweep:
 
     @property
     def failures(self) -> list[dict[str, Any]]:
-        return [self._failure(r) for r in sorted(self.records, key=lambda r: r["seed"])
-                if r["failure"] is not None]
+        return failures_of(self.records)
 
     def run(self, seeds: Iterable[int], progress: Callable[[dict[str, Any]], None] | None = None
             ) -> None:
@@ -326,65 +325,32 @@ class Sweep:
         path = self.out / "results.jsonl"
         if not path.exists():
             return []
-        records, good = [], 0
         data = path.read_bytes()
-        for line in data.splitlines(keepends=True):
-            try:
-                records.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                break
-            good += len(line)
+        records, good = parse_records(data)
         if good < len(data):
             with open(path, "r+b") as f:
                 f.truncate(good)
         return records
 
-    def _failure(self, r: dict[str, Any]) -> dict[str, Any]:
-        out = {"seed": r["seed"], "strategy": r["strategy"], **r["failure"]}
-        for key in ("artifact", "log"):
-            if key in r:
-                out[key] = r[key]
-        return out
-
     def summary(self) -> dict[str, Any]:
-        records = sorted(self.records, key=lambda r: r["seed"])
-        steps = [r["steps"] for r in records]
-        coverage: dict[str, int] = {}
-        for r in records:
-            for key, n in r["coverage"].items():
-                coverage[key] = coverage.get(key, 0) + n
-        failures = self.failures
-        groups: dict[str, dict[str, Any]] = {}
-        for f in failures:
-            key = f"{f['kind']}:{f.get('check') or ''}:{f.get('site') or ''}"
-            g = groups.setdefault(key, {"kind": f["kind"], "check": f.get("check"),
-                                        "site": f.get("site"), "first_seed": f["seed"],
-                                        "count": 0})
-            g["count"] += 1
-        bound = sum(r["outcome"] == "step_bound" for r in records)
+        d = from_records(self.records)
         warnings = []
-        if records and bound == len(records):
+        if d["seeds_run"] and d["hit_step_bound"] == d["seeds_run"]:
             warnings.append(f"every seed hit the step bound (run.max_steps "
                             f"{self.config.run.max_steps}): no run reached its end, so "
                             "nothing was checked at the end of a run")
         return {
             **self.target.describe(self.config),
             "strategy": self.config.run.strategy,
-            "seeds_run": len(records),
-            "seed_start": records[0]["seed"] if records else None,
+            "seeds_run": d["seeds_run"],
+            "seed_start": d["seed_start"],
             "interrupted": self.interrupted,
             "stopped_early": self.stopped_early,
             "harness_errors": error_ranges(self.errors),
             "seeds_lost": sum(not e.get("kept") for e in self.errors),
             "warnings": warnings,
-            "failures": failures,
-            "failure_kinds": list(groups.values()),
-            "steps": {"min": min(steps), "median": statistics.median(steps),
-                      "max": max(steps)} if steps else None,
-            "hit_step_bound": bound,
-            "step_bound_share": round(bound / len(records), 4) if records else 0.0,
-            "coverage": coverage,
-            "never_reached": [k for k, n in coverage.items() if n == 0],
+            **{k: d[k] for k in ("failures", "failure_kinds", "steps", "hit_step_bound",
+                                 "step_bound_share", "coverage", "never_reached")},
             "seeds_this_run": self.ran,
             "seconds": round(self.seconds, 3),
             "schedules_per_second": round(self.ran / self.seconds, 1)
@@ -394,6 +360,64 @@ class Sweep:
     def write_summary(self) -> None:
         write_atomic(self.out / "summary.json",
                      orjson.dumps(self.summary(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def parse_records(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The records of a results.jsonl up to its first bad line, and how many bytes they
+    take: what follows is a torn line (the seed that was running) or damage."""
+    records, good = [], 0
+    for line in data.splitlines(keepends=True):
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            break
+        good += len(line)
+    return records, good
+
+
+def failure_of(r: dict[str, Any]) -> dict[str, Any]:
+    out = {"seed": r["seed"], "strategy": r["strategy"], **r["failure"]}
+    for key in ("artifact", "log"):
+        if key in r:
+            out[key] = r[key]
+    return out
+
+
+def failures_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [failure_of(r) for r in sorted(records, key=lambda r: r["seed"])
+            if r["failure"] is not None]
+
+
+def from_records(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the summary derives from the records alone, in seed order: shared with
+    `compare`, which must read an interrupted sweep (no summary.json) the same way."""
+    records = sorted(records, key=lambda r: r["seed"])
+    steps = [r["steps"] for r in records]
+    coverage: dict[str, int] = {}
+    for r in records:
+        for key, n in r["coverage"].items():
+            coverage[key] = coverage.get(key, 0) + n
+    failures = failures_of(records)
+    groups: dict[str, dict[str, Any]] = {}
+    for f in failures:
+        key = f"{f['kind']}:{f.get('check') or ''}:{f.get('site') or ''}"
+        g = groups.setdefault(key, {"kind": f["kind"], "check": f.get("check"),
+                                    "site": f.get("site"), "first_seed": f["seed"],
+                                    "count": 0})
+        g["count"] += 1
+    bound = sum(r["outcome"] == "step_bound" for r in records)
+    return {
+        "seeds_run": len(records),
+        "seed_start": records[0]["seed"] if records else None,
+        "failures": failures,
+        "failure_kinds": list(groups.values()),
+        "steps": {"min": min(steps), "median": statistics.median(steps),
+                  "max": max(steps)} if steps else None,
+        "hit_step_bound": bound,
+        "step_bound_share": round(bound / len(records), 4) if records else 0.0,
+        "coverage": coverage,
+        "never_reached": [k for k, n in coverage.items() if n == 0],
+    }
 
 
 def error_ranges(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -97,15 +97,16 @@ def test_bad_config_exits_2_naming_file_key_and_expectation(tmp_path, edit, key,
      "this machine"),
     ("default", _plugin("tests.plugins.nope:Patched"), "model.plugin",
      "cannot load 'tests.plugins.nope:Patched': ModuleNotFoundError: No module named "
-     "'tests.plugins.nope'; expected \"package.module:Class\""),
+     "'tests.plugins.nope'; expected \"FILE.py:Class\" or \"module:Class\" (a module in the "
+     "config's folder, or installed, or on PYTHONPATH)"),
     ("default", _plugin("tests.plugins.bad_init"), "model.plugin",
-     "'tests.plugins.bad_init'; expected \"package.module:Class\""),
+     "'tests.plugins.bad_init'; expected \"FILE.py:Class\" or \"module:Class\""),
     ("default", _plugin("tests.plugins.bad_init:RaisesInInit"), "model.plugin",
      "'tests.plugins.bad_init:RaisesInInit' raised building the machine: ValueError: cannot "
-     f"patch variant mainline (in __init__, {ROOT}/tests/plugins/bad_init.py:9)"),
+     f"patch variant mainline (in __init__, {ROOT}/tests/plugins/bad_init.py:11)"),
     ("default", _plugin("tests.plugins.bad_init:RaisesAtProbe"), "model.plugin",
      "'tests.plugins.bad_init:RaisesAtProbe' raised building the machine: KeyError: 'cxl0' "
-     f"(in add_device, {ROOT}/tests/plugins/bad_init.py:14)"),
+     f"(in add_device, {ROOT}/tests/plugins/bad_init.py:18)"),
 ])
 def test_config_that_would_fail_in_the_run_exits_2(tmp_path, base, edit, key, expected):
     """Most of these used to pass validation and then crash, or silently check nothing,

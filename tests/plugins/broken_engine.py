@@ -11,6 +11,7 @@ from iommu.pci import Kernel
 class DeadlockingDone(Kernel):
     """done() takes the group mutex and then calls the real done(), which takes it
     again: the resetting actor waits for a lock it holds."""
+    base = "*"
 
     async def pci_dev_reset_iommu_done(self, dev):
         async with dev.iommu_group.mutex:
@@ -19,6 +20,7 @@ class DeadlockingDone(Kernel):
 
 class RaisingDone(Kernel):
     """done() dereferences what it should not: the actor dies with an exception."""
+    base = "*"
 
     async def _done_locked(self, group, dev):
         raise RuntimeError(f"patched done() crashed on {dev.name}")
@@ -27,6 +29,7 @@ class RaisingDone(Kernel):
 class CrashesSetupOfSeed3(Kernel):
     """Building the machine of seed 3 fails outside any actor: the harness cannot run
     that seed (a harness error, not a finding)."""
+    base = "*"
 
     def add_group(self, *args, **kwargs):
         if getattr(self.rt, "seed", None) == 3:
@@ -36,6 +39,7 @@ class CrashesSetupOfSeed3(Kernel):
 
 class KillsWorkerAtSeed3(Kernel):
     """The worker process running seed 3 is killed (as by the OOM killer)."""
+    base = "*"
 
     def add_group(self, *args, **kwargs):
         if getattr(self.rt, "seed", None) == 3:
@@ -46,6 +50,7 @@ class KillsWorkerAtSeed3(Kernel):
 class WarnsAtProbe(Kernel):
     """Probing a device WARNs, at a site of the patch's own: a finding before any actor
     has run (the setup's events are judged too)."""
+    base = "*"
 
     WARN_SITES = Kernel.WARN_SITES + ("my_probe",)
 
@@ -57,6 +62,7 @@ class WarnsAtProbe(Kernel):
 class ExitsAtSeed3(Kernel):
     """Building seed 3 calls sys.exit(0): the harness cannot run it, and exit status 0
     must not leak out as a pass."""
+    base = "*"
 
     def add_group(self, *args, **kwargs):
         if getattr(self.rt, "seed", None) == 3:
@@ -66,6 +72,7 @@ class ExitsAtSeed3(Kernel):
 
 class ExitsInDone(Kernel):
     """done() calls sys.exit(0) inside an actor: a crash of that actor, not a pass."""
+    base = "*"
 
     async def _done_locked(self, group, dev):
         raise SystemExit(0)

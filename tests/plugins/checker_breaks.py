@@ -21,6 +21,7 @@ class RecoveryCntLeak(Kernel):
     `gdev->blocked`). Right after the first outermost done the group counts one
     recovery more than it has blocked gdevs: I1 compares the two on every core
     transition, so it fails at that done's exit, before anything else goes wrong."""
+    base = "*"
 
     async def _done_locked(self, group: IommuGroup, dev: Device) -> str:
         path = await super()._done_locked(group, dev)
@@ -35,6 +36,7 @@ class DepthNotCounted(Kernel):
     fenced prepare leaves `blocked` with `reset_depth == 0`; I2 asserts
     blocked == (reset_depth > 0) on every transition, so it fails at that prepare's
     exit (I1 still holds: recovery_cnt matches the blocked flags)."""
+    base = "*"
 
     async def _prepare_locked(self, group: IommuGroup, dev: Device) -> tuple[Ret, str]:
         ret, path = await super()._prepare_locked(group, dev)
@@ -49,6 +51,7 @@ class NoFence(Kernel):
     still skips the blocked gdev, so nothing is programmed wrongly in hardware: only the
     fence itself is broken, and I3(a) sees group->domain change through it at the
     attach's exit."""
+    base = "*"
 
     def fenced(self, group: IommuGroup) -> bool:
         return False
@@ -60,6 +63,7 @@ class PrepareKeepsPasids(Kernel):
     PASID exits prepare `blocked` with that PASID still live in hardware: I4's PASID
     clause fails at prepare's exit, before the hardware reset begins (so before I5 could
     see an invalidation)."""
+    base = "*"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -83,6 +87,7 @@ class PasidDetachHitsBlocked(Kernel):
     devices (bug B8). An SVA unbind during a reset sends the resetting device a redundant
     set_dev_pasid(blocked), which the driver turns into a devTLB invalidation: an ATS
     invalidation to a device in reset, which is exactly I5."""
+    base = "*"
 
     async def _iommu_remove_group_pasid(self, group: IommuGroup, pasid: int,
                                         domain) -> None:
@@ -99,6 +104,7 @@ class DoneForgetsRid(Kernel):
     unblocks the device. On a device without PASIDs no driver callback runs in done(),
     so nothing but I6 looks: at done's exit the requester ID is still on the blocking
     domain instead of group->domain."""
+    base = "*"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -123,6 +129,7 @@ class OutermostDoneTakenForNested(Kernel):
     transition stays self-consistent (blocked with depth 1, recovery_cnt counting it,
     the RID parked on blocking), so I1..I6 hold; but the reset window never closes, and
     I7 finds the fence still up at the end of the run."""
+    base = "*"
 
     async def _done_locked(self, group: IommuGroup, dev: Device) -> str:
         gdev = self._dev_to_gdev(dev)
@@ -136,6 +143,7 @@ class DeferredAttachGroupFence(Kernel):
     instead of the device's own `gdev->blocked` (b296ca1f's per-device test reverted:
     bug B11). A driver's first DMA map on a device that is not itself resetting fails
     -EBUSY because a sibling is resetting: I8's deferred-attach clause."""
+    base = "*"
 
     async def iommu_deferred_attach(self, dev: Device, domain) -> Ret:
         await self.rt.point(f"deferred_attach {dev.name}")
@@ -156,6 +164,7 @@ class DriverViewIgnoresBlocked(Kernel):
     answers group->domain. When done() re-attaches the RID, the driver is told the
     device is on group->domain while the hardware has it on the blocking domain: I9
     fails inside done() at that callback."""
+    base = "*"
 
     def driver_view(self, dev: Device):
         group = dev.iommu_group
@@ -168,6 +177,7 @@ class StoreTypeFreesOld(Kernel):
     `iommu_domain_free(new)`. A type change fenced by a reset fails -EBUSY, restores
     the old default domain, and frees it while group->domain and the hardware still use
     it: the next driver callback or DMA unmap on it is a use-after-free, I10."""
+    base = "*"
 
     async def iommu_setup_default_domain(self, group: IommuGroup, req: str | None) -> Ret:
         old = group.default_domain
@@ -197,6 +207,7 @@ class BusResetLosesDone(Kernel):
     Used by test_a_prepare_never_done_is_reported_by_i11, beside the table's I11 case:
     a violation on `actor.done` used to crash the run (StopRun raised outside the
     scheduler's actor try block)."""
+    base = "*"
 
     async def pci_reset_bus_function(self, pdev: PciDev, probe: bool) -> Ret:
         bridge = pdev.bridge
@@ -216,6 +227,7 @@ class NestingRefused(Kernel):
     """I12: 0d5fd7a9's nesting reverted in one line: prepare on a device that is already
     blocked WARNs "re-entry" and returns -EBUSY (as S3/S4 do: bug B1). The nested
     bus-reset prepare inside cxl_reset_bus_function hits it; I12 fails on the WARN."""
+    base = "*"
 
     async def _prepare_locked(self, group: IommuGroup, dev: Device) -> tuple[Ret, str]:
         gdev = self._dev_to_gdev(dev)
@@ -231,6 +243,7 @@ class PrepareErrorAsEnotty(Kernel):
     pci_reset_function's caller never learns the IOMMU could not be stopped. With a
     legacy driver whose blocking domain fails to allocate (-ENOMEM), I13 sees a method
     return ENOTTY after its prepare returned ENOMEM."""
+    base = "*"
 
     async def _prepare(self, pdev: PciDev) -> Ret:
         ret = await super()._prepare(pdev)
@@ -243,6 +256,7 @@ class FlrProbeResets(Kernel):
     device lock against a concurrent surprise removal. When the removal lands inside
     that pair, the caller's "no racy iommu_release_device()" precondition (spec §6.7) is
     broken: B14."""
+    base = "*"
 
     async def pcie_reset_flr(self, pdev: PciDev, probe: bool) -> Ret:
         if not pdev.flr:
@@ -255,6 +269,7 @@ class NoNullDomainGuard(Kernel):
     NULL (bug B9). In a group whose default domain failed at probe (group->domain is
     NULL), the first done() dereferences the NULL domain: a kernel oops. The patch is
     the switch of that one condition (`group->domain != NULL`) on the vf model."""
+    base = "*"
 
     def __init__(self, rt, fixes) -> None:
         super().__init__(rt, fixes.with_(null_domain_guard=False))
@@ -266,6 +281,7 @@ class FlrDoneAfterFailedPrepare(Kernel):
     done() is called for a prepare that never succeeded. I11 (a failed prepare is never
     followed by done) fails at that done's entry. A legacy driver whose blocking domain
     fails to allocate makes prepare fail (-ENOMEM)."""
+    base = "*"
 
     async def _flr_like(self, pdev: PciDev, what: str) -> Ret:
         await self.rt.point(f"wait pending transactions {pdev.name}")

@@ -5,6 +5,8 @@ from iommu.pci import Kernel
 
 
 class Patched(Kernel):
+    base = "vf"
+
     async def _iommu_group_set_domain_internal(self, group, new, flags):
         if self.fenced(group) and flags & IOMMU_SET_DOMAIN_MUST_SUCCEED and new is not group.domain:
             from iommu.ret import err

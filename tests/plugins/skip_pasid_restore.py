@@ -7,10 +7,7 @@ from iommu.pci import Kernel
 
 
 class Patched(Kernel):
-    async def _done_locked(self, group, dev):
-        pasids = group.pasids
-        group.pasids = lambda: []  # the re-attach loop sees no PASID
-        try:
-            return await super()._done_locked(group, dev)
-        finally:
-            del group.pasids
+    base = "vf"
+
+    async def _restore_pasid_domains(self, group, dev, blocking):
+        pass  # the re-attach loop is gone
