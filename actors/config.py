@@ -1,4 +1,4 @@
-"""The IOMMU sections of a config (DESIGN §6): model, groups and devices, actors."""
+"""The IOMMU sections of a config (docs/design.md §6): model, groups and devices, actors."""
 
 from __future__ import annotations
 
@@ -32,9 +32,10 @@ class ModelSection(Strict):
     @model_validator(mode="after")
     def _known(self, info: ValidationInfo) -> "ModelSection":
         if self.plugin is not None:
-            base = (info.context or {}).get("base")
-            self.plugin = plugin.resolve(self.plugin, base)
-            self._check_base(plugin.bases(plugin.load(self.plugin), self.plugin))
+            context = info.context or {}
+            self.plugin = plugin.resolve(self.plugin, context.get("base"))
+            self._check_base(plugin.bases(plugin.load(self.plugin), self.plugin),
+                             bool(context.get("version_follows_plugin")))
         if self.version not in PRESETS:
             raise ValueError(f"model.version: unknown version {self.version!r}; expected one "
                              f"of: {', '.join(PRESETS)}")
@@ -44,12 +45,13 @@ class ModelSection(Strict):
                                  f"{', '.join(FIX_COMMITS)}")
         return self
 
-    def _check_base(self, bases: tuple[str, ...]) -> None:
+    def _check_base(self, bases: tuple[str, ...], follow: bool) -> None:
         """A patch runs on the version it patches: by default that one (the first, if it
-        names several); another version is an error."""
+        names several), also when `--plugin` meets a config written for another version
+        (`follow`); a version named for the patch that it does not patch is an error."""
         if plugin.ANY in bases:
             return
-        if "version" not in self.model_fields_set:
+        if "version" not in self.model_fields_set or follow and self.version not in bases:
             self.version = bases[0]
         elif self.version not in bases:
             raise ValueError(f"model.version: {self.version!r} is not a version "
@@ -140,7 +142,7 @@ class DriverActor(ActorBase):
 
 
 class ResetActor(ActorBase):
-    """A function reset by one of the kernel's paths (spec §6.1, §6.5)."""
+    """A function reset by one of the kernel's paths (docs/kernel.md §6.1, §6.5)."""
     kind: Literal["reset"]
     path: Literal["function", "try", "flr"] = Field(
         "function", description="pci_reset_function (bridge and device locks), "
@@ -184,7 +186,7 @@ class SysfsActor(ActorBase):
 
 
 class HotplugActor(ActorBase):
-    """Surprise removal and re-add of the device (spec §6.7: off unless configured)."""
+    """Surprise removal and re-add of the device (docs/kernel.md §6.7: off unless configured)."""
     kind: Literal["hotplug"]
 
 

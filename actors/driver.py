@@ -1,4 +1,4 @@
-"""A kernel driver bound to a device (spec §5.1, §5.6): bind takes a default-domain
+"""A kernel driver bound to a device (docs/kernel.md §5.1, §5.6): bind takes a default-domain
 user reference; each DMA map goes through iommu_deferred_attach() while the first attach
 is deferred (dma-iommu's fast path); each unmap flushes the device TLBs of the devices
 on the domain; unbind drops the reference."""

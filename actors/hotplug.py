@@ -1,4 +1,4 @@
-"""Surprise removal and re-add of a device (spec §5.9, §5.10, §6.7). It takes no PCI
+"""Surprise removal and re-add of a device (docs/kernel.md §5.9, §5.10, §6.7). It takes no PCI
 lock: the hardware is gone. A removal in the middle of a reset is a precondition
 violation of the kernel's callers, reported as B14 by its checker."""
 

@@ -2,7 +2,7 @@
 
 A plugin is `FILE.py:Class` (a file, relative to the config's folder, or to the current
 directory on the command line) or `module:Class` (importable, or a module in the
-config's folder). A file is recorded by its absolute path, so that worker processes,
+config's folder or the current directory). A file is recorded by its absolute path, so that worker processes,
 `--resume` and `replay` load the same file; what runs are told is its name and the
 hash of its source, so a trace does not depend on where the repository is.
 """
@@ -35,10 +35,11 @@ def resolve(spec: str, base: Path | None) -> str:
                          '"module:Class"')
     if is_file(spec):
         return f"{((base or Path.cwd()) / Path(module).expanduser()).resolve()}:{attr}"
-    if importlib.util.find_spec(module.partition(".")[0]) is None and base is not None:
-        local = base / (module.replace(".", "/") + ".py")
-        if local.is_file():
-            return f"{local.resolve()}:{attr}"
+    if importlib.util.find_spec(module.partition(".")[0]) is None:
+        for folder in (base, Path.cwd()):
+            local = folder / (module.replace(".", "/") + ".py") if folder else None
+            if local is not None and local.is_file():
+                return f"{local.resolve()}:{attr}"
     return spec
 
 

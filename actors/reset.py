@@ -1,4 +1,4 @@
-"""Function resets (spec §6.1, §6.5): pci_reset_function(), the trylock variant that
+"""Function resets (docs/kernel.md §6.1, §6.5): pci_reset_function(), the trylock variant that
 VFIO's reset ioctl uses (both walk the device's reset_methods), or a driver's direct
 pcie_flr(). The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
 differ in what the config demands of the target (a CXL device, a device with a quirk),

@@ -1,4 +1,4 @@
-"""An SVA user (spec §1.6, §5.7): bind attaches the mm's SVA domain at its PASID on the
+"""An SVA user (docs/kernel.md §1.6, §5.7): bind attaches the mm's SVA domain at its PASID on the
 group; while bound, CPU mm changes make the driver flush the device TLBs of every
 device that has the PASID in hardware (with no coordination with resets: these are the
 invalidations that must never reach a resetting device); unbind detaches (never

@@ -1,4 +1,4 @@
-"""sysfs writers (spec §5.8, §6.2, §6.5): `reset` (pci_reset_function), `reset_method`
+"""sysfs writers (docs/kernel.md §5.8, §6.2, §6.5): `reset` (pci_reset_function), `reset_method`
 (re-storing the device's methods probes each one, and the bus and device-specific
 probes call prepare/done), and the group's `type` (a default-domain change, fenced
 during a reset; DMA -> DMA-FQ is converted in place)."""

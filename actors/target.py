@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from actors import driver, hotplug, reset, sva, sysfs, vfio
+from actors import driver, hotplug, plugin, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
@@ -25,6 +25,7 @@ class IommuTarget:
     config_model = IommuConfig
     default_config = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
     version_key = "model.version"
+    plugin_key = "model.plugin"
     zoo = Path(__file__).resolve().parent.parent / "configs" / "zoo" / "zoo.toml"
 
     def setup(self, config: IommuConfig, rt: Any, seed: int) -> Setup:
@@ -47,7 +48,8 @@ class IommuTarget:
         fixes = fixes_of(config)
         out = {"version": config.model.version, "fixes": fixes.on(), "variant": fixes.variant}
         if config.model.plugin:
-            out["plugin"] = config.model.plugin
+            out["plugin"] = plugin.name(config.model.plugin)
+            out["plugin_sha256"] = plugin.source_hash(config.model.kernel_class())
         return out
 
     def versions(self) -> list[dict[str, Any]]:

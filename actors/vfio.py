@@ -1,4 +1,4 @@
-"""A VFIO device user (spec §6.6).
+"""A VFIO device user (docs/kernel.md §6.6).
 
 iommufd mode, per iteration: bind (claim DMA ownership of the group), attach the RID
 to a fresh hwpt through the group handle, optionally replace it, attach / replace /

@@ -1,14 +1,15 @@
-"""The IOMMU core of drivers/iommu/iommu.c, per version (spec §1–§5).
+"""The IOMMU core of drivers/iommu/iommu.c, per version (docs/kernel.md §1–§5).
 
 Each method is one kernel function, named as in the kernel; the kernel's `__name` is
-`_name` here so that a plugin subclass (DESIGN §5) can override it. A method that runs
-under `group->mutex` holds the model lock for its whole body; the only interleaving
-inside it is at the driver callbacks (scheduling points of the IOMMU driver), where
-actors that do not need the mutex (a reset in progress, a firmware wait) may run.
+`_name` here so that a plugin subclass can override it (docs/patch-api.md). A method
+that runs under `group->mutex` holds the model lock for its whole body; the only
+interleaving inside it is at the driver callbacks (scheduling points of the IOMMU
+driver), where actors that do not need the mutex (a reset in progress, a firmware
+wait) may run.
 
 Every exit of a locked function emits one event with the state the checkers need
-(DESIGN §3): `recovery_cnt` (or `resetting_domain` before S3), `domain`, and per gdev
-the fields this version has (`blocked` from S3, `reset_depth` from S5).
+(docs/design.md §3): `recovery_cnt` (or `resetting_domain` before S3), `domain`, and
+per gdev the fields this version has (`blocked` from S3, `reset_depth` from S5).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Device:
     attach_deferred: bool = False
     require_direct: bool = False
     has_iommu: bool = True  # dev_has_iommu(): dev->iommu && dev->iommu->iommu_dev
-    rid: str = ""  # requester ID; DMA aliases share one (spec §1.4)
+    rid: str = ""  # requester ID; DMA aliases share one (docs/kernel.md §1.4)
     iommu_group: "IommuGroup | None" = None
 
     def __post_init__(self) -> None:
@@ -89,14 +90,14 @@ class IommuGroup:
 
 
 class IommuCore:
-    """The core functions of spec §3–§5 for the version given by `fixes`."""
+    """The core functions of docs/kernel.md §3–§5 for the version given by `fixes`."""
 
     def __init__(self, rt: "Runtime", fixes: Fixes) -> None:
         self.rt = rt
         self.fixes = fixes
         self.hw = Hardware(rt)
         self.driver = IommuDriver(rt, self.hw, self.driver_view)
-        # The driver's static ops->blocked_domain and ops->identity_domain (spec §1.5).
+        # The driver's static ops->blocked_domain and ops->identity_domain (docs/kernel.md §1.5).
         self.blocked_domain = Domain("blocked", BLOCKED, static=True)
         self.identity_domain = Domain("identity", IDENTITY, static=True)
         self.groups: dict[str, IommuGroup] = {}
@@ -196,7 +197,8 @@ class IommuCore:
     # ----- §3 primitive helpers -----
 
     def fenced(self, group: IommuGroup) -> bool:
-        """The group-wide reset fence (spec §5): resetting_domain before S3, recovery_cnt after."""
+        """The group-wide reset fence (docs/kernel.md §5): resetting_domain before S3,
+        recovery_cnt after."""
         if self.fixes.per_gdev_blocked:
             return group.recovery_cnt != 0
         return group.resetting_domain is not None
@@ -250,7 +252,8 @@ class IommuCore:
 
     async def _iommu_set_group_pasid(self, domain: Domain, group: IommuGroup, pasid: int,
                                      old: Domain | None) -> Ret:
-        """No version skips blocked devices here (spec §3; bug B5 through done() in V0-S3)."""
+        """No version skips blocked devices here (docs/kernel.md §3; bug B5 through done()
+        in V0-S3)."""
         done: list[Device] = []
         for gdev in group.devices:
             dev = gdev.dev
@@ -485,7 +488,7 @@ class IommuCore:
                             new: Domain | None) -> None:
         """[INFERRED] 15dd29ca (not read): WARN when `dev`'s shared requester ID is
         re-enabled (put on a translating domain) while a DMA-aliased sibling is still
-        blocked. It warns, it does not prevent (spec §4.5, B13); placed both in done()
+        blocked. It warns, it does not prevent (docs/kernel.md §4.5, B13); placed both in done()
         and in the group set_domain loop."""
         if new is None or not new.translating:
             return
@@ -924,7 +927,7 @@ class IommuCore:
 
     async def iommu_release_device(self, dev: Device) -> None:
         """Removal (__iommu_group_remove_device): nothing looks at reset state, so a
-        blocked gdev's recovery_cnt leaks (B14) [INFERRED consequence, spec §5.10]."""
+        blocked gdev's recovery_cnt leaks (B14) [INFERRED consequence, docs/kernel.md §5.10]."""
         group = dev.iommu_group
         if group is None:
             return
@@ -947,7 +950,7 @@ class IommuCore:
         if not dev.attach_deferred:
             # The driver's release_domain (its blocked domain; identity for require_direct
             # devices). The core passes group->domain as old even when the device is
-            # physically on blocking [INFERRED mismatch, spec §5.10].
+            # physically on blocking [INFERRED mismatch, docs/kernel.md §5.10].
             release = self.identity_domain if dev.require_direct else self.blocked_domain
             await self.driver.attach_dev(release, dev, group.domain)
         if not group.devices:

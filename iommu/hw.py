@@ -1,4 +1,4 @@
-"""The hardware shadow (spec §1.7) and the IOMMU driver callbacks that program it.
+"""The hardware shadow (docs/kernel.md §1.7) and the IOMMU driver callbacks that program it.
 
 The core's fields say what the kernel believes; this module says what the IOMMU and the
 devices really do: which domain translates each requester ID and PASID, which device is

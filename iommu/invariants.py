@@ -1,4 +1,4 @@
-"""Checkers for the invariants of spec §8: folds over the event stream.
+"""Checkers for the invariants of docs/kernel.md §8: folds over the event stream.
 
 Each checker sees every event, in order, and returns a violation (a dict naming the
 check, the devices and the expected and actual values) or None. The same objects run
@@ -139,7 +139,7 @@ class Pairing:
 
 
 class RemovalDuringReset:
-    """Spec §6.7: the callers of prepare/done guarantee that no iommu_release_device()
+    """docs/kernel.md §6.7: the callers of prepare/done guarantee that no iommu_release_device()
     races with the pair (the kernel-doc's precondition). A removal, or a re-add, of a
     device between the start of its prepare and the end of its done breaks it; the
     consequences are bug B14 (the fence leaks, a NULL or freed dev->iommu_group)."""

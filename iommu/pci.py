@@ -1,12 +1,12 @@
-"""The PCI reset layer of drivers/pci (spec §2, §6): methods, quirks, the walk, wrappers.
+"""The PCI reset layer of drivers/pci (docs/kernel.md §2, §6): methods, quirks, the walk, wrappers.
 
 Every method brackets its hardware reset with pci_dev_reset_iommu_prepare/done exactly
-where f5b16b802174 put them (unchanged by the fix series), so the nesting of spec §6.3
+where f5b16b802174 put them (unchanged by the fix series), so the nesting of docs/kernel.md §6.3
 comes from the call structure, not from a flag: cxl_bus calls the bus method, and a quirk
 calls pcie_flr(), each of which prepares again.
 
 The device is in reset (hardware shadow) from the moment the reset action is issued until
-the reset routine returns, quirk firmware waits included (spec §1.7, I5).
+the reset routine returns, quirk firmware waits included (docs/kernel.md §1.7, I5).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class PciDev:
 
 
 def probe_reset_methods(pdev: PciDev) -> list[str]:
-    """pci_init_reset_methods() at enumeration, in table order (spec §6.1).
+    """pci_init_reset_methods() at enumeration, in table order (docs/kernel.md §6.1).
 
     [INFERRED] At enumeration dev_has_iommu() is still false, so the prepare/done that
     `bus` and `device_specific` run while probing are no-ops and do not change the answer.
@@ -115,7 +115,7 @@ class PciLayer(IommuCore):
             return err("ENOTTY", f"not ready after {reset_type} (injected timeout)")
         return OK
 
-    # ----- methods (spec §6.2) -----
+    # ----- methods (docs/kernel.md §6.2) -----
 
     async def _flr_like(self, pdev: PciDev, what: str) -> Ret:
         """The body shared by pcie_flr() and pci_af_flr() after their capability checks."""
@@ -201,7 +201,7 @@ class PciLayer(IommuCore):
         bridge = pdev.bridge
         if bridge is not None and bridge.cxl_port and bridge.sbr_masked:
             return OK if probe else err("ENOTTY", "SBR masked by the CXL port")
-        ret = await self._prepare(pdev)  # even when probing (spec §6.2)
+        ret = await self._prepare(pdev)  # even when probing (docs/kernel.md §6.2)
         if ret:
             return ret
         rc = await self._pci_dev_reset_slot_function(pdev, probe)
@@ -244,7 +244,7 @@ class PciLayer(IommuCore):
             await self.pci_dev_reset_iommu_done(pdev.dev)
         return rc
 
-    # ----- quirks (spec §6.3, §6.4) -----
+    # ----- quirks (docs/kernel.md §6.3, §6.4) -----
 
     async def quirk_reset(self, pdev: PciDev, probe: bool) -> Ret:
         return await {"hinic": self.reset_hinic_vf_dev,
@@ -299,7 +299,7 @@ class PciLayer(IommuCore):
             await self.pci_dev_reset_iommu_done(pdev.dev)
         return OK
 
-    # ----- the walk and its callers (spec §6.1) -----
+    # ----- the walk and its callers (docs/kernel.md §6.1) -----
 
     def method(self, name: str) -> Callable[[PciDev, bool], Awaitable[Ret]]:
         return {"device_specific": self.pci_dev_specific_reset, "acpi": self.pci_dev_acpi_reset,
@@ -342,7 +342,7 @@ class PciLayer(IommuCore):
         return await self._reset_locked(pdev)
 
     async def pci_try_reset_function(self, pdev: PciDev) -> Ret:
-        """Only trylocks the device (spec §2), -EAGAIN on contention."""
+        """Only trylocks the device (docs/kernel.md §2), -EAGAIN on contention."""
         if not pdev.reset_methods:
             return err("ENOTTY", "no reset methods")
         if not await pdev.lock.try_acquire():
@@ -353,7 +353,7 @@ class PciLayer(IommuCore):
             pdev.lock.release()
 
     async def pci_reset_bus(self, pdev: PciDev) -> Ret:
-        """VFIO hot reset (spec §6.5): a secondary bus reset of every function below the
+        """VFIO hot reset (docs/kernel.md §6.5): a secondary bus reset of every function below the
         bridge, with no IOMMU prepare/done at all. Not covered by the fence: B16."""
         bridge = pdev.bridge
         if bridge is None:

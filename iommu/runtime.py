@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-# Where the model asks the runtime whether to fail (spec §9.5). `default_domain` is asked
+# Where the model asks the runtime whether to fail (docs/kernel.md §9.5). `default_domain` is asked
 # once per group at probe: when it fires, the group has no default domain (B9's state).
 FAULT_SITES = ("blocking_domain_alloc", "attach_dev", "set_dev_pasid", "pci_dev_wait",
                "default_domain")
@@ -34,7 +34,8 @@ class Runtime(Protocol):
     def emit(self, event: str, **fields: Any) -> None:
         """Record one event; checkers see it at once."""
     def fault(self, site: str) -> bool:
-        """Whether the fault at `site` fires now (spec §9.5); the engine decides from the seed."""
+        """Whether the fault at `site` fires now (docs/kernel.md §9.5); the engine
+        decides from the seed."""
 
 
 class SequentialLock:

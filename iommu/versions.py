@@ -1,4 +1,4 @@
-"""Model versions: one switch per fix commit, and the named presets of spec §0.
+"""Model versions: one switch per fix commit, and the named presets of docs/kernel.md §0.
 
 A preset is a set of switches plus, for the rejected historical designs, a variant that
 changes code the fix series never touched (the PCI callers in RC-PCI, the group counter
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-# Fix switches in the order the commits landed on the iommu fixes branch (spec §0).
+# Fix switches in the order the commits landed on the iommu fixes branch (docs/kernel.md §0).
 FIX_COMMITS = {
     "null_domain_guard": "d769711fcddd",
     "per_gdev_blocked": "b296ca1fb43a",
@@ -32,7 +32,7 @@ class Fixes:
     pasid_detach_skip_blocked: bool = False
     nofail_through_fence: bool = False
     alias_unblock_warn: bool = False
-    # Not a fix commit: the code shape of a rejected design (spec §0).
+    # Not a fix commit: the code shape of a rejected design (docs/kernel.md §0).
     variant: str = "mainline"
 
     def on(self) -> list[str]:
@@ -59,7 +59,7 @@ PRESETS: dict[str, tuple[Fixes, str]] = {
     "s7": (_cumulative(*_ORDER[:6]), "+ nofail passes the fence"),
     "vf": (_cumulative(*_ORDER), "mainline, v7.1"),
     "stable-7.0.10": (_cumulative(*_ORDER[:6]), "7.0.10 stable"),
-    # [INFERRED] spec §0: only V6's commit message is known; it behaves as S5.
+    # [INFERRED] docs/kernel.md §0: only V6's commit message is known; it behaves as S5.
     "v6": (_cumulative(*_ORDER[:4]), "rc v6 patch, as S5 [INFERRED]"),
     # [INFERRED] RC-PCI and v2 were posted against V0 (7.0-rc); their exact base is not known.
     "rc-pci": (Fixes(variant="rc-pci"), "rejected: no outer pair"),

@@ -1,4 +1,4 @@
-"""Failure artifacts (DESIGN §4): everything needed to re-run a failure exactly."""
+"""Failure artifacts (docs/design.md §4): everything needed to re-run a failure exactly."""
 
 from __future__ import annotations
 

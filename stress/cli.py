@@ -23,7 +23,7 @@ from stress.run import Result, run_seed
 from stress import sweep as sweep_mod
 from stress.progress import Reporter
 from stress.sweep import Sweep
-from stress.target import Target
+from stress.target import Target, model_label
 
 
 def _parser(target: Target) -> argparse.ArgumentParser:
@@ -42,6 +42,7 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--version", metavar="VERSION",
                      help=f"model version (see `versions`; `{target.prog} --version` is the "
                           "tool's own)")
+    _plugin_arg(run, "the patch to run: the model version defaults to the one it patches")
     run.add_argument("--strategy", choices=("portfolio", "random", "pct"),
                      help="scheduling strategy (default: run.strategy)")
     run.add_argument("--pct-depth", type=int, help="bug depth for pct (default: run.pct_depth)")
@@ -62,6 +63,9 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     replay.add_argument("artifact", type=Path)
     replay.add_argument("--log", type=Path, dest="log_out",
                         help="where to write the replayed log (default: next to the artifact)")
+    replay.add_argument("--version", metavar="VERSION", help="run the recorded interleaving "
+                        "on this model version instead: does it pass there?")
+    _plugin_arg(replay, "run the recorded interleaving on this patch instead: does it pass?")
 
     ins = sub.add_parser("inspect", help="filter and show a log, as a table, a timeline, "
                          "an HTML swimlane page or a Perfetto trace")
@@ -84,6 +88,7 @@ def _parser(target: Target) -> argparse.ArgumentParser:
                          "preemptions and steps; writes <seed>.min.json")
     shr.add_argument("artifact", type=Path)
     shr.add_argument("--budget", type=int, default=400, help="at most this many runs")
+    _plugin_arg(shr, "the recorded patch, from another place (its source must be the same)")
 
     check = sub.add_parser("check", help="run the invariant checkers over a saved log")
     check.add_argument("log", type=Path)
@@ -96,6 +101,8 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     zoo.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     zoo.add_argument("--json", action="store_true", help="the matrix as JSON on stdout")
     zoo.add_argument("--file", type=Path, help="another zoo table (default: the shipped one)")
+    _plugin_arg(zoo, "also run every scenario on this patch (on the version it patches): "
+                "which known bugs does it have?")
 
     cmp = sub.add_parser("compare", help="what changed from sweep A to sweep B (e.g. "
                          "mainline and a patch): failure kinds, coverage, steps, time")
@@ -105,6 +112,20 @@ def _parser(target: Target) -> argparse.ArgumentParser:
 
     sub.add_parser("versions", help="list the model versions and fix switches")
     return p
+
+
+def _plugin_arg(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--plugin", metavar="FILE.py:Class", type=_from_cwd,
+                        help=f'{help} ("FILE.py:Class" or "module:Class")')
+
+
+def _from_cwd(spec: str) -> str:
+    """A file named on the command line is relative to the current directory (in a
+    config, to the config's folder)."""
+    module, sep, attr = spec.partition(":")
+    if module.endswith(".py") or "/" in module:
+        return f"{Path(module).expanduser().resolve()}{sep}{attr}"
+    return spec
 
 
 def main(target: Target, argv: list[str] | None = None) -> int:
@@ -140,6 +161,16 @@ def _config_path(target: Target, given: Path | None) -> Path:
     raise ConfigError("no CONFIG given and no configs/default.toml here or in the install")
 
 
+def _model_options(target: Target, args: argparse.Namespace
+                   ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """The overrides, their flags and the validation context of `--version` and
+    `--plugin`: a patch given without a version runs on the version it patches."""
+    overrides = {target.version_key: args.version, target.plugin_key: args.plugin}
+    flags = {target.version_key: "--version", target.plugin_key: "--plugin"}
+    context = {"version_follows_plugin": args.plugin is not None and args.version is None}
+    return overrides, flags, context
+
+
 # The flag behind each config key the command line sets, to blame a bad value on it.
 RUN_FLAGS = {"run.seeds": "--seeds", "run.seed_start": "--seed-start",
              "run.strategy": "--strategy", "run.pct_depth": "--pct-depth",
@@ -168,16 +199,20 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     else:
         path = _config_path(target, args.config)
         count, start = args.seeds, args.seed_start
-        flags = {**RUN_FLAGS, target.version_key: "--version"}
+        flags = dict(RUN_FLAGS)
         if args.seed is not None:
             count, start = 1, args.seed
             flags["run.seed_start"] = "--seed"
         overrides = {"run.seeds": count, "run.seed_start": start, "run.strategy": args.strategy,
-                     "run.pct_depth": args.pct_depth, "run.workers": args.workers,
-                     target.version_key: args.version}
-        config = configs.load(target.config_model, path, overrides, flags)
+                     "run.pct_depth": args.pct_depth, "run.workers": args.workers}
+        model, model_flags, context = _model_options(target, args)
+        config = configs.load(target.config_model, path, overrides | model,
+                              flags | model_flags, context)
         seeds = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
-        version = target.describe(config)["version"]
+        described = target.describe(config)
+        patch = Path(described["plugin"].partition(":")[0]).stem if described.get("plugin") \
+            else None
+        version = described["version"] + (f"+{patch}" if patch else "")
         out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
                                            f"{seeds.start}-{len(seeds)}")
         log = args.log or "fail"
@@ -186,7 +221,7 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     workers = args.workers if args.workers is not None else config.run.workers
     sweep = Sweep(target, config, out, log=log, check_determinism=args.check_determinism,
                   workers=workers, stop_after=args.stop_after, dask=args.dask)
-    console.print(f"{target.prog}: {source} on {target.describe(config)['version']}, seeds "
+    console.print(f"{target.prog}: {source} on {model_label(target.describe(config))}, seeds "
                   f"{seeds.start}..{seeds.stop - 1}, strategy {config.run.strategy} -> {out}")
     already = len(sweep.finished())
     if already:
@@ -212,10 +247,11 @@ def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, confi
     recorded = {"--seeds": len(seeds), "--seed-start": seeds.start,
                 "--strategy": config.run.strategy, "--pct-depth": config.run.pct_depth,
                 "--version": target.describe(config)["version"], "--log": log,
-                "--out": out}
+                "--out": out, "--plugin": _key(config, target.plugin_key)}
     given = {"--seeds": args.seeds, "--seed-start": args.seed_start,
              "--strategy": args.strategy, "--pct-depth": args.pct_depth,
-             "--version": args.version, "--log": args.log, "--out": args.out}
+             "--version": args.version, "--log": args.log, "--out": args.out,
+             "--plugin": args.plugin}
     if args.seed is not None:
         given["--seeds"], given["--seed-start"] = 1, args.seed
     if given["--out"] is not None and given["--out"].resolve() == out.resolve():
@@ -229,6 +265,13 @@ def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, confi
         raise ConfigError(f"--resume {out}: runs the sweep recorded there; these options "
                           f"would change it: {'; '.join(clashes)}. Drop them, or start a new "
                           "sweep with another --out")
+
+
+def _key(config: Any, dotted: str) -> Any:
+    value = config.model_dump()
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:

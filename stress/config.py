@@ -76,15 +76,6 @@ def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[last] = value
 
 
-def _unset(raw: dict[str, Any], dotted: str) -> None:
-    *parents, last = dotted.split(".")
-    for key in parents:
-        raw = raw.get(key)
-        if not isinstance(raw, dict):
-            return
-    raw.pop(last, None)
-
-
 def _path(loc: tuple[Any, ...], raw: Any) -> str:
     """`('group', 0, 'device', 1, 'ats')` -> `group[0].device[1].ats`, dropping the
     union tags pydantic inserts (they are not keys of the file)."""
@@ -214,28 +205,24 @@ def read_json(path: Path, what: str) -> Any:
 
 
 def load(model: type[BaseModel], path: Path, overrides: dict[str, Any] | None = None,
-         flags: dict[str, str] | None = None) -> Any:
+         flags: dict[str, str] | None = None, context: dict[str, Any] | None = None) -> Any:
     """Read, apply command-line overrides (dotted keys), validate. `flags` names the
     flag behind each override, so that a bad value is blamed on the flag. Paths in the
-    config are relative to its folder."""
-    return validate(model, read_toml(path), str(path), overrides, flags, base=path.parent)
-
-
-UNSET = object()  # an override that removes the key: the model's default applies
+    config are relative to its folder (`base` in the validators' context)."""
+    return validate(model, read_toml(path), str(path), overrides, flags,
+                    {**(context or {}), "base": path.parent.resolve()})
 
 
 def validate(model: type[BaseModel], raw: dict[str, Any], source: str,
              overrides: dict[str, Any] | None = None,
-             flags: dict[str, str] | None = None, base: Path | None = None) -> Any:
+             flags: dict[str, str] | None = None, context: dict[str, Any] | None = None) -> Any:
     given = {}
     for key, value in (overrides or {}).items():
-        if value is UNSET:
-            _unset(raw, key)
-        elif value is not None:
+        if value is not None:
             _set(raw, key, value)
             if key in (flags or {}):
                 given[key] = flags[key]
     try:
-        return model.model_validate(raw, context={"base": base.resolve() if base else None})
+        return model.model_validate(raw, context=context or {})
     except ValidationError as e:
         raise ConfigError(describe_errors(source, e, model, raw, given)) from None

@@ -51,6 +51,7 @@ class Target(Protocol):
     config_model: type
     default_config: Path
     version_key: str  # the config key `--version` sets, e.g. "model.version"
+    plugin_key: str  # the config key `--plugin` sets: "FILE.py:Class" or "module:Class"
     zoo: Path  # the zoo's table of known bugs
 
     def setup(self, config: Any, rt: Any, seed: int) -> Setup: ...
@@ -59,7 +60,8 @@ class Target(Protocol):
         """Fresh checkers for a `[checks]` table, for an offline `check` of a log."""
 
     def describe(self, config: Any) -> dict[str, Any]:
-        """The model version and switches, for artifacts and summaries."""
+        """The model version and switches, for artifacts and summaries: `version`, and
+        with a plugin its `plugin` name and `plugin_sha256` (the hash of its source)."""
 
     def timeline(self, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         """For `inspect`: `windows` (track, kind, start and end step: e.g. a device's
@@ -76,3 +78,10 @@ class Target(Protocol):
 
     def switches(self) -> dict[str, str]:
         """The switches versions are made of: name -> what it stands for (a commit)."""
+
+
+def model_label(model: dict[str, Any]) -> str:
+    """`vf`, or `s4 + v6.py:V6 (sha 1a2b3c4d)`: what a run ran, in one phrase."""
+    if not model.get("plugin"):
+        return str(model["version"])
+    return f"{model['version']} + {model['plugin']} (sha {str(model.get('plugin_sha256'))[:8]})"

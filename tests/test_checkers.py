@@ -1,4 +1,4 @@
-"""Each checker of spec §8 against a hand-written event sequence that breaks it and one
+"""Each checker of docs/kernel.md §8 against a hand-written event sequence that breaks it and one
 that does not; and the offline check of saved logs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sequential tests of the fence (spec §5.3-§5.6) and of B1/B7 without a scheduler."""
+"""Sequential tests of the fence (docs/kernel.md §5.3-§5.6) and of B1/B7 without a scheduler."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sequential tests of the PASID paths (spec §5.7) and of B8."""
+"""Sequential tests of the PASID paths (docs/kernel.md §5.7) and of B8."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sequential tests of the PCI layer: methods, quirks, the walk (spec §6) and the bugs
+"""Sequential tests of the PCI layer: methods, quirks, the walk (docs/kernel.md §6) and the bugs
 that live in the nesting (B2, B3) and in DMA aliases (B13)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sequential tests of prepare/done per version: the rows of spec §4.6 and the bugs
+"""Sequential tests of prepare/done per version: the rows of docs/kernel.md §4.6 and the bugs
 they produce (no scheduler: one caller, calls in a fixed order)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The remaining WARN sites and error paths of spec §4-§5, and the v2 design's B10."""
+"""The remaining WARN sites and error paths of docs/kernel.md §4-§5, and the v2 design's B10."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ async def test_release_and_claim_warns():
 
 async def test_require_direct_device_refuses_blocking_through_set_domain_only():
     """__iommu_device_set_domain refuses blocking for RMRR devices, but prepare and done
-    call __iommu_attach_device directly and bypass it (spec §1.3)."""
+    call __iommu_attach_device directly and bypass it (docs/kernel.md §1.3)."""
     k, rt, p = kernel("vf", {"name": "a", "require_direct": True})
     dev = p["a"].dev
     group = dev.iommu_group

@@ -254,7 +254,7 @@ class FlrProbeResets(Kernel):
     """B14: pcie_reset_flr() ignores `probe` (its `if (probe) return 0;` is gone), so a
     sysfs reset_method re-probe really FLRs the device, prepare/done included, with no
     device lock against a concurrent surprise removal. When the removal lands inside
-    that pair, the caller's "no racy iommu_release_device()" precondition (spec §6.7) is
+    that pair, the caller's "no racy iommu_release_device()" precondition (docs/kernel.md §6.7) is
     broken: B14."""
     base = "*"
 
