@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -14,7 +16,7 @@ from rich.table import Table
 
 import orjson
 
-from stress import artifact, config as configs, inspect, logfile, shrink
+from stress import artifact, checkpatch, config as configs, inspect, logfile, shrink
 from stress import zoo as zoo_mod
 from stress import compare as compare_mod
 from stress.config import ConfigError
@@ -104,6 +106,18 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     _plugin_arg(zoo, "also run every scenario on this patch (on the version it patches): "
                 "which known bugs does it have?")
 
+    cp = sub.add_parser("check-patch", help="a patch against every shipped config and the "
+                        "zoo, next to the version it patches: what does it add?")
+    cp.add_argument("plugin", metavar="FILE.py:Class", type=_from_cwd,
+                    help='the patch: "FILE.py:Class" or "module:Class"')
+    cp.add_argument("configs", nargs="*", type=Path,
+                    help="configs to sweep (default: every shipped one)")
+    cp.add_argument("--seeds", type=int, help="seeds per config (default: its run.seeds)")
+    cp.add_argument("--zoo-seeds", type=int, default=300, help="seed budget per zoo cell")
+    cp.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
+    cp.add_argument("--out", type=Path, help="output folder (default: runs/check-patch-<file>)")
+    cp.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
+
     cmp = sub.add_parser("compare", help="what changed from sweep A to sweep B (e.g. "
                          "mainline and a patch): failure kinds, coverage, steps, time")
     cmp.add_argument("a", type=Path, metavar="A", help="the base sweep's folder (run --out)")
@@ -133,7 +147,7 @@ def main(target: Target, argv: list[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True, markup=False)
     commands = {"run": _run, "replay": _replay, "check": _check, "shrink": _shrink,
                 "zoo": _zoo, "inspect": _inspect, "versions": _versions,
-                "compare": _compare}
+                "compare": _compare, "check-patch": _check_patch}
     try:
         return commands[args.command](target, args, console)
     except ConfigError as e:
@@ -165,9 +179,10 @@ def _model_options(target: Target, args: argparse.Namespace
                    ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """The overrides, their flags and the validation context of `--version` and
     `--plugin`: a patch given without a version runs on the version it patches."""
-    overrides = {target.version_key: args.version, target.plugin_key: args.plugin}
+    version = getattr(args, "version", None)  # shrink has no --version
+    overrides = {target.version_key: version, target.plugin_key: args.plugin}
     flags = {target.version_key: "--version", target.plugin_key: "--plugin"}
-    context = {"version_follows_plugin": args.plugin is not None and args.version is None}
+    context = {"version_follows_plugin": args.plugin is not None and version is None}
     return overrides, flags, context
 
 
@@ -195,6 +210,12 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         seeds = range(*plan["seeds"])
         log = plan["log"]
         _same_as_recorded(target, args, out, config, seeds, log)
+        now = target.describe(config)
+        if plan.get("model", now) != now:
+            raise ConfigError(f"--resume {out}: the model is not the one this sweep ran "
+                              f"({model_label(plan['model'])}; now {model_label(now)}): its "
+                              "finished seeds would mix with another model's; start a new "
+                              "sweep with another --out")
         source = f"resuming {out}"
     else:
         path = _config_path(target, args.config)
@@ -216,7 +237,7 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
                                            f"{seeds.start}-{len(seeds)}")
         log = args.log or "fail"
-        sweep_mod.claim(out, config, seeds, log)
+        sweep_mod.claim(out, config, seeds, log, described)
         source = str(path)
     workers = args.workers if args.workers is not None else config.run.workers
     sweep = Sweep(target, config, out, log=log, check_determinism=args.check_determinism,
@@ -318,15 +339,39 @@ def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
     console.print(f"summary: {out / 'summary.json'}")
 
 
+def _artifact_config(target: Target, args: argparse.Namespace, art: dict[str, Any]) -> Any:
+    """The artifact's config, with `--version` and `--plugin` applied."""
+    model, flags, context = _model_options(target, args)
+    return configs.validate(target.config_model, copy.deepcopy(art["config"]),
+                            f"{args.artifact}: config", model, flags, context)
+
+
+def _other_model(target: Target, args: argparse.Namespace, art: dict[str, Any],
+                 config: Any) -> str | None:
+    """Why this replay runs another model than the recorded one (None: the same)."""
+    was, now = art.get("model") or {}, target.describe(config)
+    if getattr(args, "version", None) is not None or args.plugin is not None:
+        if now != was:
+            return f"on {model_label(now)} instead of the recorded {model_label(was)}"
+    elif now.get("plugin") and {**now, "plugin_sha256": None} == {**was, "plugin_sha256": None} \
+            and now.get("plugin_sha256") != was.get("plugin_sha256"):
+        return (f"on {model_label(now)}: the patch {now['plugin']} changed since the "
+                f"failure was recorded (sha {str(was.get('plugin_sha256'))[:8]})")
+    return None
+
+
 def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
     art = artifact.load(args.artifact)
-    config = configs.validate(target.config_model, art["config"], f"{args.artifact}: config")
+    config = _artifact_config(target, args, art)
     if art.get("harness_version") not in (None, artifact.harness_version()):
         console.print(f"note: recorded with harness {art['harness_version']}, "
                       f"running {artifact.harness_version()}")
+    log_path = args.log_out or args.artifact.with_suffix(".replay.jsonl")
+    other = _other_model(target, args, art, config)
+    if other is not None:
+        return _replay_elsewhere(target, config, art, other, log_path, console)
     result: Result = run_seed(target, config, art["seed"], keep_log=True, replay=art)
     data = result.log_bytes()
-    log_path = args.log_out or args.artifact.with_suffix(".replay.jsonl")
     write_atomic(log_path, data)
     if result.outcome == "diverged" or result.steps != len(art["decisions"]):
         if result.outcome == "diverged":
@@ -361,6 +406,42 @@ def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
         console.print(line)
     console.print(f"trace {trace}; log: {log_path}")
     return 0
+
+
+def _replay_elsewhere(target: Target, config: Any, art: dict[str, Any], why: str,
+                      log_path: Path, console: Console) -> int:
+    """Does another model (a fix, a version) pass the recorded interleaving? The seed
+    follows the recorded schedule as far as it applies; the output says where it stopped
+    applying. 0: the run passes; 1: it fails (the recorded failure or another)."""
+    guide = shrink.recorded(art)
+    result = shrink.follow(target, config, art, keep_log=True)
+    write_atomic(log_path, result.log_bytes())
+    console.print(f"replaying seed {art['seed']} {why}")
+    off = [step for step in shrink.departures(result, guide) if step <= len(guide)]
+    ran = min(result.steps, len(guide))
+    if not off:
+        text = f"the run followed the recorded schedule at all of its first {ran} steps"
+    else:
+        text = (f"the run followed the recorded schedule up to step {off[0] - 1}; at step "
+                f"{off[0]} the recorded actor {guide[off[0] - 1]} could not run; after that "
+                f"it followed the recording where it could ({len(off)} of {ran} steps "
+                "differ)")
+    if result.steps > len(guide):
+        text += (f", then went on for {result.steps - len(guide)} steps past the end of "
+                 "the recording (the actor that ran last goes on while it can)")
+    console.print(text)
+    recorded = describe(art["outcome"], art.get("failure"))
+    if not result.failed:
+        console.print(f"passes: the run ends {result.outcome} after {result.steps} steps; "
+                      f"recorded: {recorded}")
+    elif shrink.fails_as(result, art):
+        console.print(f"the recorded failure still happens: "
+                      f"{describe(result.outcome, result.failure)}")
+    else:
+        console.print(f"fails otherwise: {describe(result.outcome, result.failure)}; "
+                      f"recorded: {recorded}")
+    console.print(f"log: {log_path}")
+    return 1 if result.failed else 0
 
 
 def describe(outcome: str, failure: dict[str, Any] | None) -> str:
@@ -429,6 +510,13 @@ def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
 
 def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:
     art = artifact.load(args.artifact)
+    if args.plugin is not None:  # the recorded patch, found elsewhere
+        config = _artifact_config(target, args, art)
+        if _other_model(target, args, art, config) is not None:
+            raise ConfigError(f"--plugin: {model_label(target.describe(config))} is not the "
+                              f"recorded {model_label(art.get('model') or {})}; shrink with "
+                              "the patch that failed (replay --plugin tries another)")
+        art = {**art, "config": config.model_dump(mode="json")}
     done = shrink.shrink(target, art, str(args.artifact), budget=args.budget)
     if done is None:
         console.print(f"{args.artifact}: the failure does not reproduce; nothing to shrink")
@@ -463,7 +551,16 @@ def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
                           f"{', '.join(known)}")
     if args.seeds < 1:
         raise ConfigError(f"--seeds: expected a positive number, got {args.seeds}")
-    cells = zoo_mod.run(target, path, bugs, versions, args.seeds, args.workers)
+    columns = [zoo_mod.Column.version(target, v) for v in versions]
+    patch = None
+    if args.plugin is not None:
+        patch = target.describe(_patched(target, args.plugin))
+        if patch["version"] not in versions:  # the patch is judged against its base
+            columns.append(zoo_mod.Column.version(target, patch["version"]))
+            versions.append(patch["version"])
+        columns.append(zoo_mod.Column.plugin(target, patch["plugin"], args.plugin))
+        versions.append(patch["plugin"])
+    cells = zoo_mod.run(target, path, bugs, columns, args.seeds, args.workers)
     report = zoo_mod.report(cells)
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
@@ -486,11 +583,41 @@ def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
             seconds = sorted(c.seconds for c in found)
             console.print(f"{len(found)} cells found their bug; median time to the first "
                           f"failure {seconds[len(seconds) // 2]:.3f}s, worst {seconds[-1]:.3f}s")
+        if patch is not None:
+            console.print(_patch_verdict(cells, patch))
         for line in report["mismatches"]:
             console.print(line, style="bold red")
         console.print("matches the expected table" if not report["mismatches"] else
                       f"{len(report['mismatches'])} cells differ from the expected table")
     return 1 if report["mismatches"] else 0
+
+
+def _patched(target: Target, spec: str) -> Any:
+    """The default config with a patch on the version it patches: checks the patch (a
+    bad one is exit 2, blamed on --plugin) and says which version that is."""
+    return configs.load(target.config_model, target.default_config, {target.plugin_key: spec},
+                        {target.plugin_key: "--plugin"}, {"version_follows_plugin": True})
+
+
+def _patch_verdict(cells: list[zoo_mod.Cell], patch: dict[str, Any]) -> str:
+    mine = [c for c in cells if c.base is not None]
+    has = [c.bug for c in mine if c.found]
+    base = [c.bug for c in mine if c.base_found]
+    fixes = [b for b in base if b not in has]
+    brings = [c.bug for c in mine if c.found and not c.base_found and not c.limitation]
+    unmasks = [c.bug for c in mine if c.found and not c.base_found and c.limitation]
+    text = (f"{model_label(patch)} has {', '.join(has) or 'none of these bugs'}; "
+            f"{patch['version']} has {', '.join(base) or 'none'}: the patch fixes "
+            f"{', '.join(fixes) or 'none'} and brings in {', '.join(brings) or 'none'}")
+    if unmasks:
+        text += (f"; it makes {', '.join(unmasks)} reachable, known limitations of "
+                 "mainline (not counted)")
+    other = [f"{c.bug}'s scenario ({', '.join(f'{k} in {n} seeds' for k, n in c.other.items())})"
+             for c in mine if c.other]
+    if other:
+        text += ("\nit also fails otherwise (not as a known bug; run the scenario with "
+                 f"--plugin to see): {'; '.join(other)}")
+    return text
 
 
 def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
@@ -525,6 +652,87 @@ def _compare(target: Target, args: argparse.Namespace, console: Console) -> int:
     else:
         compare_mod.render(report, console)
     return 1 if report["new_failure_kinds"] else 0
+
+
+def _check_patch(target: Target, args: argparse.Namespace, console: Console) -> int:
+    """Exit 1 on any finding the base version has not; 3 if the harness lost seeds."""
+    for flag, value in (("--seeds", args.seeds), ("--zoo-seeds", args.zoo_seeds)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag}: expected a positive number, got {value}")
+    if args.workers < 0:
+        raise ConfigError(f"--workers: expected 0 (all cores) or more, got {args.workers}")
+    paths = args.configs or sorted(target.default_config.parent.glob("*.toml"))
+    models = [target.describe(checkpatch.patched(target, p, args.plugin, args.seeds))
+              for p in paths]  # every config validated before anything runs
+    model = models[0]
+    stem = Path(model["plugin"].partition(":")[0]).stem
+    out = args.out or Path("runs") / f"check-patch-{stem}"
+    console.print(f"{target.prog}: check-patch {model_label(model)} against "
+                  f"{model['version']}: {len(paths)} configs and the zoo -> {out}")
+
+    def progress(row: dict[str, Any]) -> None:
+        parts = [f"{side} {len(row[side]['failures'])}/{row[side]['seeds_run']} failing"
+                 for side in ("base", "patch") if side in row]
+        console.print(f"  {row['config']}: {', '.join(parts)}")
+
+    report = checkpatch.check(target, args.plugin, paths, out, args.seeds, args.zoo_seeds,
+                              args.workers, progress)
+    write_atomic(out / "check-patch.json", orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if report["interrupted"]:
+        console.print(f"interrupted: the finished seeds are kept in {out}")
+        return 130
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_check_patch(console, report, out)
+    if report["harness_errors"]:
+        return HARNESS_FAILED
+    return 1 if report["new"] or report["zoo"]["brings_in"] else 0
+
+
+def _kind_text(k: dict[str, Any]) -> str:
+    """A failure kind by the known bugs it is (`B1/B2/B4`), else by checker and site."""
+    name = "/".join(k["bugs"]) or " ".join(
+        str(p) for p in (k.get("check") or k["kind"], k.get("site")) if p)
+    mark = {"new": " NEW", "known limitation": " (limitation)"}.get(k.get("status", ""), "")
+    return f"{name} x{k['count']}{mark}"
+
+
+def _print_check_patch(console: Console, report: dict[str, Any], out: Path) -> None:
+    model, z = report["model"], report["zoo"]
+    table = Table("config", f"{model['version']} (base)", model["plugin"],
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for row in report["rows"]:
+        table.add_row(row["config"], ", ".join(map(_kind_text, row["base_kinds"])) or "clean",
+                      ", ".join(map(_kind_text, row["patch_kinds"])) or "clean")
+    console.print(table)
+    for row in report["rows"]:
+        lost = row["compare"]["coverage"]["lost"]
+        if lost:
+            console.print(f"note: {row['config']}: the patch's sweep never reached "
+                          f"{', '.join(lost)}, which the base's did: its result says "
+                          "nothing about those branches", style="yellow")
+    console.print(f"zoo: the patch has {', '.join(z['patch']) or 'no known bug'}; "
+                  f"{model['version']} has {', '.join(z['base']) or 'none'}")
+    console.print(f"  fixes {', '.join(z['fixes']) or 'none'}; brings in "
+                  f"{', '.join(z['brings_in']) or 'none'}; known limitations of mainline "
+                  f"it has: {', '.join(z['limitations']) or 'none'}")
+    limits = set(z["limitations"])
+    own = sorted({"/".join(k["bugs"]) for row in report["rows"] for k in row["patch_kinds"]
+                  if k["bugs"] and not set(k["bugs"]) <= limits},
+                 key=lambda name: [int(n) if n.isdigit() else n
+                                   for n in re.split(r"(\d+)", name)])
+    if own:
+        console.print(f"known bugs the patch has (its base too): {', '.join(own)}")
+    for k in report["new"]:
+        row = next(r for r in report["rows"] if r["config"] == k["config"])
+        console.print(f"NEW in {k['config']}: {_kind_text(k)}: first seed {k['first_seed']}; "
+                      f"reproduce: iommu-stress replay {row['patch_folder']}/failures/"
+                      f"{k['first_seed']}.json", style="bold red")
+    n = len(report["new"]) + len(z["brings_in"])
+    console.print(f"{n} finding{'s' * (n != 1)} that {model['version']} has not (exit 1)"
+                  if n else f"no finding that {model['version']} has not")
+    console.print(f"details: {out / 'check-patch.json'}; each sweep is a folder in {out}")
 
 
 def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:

@@ -25,14 +25,24 @@ def signature(failure: dict[str, Any] | None) -> tuple[Any, ...]:
     return failure.get("kind"), failure.get("check"), failure.get("site")
 
 
+def recorded(art: dict[str, Any]) -> list[str]:
+    """The recorded schedule, as the name of the actor chosen at each step."""
+    return [art["actors"][c] for c, _ in art["decisions"]]
+
+
 def follow(target: Target, config: Any, art: dict[str, Any],
-           guide: list[str] | None = None) -> Result:
+           guide: list[str] | None = None, keep_log: bool = False) -> Result:
     """The artifact's seed in `config`, following `guide` (default: the recorded
-    schedule, as actor names) where it can."""
-    if guide is None:
-        guide = [art["actors"][c] for c, _ in art["decisions"]]
-    return run_seed(target, config, art["seed"], keep_log=False, strategy=art["strategy"],
-                    guide=guide)
+    schedule) where it can."""
+    return run_seed(target, config, art["seed"], keep_log=keep_log, strategy=art["strategy"],
+                    guide=recorded(art) if guide is None else guide)
+
+
+def departures(result: Result, guide: list[str]) -> list[int]:
+    """The steps at which a guided run did not take the guide's actor (it was not
+    enabled there, or the guide had ended)."""
+    return [step for step, (chosen, _) in enumerate(result.decisions, 1)
+            if step > len(guide) or result.actors[chosen] != guide[step - 1]]
 
 
 def fails_as(result: Result, art: dict[str, Any]) -> bool:

@@ -445,22 +445,24 @@ def dask_client(address: str) -> Any:
         raise ConfigError(f"--dask {address}: cannot reach the scheduler: {e}") from None
 
 
-def claim(out: Path, config: Any, seeds: range, log: str) -> None:
+def claim(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any]) -> None:
     """A folder holds one sweep. The same sweep again picks up where it stopped; another
     one there would mix two sweeps' results, so it is refused before anything is
-    written, as is a folder that cannot be one."""
+    written, as is a folder that cannot be one. `model` (the target's description, a
+    patch's source hash in it) tells a patch edited since from the same sweep."""
     _usable(out)
     plan_path = out / "sweep.json"
     if plan_path.exists():
         plan = load_plan(out)
         same = (plan["config"] == config.model_dump(mode="json")
-                and plan["seeds"] == [seeds.start, seeds.stop] and plan["log"] == log)
+                and plan["seeds"] == [seeds.start, seeds.stop] and plan["log"] == log
+                and plan.get("model") == model)
         if not same:
             raise ConfigError(f"{out}: holds another sweep (see {plan_path}); choose another "
                               f"--out, or finish that one with --resume {out}")
         return
     try:
-        save_plan(out, config, seeds, log)
+        save_plan(out, config, seeds, log, model)
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write there: {e.strerror or e}") from None
 
@@ -476,11 +478,11 @@ def _usable(out: Path) -> None:
             return
 
 
-def save_plan(out: Path, config: Any, seeds: range, log: str) -> None:
+def save_plan(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any]) -> None:
     """What the sweep runs, so that `--resume DIR` needs nothing else."""
     write_atomic(out / "sweep.json", orjson.dumps({
         "config": config.model_dump(mode="json"), "seeds": [seeds.start, seeds.stop],
-        "log": log}, option=orjson.OPT_INDENT_2))
+        "log": log, "model": model}, option=orjson.OPT_INDENT_2))
 
 
 def load_plan(out: Path) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class Bug(Strict):
     scenario: str
     signature: list[Signature] = Field(min_length=1)
     found_on: list[str]
+    limitation: bool = False  # known and unfixed in mainline: not a patch's own finding
 
 
 class Zoo(RootModel[dict[str, Bug]]):
@@ -73,23 +74,50 @@ def load(path: Path, versions: list[str]) -> dict[str, Bug]:
 @dataclass
 class Cell:
     bug: str
-    version: str
+    version: str  # a preset, or a patch's name
     expected: bool
     found: bool = False
     seed: int | None = None  # the first seed that found it
     seeds_run: int = 0
     seconds: float = 0.0
     other: dict[str, int] | None = None  # failures that are not this bug
+    base: str | None = None  # a patch's cell: the version it patches
+    base_found: bool | None = None  # ... and whether that version has the bug
+    limitation: bool = False  # the bug is a known limitation of mainline
 
     @property
     def ok(self) -> bool:
+        """A preset's cell matches the table; a patch's brings in no bug its base has
+        not (a known limitation of mainline aside)."""
+        if self.base is not None:
+            return not self.found or bool(self.base_found) or self.limitation
         return self.found == self.expected
 
 
+@dataclass(frozen=True)
+class Column:
+    """A column of the matrix: a preset, or a patch on the version it patches."""
+
+    name: str
+    overrides: tuple[tuple[str, Any], ...]
+    patch: bool = False
+
+    @classmethod
+    def version(cls, target: Target, version: str) -> "Column":
+        return cls(version, ((target.version_key, version),))
+
+    @classmethod
+    def plugin(cls, target: Target, name: str, spec: str) -> "Column":
+        return cls(name, ((target.plugin_key, spec),), patch=True)
+
+
 def run_cell(target: Target, scenario: Path, bug: str, signatures: list[Signature],
-             version: str, expected: bool, budget: int) -> Cell:
-    config = configs.load(target.config_model, scenario, {target.version_key: version})
-    cell = Cell(bug, version, expected, other={})
+             column: Column, expected: bool, budget: int) -> Cell:
+    config = configs.load(target.config_model, scenario, dict(column.overrides),
+                          context={"version_follows_plugin": column.patch})
+    cell = Cell(bug, column.name, expected and not column.patch, other={})
+    if column.patch:
+        cell.base = target.describe(config)["version"]
     start = time.perf_counter()
     for seed in range(budget):
         result = run_seed(target, config, seed, keep_log=False)
@@ -104,16 +132,25 @@ def run_cell(target: Target, scenario: Path, bug: str, signatures: list[Signatur
     return cell
 
 
-def run(target: Target, path: Path, bugs: dict[str, Bug], versions: list[str], budget: int,
+def run(target: Target, path: Path, bugs: dict[str, Bug], columns: list[Column], budget: int,
         workers: int) -> list[Cell]:
-    jobs = [(target, path.parent / bug.scenario, name, bug.signature, v, v in bug.found_on,
-             budget) for name, bug in bugs.items() for v in versions]
+    """Every bug in every column. A patch's cells are told whether their base has the
+    bug (its base's column must be among `columns`)."""
+    jobs = [(target, path.parent / bug.scenario, name, bug.signature, c,
+             c.name in bug.found_on, budget) for name, bug in bugs.items() for c in columns]
     if workers == 1:
-        return [run_cell(*job) for job in jobs]
-    with interrupt.ignored():  # the workers leave Ctrl-C to this process
-        pool = get_context("spawn").Pool(workers or None)
-    with pool:  # Ctrl-C: terminated at once
-        return pool.starmap(run_cell, jobs, chunksize=1)
+        cells = [run_cell(*job) for job in jobs]
+    else:
+        with interrupt.ignored():  # the workers leave Ctrl-C to this process
+            pool = get_context("spawn").Pool(workers or None)
+        with pool:  # Ctrl-C: terminated at once
+            cells = pool.starmap(run_cell, jobs, chunksize=1)
+    found = {(c.bug, c.version): c.found for c in cells if c.base is None}
+    for c in cells:
+        if c.base is not None:
+            c.base_found = found.get((c.bug, c.base))
+            c.limitation = bugs[c.bug].limitation
+    return cells
 
 
 def report(cells: list[Cell]) -> dict[str, Any]:
@@ -122,6 +159,9 @@ def report(cells: list[Cell]) -> dict[str, Any]:
 
 
 def describe(c: Cell) -> str:
+    if c.base is not None:
+        return (f"{c.bug} on {c.version}: found at seed {c.seed}, and the version it "
+                f"patches, {c.base}, does not have it: the patch brings it in")
     if c.expected:
         return (f"{c.bug} on {c.version}: expected to be found, not found in seeds "
                 f"0..{c.seeds_run - 1} (last clean seed {c.seeds_run - 1})")
