@@ -300,8 +300,8 @@ class IommuCore:
     # The bodies are split into the kernel's own steps (its comments name them: stage the
     # RID and the PASIDs at blocking, re-attach them, count the fence), so that a patch of
     # one line is an override of one method (docs/patch-api.md). Each body returns the
-    # label its exit event carries as `path`; the checkers key on these labels (I1, I2,
-    # I6, I13 and the timeline read "fenced" and "restored"), so any other is refused.
+    # label its exit event carries as `path`; the checkers key on these labels (I1 before
+    # S3, I6, I8, the world fold, coverage and the timeline), so any other is refused.
 
     PREPARE_PATHS = ("no-ats", "re-entry", "no-gdev", "nested", "counted", "failed", "fenced")
     DONE_PATHS = ("no-ats", "not-resetting", "counted", "no-gdev", "underflow", "nested",

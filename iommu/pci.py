@@ -366,15 +366,30 @@ class PciLayer(IommuCore):
                 return err("EAGAIN", f"{function.name} locked")
             taken.append(function)
         try:
-            await self.rt.point(f"secondary bus reset {bridge.name}")
-            for function in bridge.functions:
-                self.hw.reset_begin(function.dev, "bus hot reset")
-            await self.rt.sleep(RESET_WAIT)
-            for function in bridge.functions:
-                self.hw.reset_end(function.dev, "bus hot reset")
+            return await self.pci_bridge_secondary_bus_reset(bridge)
         finally:
             for held in reversed(taken):
                 held.lock.release()
+
+    # The kernel's two halves of a secondary bus reset, split so that a patch can fence
+    # around them (docs/patch-api.md). Only pci_reset_bus() comes here: the `bus`
+    # method's parent reset keeps its own one-function shape (_pci_parent_bus_reset).
+
+    async def pci_bridge_secondary_bus_reset(self, bridge: Bridge) -> Ret:
+        await self.pcibios_reset_secondary_bus(bridge)
+        return await self.pci_bridge_wait_for_secondary_bus(bridge)
+
+    async def pcibios_reset_secondary_bus(self, bridge: Bridge) -> None:
+        """Toggle the bridge's SBR bit: every function below it goes into reset."""
+        await self.rt.point(f"secondary bus reset {bridge.name}")
+        for function in bridge.functions:
+            self.hw.reset_begin(function.dev, "bus hot reset")
+
+    async def pci_bridge_wait_for_secondary_bus(self, bridge: Bridge) -> Ret:
+        """The functions are in reset until they answer again, after the wait."""
+        await self.rt.sleep(RESET_WAIT)
+        for function in bridge.functions:
+            self.hw.reset_end(function.dev, "bus hot reset")
         return OK
 
     async def reset_method_store(self, pdev: PciDev, names: list[str]) -> Ret:

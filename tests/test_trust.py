@@ -162,7 +162,9 @@ def test_a_traceback_in_the_log_is_the_same_however_the_tool_is_run(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(open(patched(tmp_path, "broken_engine:RaisingDone")).read()
                       .replace("tests.plugins.broken_engine", "myplug"))
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    # This checkout's code (also under mutation testing, where ROOT is the mutated copy),
+    # whatever else is installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(tmp_path), str(ROOT)))}
 
     def tool(*args, cwd):
         return subprocess.run([sys.executable, "-c", "import sys; from actors.target import "
