@@ -13,7 +13,7 @@ more problems, both older than the patch: a PASID detach during a reset invalida
 resetting device (B8), and a nofail detach during a reset WARNs and then frees the
 domain under the device (B7). Stress it against everything:
 
-    iommu-stress check-patch examples/v6_nested.py:V6
+$ iommu-stress check-patch examples/v6_nested.py:V6 --out runs/check-patch-v6
 
 It fixes the nesting (B1, B2) and the sibling resets (B4) and finds exactly those two
 review findings (plus the known limitations B13..B16 that every version has).
@@ -92,21 +92,12 @@ class V6(Kernel):
             self.warn("iommu_driver_get_domain_for_dev", "no gdev", gdev=dev.name)
         return self.driver_view(dev)
 
-    async def iommu_deferred_attach(self, dev, domain):
-        await self.rt.point(f"deferred_attach {dev.name}")
-        if not dev.has_iommu or not dev.attach_deferred:
-            return OK
-        group = dev.iommu_group
-        async with group.mutex:
-            gdev = self._dev_to_gdev(dev)
-            if gdev is None:
-                self.warn("iommu_deferred_attach", "no gdev", gdev=dev.name)
-                ret = err("ENODEV", "device not in its group")
-            elif gdev.blocked:
-                ret = err("EBUSY", "reset fence: device blocked")
-            else:
-                ret = await self._iommu_attach_device(domain, dev, None)
-            return self.transition("iommu.deferred_attach.exit", group, ret, gdev=dev.name)
+    def _deferred_attach_fence(self, group, dev):
+        gdev = self._dev_to_gdev(dev)
+        if gdev is None:
+            self.warn("iommu_deferred_attach", "no gdev", gdev=dev.name)
+            return err("ENODEV", "device not in its group")
+        return err("EBUSY", "reset fence: device blocked") if gdev.blocked else OK
 
     # ----- what the exit events report: the new fields instead of resetting_domain -----
 

@@ -336,7 +336,7 @@ class IommuCore:
             # in the set_dev_pasid callbacks already answers "blocking" (fixes B12).
             gdev.blocked = True
         await self._stage_pasids_blocking(group, dev)
-        self._reset_fence_get(group, gdev)
+        self._reset_fence_get(group, dev)
         return OK, "fenced"
 
     def _prepare_enter(self, group: IommuGroup, dev: Device) -> tuple[Ret, str] | None:
@@ -381,9 +381,9 @@ class IommuCore:
             for pasid, domain in group.pasids():
                 await self.iommu_remove_dev_pasid(dev, pasid, domain)
 
-    def _reset_fence_get(self, group: IommuGroup, gdev: GroupDevice | None) -> None:
+    def _reset_fence_get(self, group: IommuGroup, dev: Device) -> None:
         """Raise the group's fence: recovery_cnt++ (S3+) or resetting_domain set."""
-        if gdev is not None:
+        if self.fixes.per_gdev_blocked:
             group.recovery_cnt += 1
         else:
             group.resetting_domain = group.blocking_domain
@@ -417,7 +417,7 @@ class IommuCore:
         if gdev is not None:
             gdev.blocked = False
         await self._restore_pasid_domains(group, dev, blocking)
-        self._reset_fence_put(group, gdev, dev)
+        self._reset_fence_put(group, dev)
         return "restored"
 
     def _done_enter(self, group: IommuGroup, dev: Device) -> str | None:
@@ -473,11 +473,10 @@ class IommuCore:
                 self.warn("pci_dev_reset_iommu_done", "PASID re-attach failed",
                           gdev=dev.name, pasid=pasid)
 
-    def _reset_fence_put(self, group: IommuGroup, gdev: GroupDevice | None,
-                         dev: Device) -> None:
-        """Drop the group's fence: recovery_cnt-- (S3+, WARN on zero) or
-        resetting_domain cleared."""
-        if gdev is None:
+    def _reset_fence_put(self, group: IommuGroup, dev: Device) -> None:
+        """Lower the group's fence: recovery_cnt-- (S3+, a WARN instead of an underflow)
+        or resetting_domain cleared."""
+        if not self.fixes.per_gdev_blocked:
             group.resetting_domain = None
         elif group.recovery_cnt == 0:
             self.warn("pci_dev_reset_iommu_done", "recovery_cnt == 0", gdev=dev.name)
@@ -505,21 +504,23 @@ class IommuCore:
         group = dev.iommu_group
         assert group is not None
         async with group.mutex:
-            if not self.fixes.per_gdev_blocked:
-                if group.resetting_domain is not None:
-                    ret = err("EBUSY", "reset fence: group resetting")
-                else:
-                    ret = await self._iommu_attach_device(domain, dev, None)
-            else:
-                gdev = self._dev_to_gdev(dev)
-                if gdev is None:
-                    self.warn("iommu_deferred_attach", "no gdev", gdev=dev.name)
-                    ret = err("ENODEV", "device not in its group")
-                elif gdev.blocked:
-                    ret = err("EBUSY", "reset fence: device blocked")
-                else:
-                    ret = await self._iommu_attach_device(domain, dev, None)
+            ret = self._deferred_attach_fence(group, dev)
+            if not ret:
+                ret = await self._iommu_attach_device(domain, dev, None)
             return self.transition("iommu.deferred_attach.exit", group, ret, gdev=dev.name)
+
+    def _deferred_attach_fence(self, group: IommuGroup, dev: Device) -> Ret:
+        """Whether the deferred attach may go on: V0..S2 refuse while the group resets;
+        S3+ only while this device is blocked (its siblings' resets do not matter)."""
+        if not self.fixes.per_gdev_blocked:
+            if group.resetting_domain is not None:
+                return err("EBUSY", "reset fence: group resetting")
+            return OK
+        gdev = self._dev_to_gdev(dev)
+        if gdev is None:
+            self.warn("iommu_deferred_attach", "no gdev", gdev=dev.name)
+            return err("ENODEV", "device not in its group")
+        return err("EBUSY", "reset fence: device blocked") if gdev.blocked else OK
 
     def iommu_driver_get_domain_for_dev(self, dev: Device) -> Domain | None:
         """For IOMMU drivers inside their callbacks (group mutex held)."""
@@ -942,11 +943,11 @@ class IommuCore:
                 self.rt.emit("iommu.gdev_free", gdev=dev.name, blocked=gdev.blocked,
                              reset_depth=gdev.reset_depth)
             if dev.has_iommu:
-                await self._iommu_deinit_device(group, dev)
+                await self.iommu_deinit_device(group, dev)
             dev.iommu_group = None
             self.transition("iommu.release_device.exit", group, OK, gdev=dev.name)
 
-    async def _iommu_deinit_device(self, group: IommuGroup, dev: Device) -> None:
+    async def iommu_deinit_device(self, group: IommuGroup, dev: Device) -> None:
         if not dev.attach_deferred:
             # The driver's release_domain (its blocked domain; identity for require_direct
             # devices). The core passes group->domain as old even when the device is

@@ -180,14 +180,14 @@ class PciLayer(IommuCore):
         await self.pci_dev_reset_iommu_done(pdev.dev)
         return OK
 
-    async def _pci_dev_reset_slot_function(self, pdev: PciDev, probe: bool) -> Ret:
+    async def pci_dev_reset_slot_function(self, pdev: PciDev, probe: bool) -> Ret:
         if pdev.multifunction or not pdev.slot:
             return err("ENOTTY", "no slot reset for this function")
         if not probe:
             await self._hw_reset(pdev, "slot reset", RESET_WAIT)
         return OK
 
-    async def _pci_parent_bus_reset(self, pdev: PciDev, probe: bool) -> Ret:
+    async def pci_parent_bus_reset(self, pdev: PciDev, probe: bool) -> Ret:
         bridge = pdev.bridge
         if bridge is None:
             return err("ENOTTY", "on a root bus")
@@ -204,9 +204,9 @@ class PciLayer(IommuCore):
         ret = await self._prepare(pdev)  # even when probing (docs/kernel.md §6.2)
         if ret:
             return ret
-        rc = await self._pci_dev_reset_slot_function(pdev, probe)
+        rc = await self.pci_dev_reset_slot_function(pdev, probe)
         if rc == ENOTTY:
-            rc = await self._pci_parent_bus_reset(pdev, probe)
+            rc = await self.pci_parent_bus_reset(pdev, probe)
         await self.pci_dev_reset_iommu_done(pdev.dev)
         return rc
 
@@ -373,7 +373,7 @@ class PciLayer(IommuCore):
 
     # The kernel's two halves of a secondary bus reset, split so that a patch can fence
     # around them (docs/patch-api.md). Only pci_reset_bus() comes here: the `bus`
-    # method's parent reset keeps its own one-function shape (_pci_parent_bus_reset).
+    # method's parent reset keeps its own one-function shape (pci_parent_bus_reset).
 
     async def pci_bridge_secondary_bus_reset(self, bridge: Bridge) -> Ret:
         await self.pcibios_reset_secondary_bus(bridge)

@@ -175,6 +175,12 @@ def _config_path(target: Target, given: Path | None) -> Path:
     raise ConfigError("no CONFIG given and no configs/default.toml here or in the install")
 
 
+def _patch_name(model: dict[str, Any]) -> str:
+    """`v6_nested.V6` for `v6_nested.py:V6`: a folder name, one per class."""
+    file, _, cls = model["plugin"].partition(":")
+    return f"{Path(file).stem}.{cls}"
+
+
 def _model_options(target: Target, args: argparse.Namespace
                    ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """The overrides, their flags and the validation context of `--version` and
@@ -231,9 +237,8 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
                               flags | model_flags, context)
         seeds = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
         described = target.describe(config)
-        patch = Path(described["plugin"].partition(":")[0]).stem if described.get("plugin") \
-            else None
-        version = described["version"] + (f"+{patch}" if patch else "")
+        version = described["version"] + (f"+{_patch_name(described)}"
+                                          if described.get("plugin") else "")
         out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
                                            f"{seeds.start}-{len(seeds)}")
         log = args.log or "fail"
@@ -665,8 +670,7 @@ def _check_patch(target: Target, args: argparse.Namespace, console: Console) -> 
     models = [target.describe(checkpatch.patched(target, p, args.plugin, args.seeds))
               for p in paths]  # every config validated before anything runs
     model = models[0]
-    stem = Path(model["plugin"].partition(":")[0]).stem
-    out = args.out or Path("runs") / f"check-patch-{stem}"
+    out = args.out or Path("runs") / f"check-patch-{_patch_name(model)}"
     console.print(f"{target.prog}: check-patch {model_label(model)} against "
                   f"{model['version']}: {len(paths)} configs and the zoo -> {out}")
 
@@ -726,7 +730,8 @@ def _print_check_patch(console: Console, report: dict[str, Any], out: Path) -> N
         console.print(f"known bugs the patch has (its base too): {', '.join(own)}")
     for k in report["new"]:
         row = next(r for r in report["rows"] if r["config"] == k["config"])
-        console.print(f"NEW in {k['config']}: {_kind_text(k)}: first seed {k['first_seed']}; "
+        console.print(f"NEW in {k['config']}: {_kind_text({**k, 'status': None})}: first "
+                      f"seed {k['first_seed']}; "
                       f"reproduce: iommu-stress replay {row['patch_folder']}/failures/"
                       f"{k['first_seed']}.json", style="bold red")
     n = len(report["new"]) + len(z["brings_in"])

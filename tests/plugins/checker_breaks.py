@@ -216,9 +216,9 @@ class BusResetLosesDone(Kernel):
         ret = await self._prepare(pdev)
         if ret:
             return ret
-        rc = await self._pci_dev_reset_slot_function(pdev, probe)
+        rc = await self.pci_dev_reset_slot_function(pdev, probe)
         if rc == ENOTTY:
-            rc = await self._pci_parent_bus_reset(pdev, probe)
+            rc = await self.pci_parent_bus_reset(pdev, probe)
         # (await self.pci_dev_reset_iommu_done(pdev.dev) is gone)
         return rc
 
