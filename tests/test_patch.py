@@ -268,3 +268,21 @@ def test_the_readme_patch_is_caught_as_the_readme_says(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "NEW in sva-pasid.toml: I6 x" in r.stdout
     assert " I6 x" in section and "NEW in sva-pasid.toml: I6 x" in section
+
+
+@pytest.mark.parametrize("command", ["zoo", "replay", "shrink", "check-patch"])
+def test_a_bad_plugin_is_bad_input_on_every_command(tmp_path, command):
+    art = tmp_path / "o" / "failures" / "0.json"
+    if command in ("replay", "shrink"):
+        assert cli("run", "--version", "v0", "--seed", "0", "--out", str(tmp_path / "o")
+                   ).returncode == 1
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    args = {"zoo": ["zoo", "--plugin", "nope.py:X", "--bugs", "B1"],
+            "replay": ["replay", str(art), "--plugin", "nope.py:X"],
+            "shrink": ["shrink", str(art), "--plugin", "nope.py:X"],
+            "check-patch": ["check-patch", "nope.py:X"]}[command]
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--plugin: no file " in lines[0] and "nope.py" in lines[0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
