@@ -81,6 +81,9 @@ class IommuTarget:
     def switches(self) -> dict[str, str]:
         return dict(FIX_COMMITS)
 
+    def counters(self) -> dict[str, str]:
+        return dict(invariants.Coverage.KEYS)
+
 
 def _with_actor(config: IommuConfig, i: int, **changes: Any) -> IommuConfig:
     actors = list(config.actor)

@@ -19,6 +19,7 @@ import orjson
 from stress import artifact, checkpatch, config as configs, inspect, logfile, shrink
 from stress import zoo as zoo_mod
 from stress import compare as compare_mod
+from stress import coverage as coverage_mod
 from stress.config import ConfigError
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
@@ -118,6 +119,17 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     cp.add_argument("--out", type=Path, help="output folder (default: runs/check-patch-<file>)")
     cp.add_argument("--json", action="store_true", help="the verdict as JSON on stdout")
 
+    cov = sub.add_parser("coverage", help="which config exercises which branch: the "
+                         "coverage counters of every shipped config (or those given)")
+    cov.add_argument("configs", nargs="*", type=Path,
+                     help="configs (default: every shipped one)")
+    cov.add_argument("--version", metavar="VERSION", help="model version (default: each "
+                     "config's)")
+    _plugin_arg(cov, "count on this patch")
+    cov.add_argument("--seeds", type=int, help="seeds per config (default: its run.seeds)")
+    cov.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
+    cov.add_argument("--json", action="store_true", help="the matrix as JSON on stdout")
+
     cmp = sub.add_parser("compare", help="what changed from sweep A to sweep B (e.g. "
                          "mainline and a patch): failure kinds, coverage, steps, time")
     cmp.add_argument("a", type=Path, metavar="A", help="the base sweep's folder (run --out)")
@@ -147,7 +159,7 @@ def main(target: Target, argv: list[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True, markup=False)
     commands = {"run": _run, "replay": _replay, "check": _check, "shrink": _shrink,
                 "zoo": _zoo, "inspect": _inspect, "versions": _versions,
-                "compare": _compare, "check-patch": _check_patch}
+                "compare": _compare, "check-patch": _check_patch, "coverage": _coverage}
     try:
         return commands[args.command](target, args, console)
     except ConfigError as e:
@@ -583,6 +595,11 @@ def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
             table.add_row(bug, *row)
         console.print(table)
         console.print("x found, . not found, ! differs from the expected table")
+        partly = [c for c in cells if not c.found and c.seeds_judged < c.seeds_run]
+        console.print("every cell not found was judged on all its seeds (runs go on after a "
+                      "first violation)" if not partly else "cells not found on fewer "
+                      "judged seeds: " + ", ".join(f"{c.bug} on {c.version} {c.seeds_judged}/"
+                                                   f"{c.seeds_run}" for c in partly))
         found = [c for c in cells if c.found]
         if found:
             seconds = sorted(c.seconds for c in found)
@@ -738,6 +755,33 @@ def _print_check_patch(console: Console, report: dict[str, Any], out: Path) -> N
     console.print(f"{n} finding{'s' * (n != 1)} that {model['version']} has not (exit 1)"
                   if n else f"no finding that {model['version']} has not")
     console.print(f"details: {out / 'check-patch.json'}; each sweep is a folder in {out}")
+
+
+def _coverage(target: Target, args: argparse.Namespace, console: Console) -> int:
+    """Exit 1 when a counter is reached by none of the configs: a hole."""
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds: expected a positive number, got {args.seeds}")
+    paths = args.configs or sorted(target.default_config.parent.glob("*.toml"))
+    model, flags, context = _model_options(target, args)
+    for path in paths:  # every config checked before anything runs
+        configs.load(target.config_model, path, model, flags, context)
+    report = coverage_mod.matrix(target, paths, model, context, args.seeds, args.workers)
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        table = Table("counter", *(Path(c).stem for c in report["configs"]),
+                      box=box.SIMPLE_HEAD, pad_edge=False)
+        for key, row in report["counters"].items():
+            table.add_row(key, *("-" if n is None else str(n) for n in row.values()))
+        console.print(table)
+        for key, meaning in target.counters().items():
+            console.print(f"  {key}: {meaning}")
+        if report["holes"]:
+            console.print(f"reached by no config: {', '.join(report['holes'])}: no sweep of "
+                          "these configs says anything about those branches", style="yellow")
+        else:
+            console.print("every counter is reached by some config")
+    return 1 if report["holes"] else 0
 
 
 def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:

@@ -25,6 +25,7 @@ class Result:
     strategy: dict[str, Any]
     swarm: dict[str, bool] = field(default_factory=dict)
     events: list[dict[str, Any]] | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)  # keep_going: all of them
 
     @property
     def failed(self) -> bool:
@@ -35,6 +36,7 @@ class Result:
         return dumps(self.events)
 
 
+MAX_FINDINGS = 32
 _LEARNED: dict[str, int] = {}
 CALIBRATION_SEEDS = 8
 
@@ -55,10 +57,12 @@ def learned_steps(target: Target, config: Any) -> int:
 def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
              strategy: dict[str, Any] | None = None,
              replay: dict[str, Any] | None = None,
-             guide: list[str] | None = None) -> Result:
+             guide: list[str] | None = None, keep_going: bool = False) -> Result:
     """Run `seed` under `strategy` (default: the config's, for this seed); with `replay`
     (an artifact), under its recorded strategy, following its recorded decisions; with
     `guide`, following a schedule of actor names where it can (for shrinking)."""
+    # `keep_going`: a checker's violation does not end the run; every distinct one (at
+    # most MAX_FINDINGS) is kept, so a bug is looked for also after another was found.
     if replay is not None:
         strategy = replay["strategy"]
     elif strategy is None:
@@ -101,6 +105,16 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
     coverage = setup.coverage
 
     at_end: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+
+    def keep(violation: dict[str, Any]) -> None:
+        if len(findings) < MAX_FINDINGS and not any(
+                (f["check"], f["message"]) == (violation["check"], violation["message"])
+                for f in findings):
+            actor = sched.current.name if sched.current is not None else None
+            findings.append({**violation, "kind": "check", "step": sched.step,
+                             "actor": violation.get("actor", actor)})
+            sched.emit("check.fail", **violation)
 
     def check(event: dict[str, Any]) -> None:
         if event["event"] == "sched.pick":  # a decision, not an action: nothing to judge
@@ -115,7 +129,9 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             if event["event"] == "run.end":  # a verdict on the final state
                 at_end.append(violation)
                 return
-            if sched.outcome is None:
+            if keep_going:
+                keep(violation)
+            elif sched.outcome is None:
                 sched.fail({**violation, "kind": "check"})
                 sched.emit("check.fail", **violation)
                 raise StopRun
@@ -136,12 +152,20 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         sched.emit("run.fail", _actor=report.get("actor"),
                    **{k: v for k, v in report.items() if k not in ("step", "actor")})
     sched.emit("run.end", outcome=outcome)  # checkers judge the final state of an ok run
-    if at_end:
+    failure = sched.failure
+    if keep_going:
+        for violation in at_end:
+            keep({**violation, "actor": None})
+        if findings and outcome == "ok":
+            outcome, failure = "fail", findings[0]
+    elif at_end:
         outcome = sched.judge_end({**at_end[0], "kind": "check", "actor": None})
         sched.emit("check.fail", **at_end[0])
+        failure = sched.failure
     return Result(
-        seed=seed, outcome=outcome, failure=sched.failure, steps=sched.step, vt=sched.vt,
+        seed=seed, outcome=outcome, failure=failure, steps=sched.step, vt=sched.vt,
         actors=names, decisions=sched.decisions,
         coverage=dict(coverage.counts) if coverage is not None else {},
         strategy=strategy, swarm=dict(swarm.decisions), events=sink.events,
+        findings=findings if keep_going else [failure] if failure else [],
     )

@@ -76,6 +76,9 @@ class Target(Protocol):
     def work(self, config: Any) -> int:
         """How much a config asks its actors to do, for comparing shrink candidates."""
 
+    def counters(self) -> dict[str, str]:
+        """The coverage counters: name -> the branch it counts."""
+
     def switches(self) -> dict[str, str]:
         """The switches versions are made of: name -> what it stands for (a commit)."""
 

@@ -4,7 +4,10 @@ against the table of where it must and must not be found.
 A bug is "found" on a version when some seed of its scenario fails with its signature;
 a cell that must be found stops at the first such seed, a cell that must not be found
 runs the whole seed budget. The scenarios are ordinary configs: the harness has to
-rediscover each bug from stress alone.
+rediscover each bug from stress alone. The runs keep going after a first violation, so
+another bug found first does not hide this one; a seed is "judged" when its run went
+to its end (no deadlock, crash or step bound cut it short), and a "not found" on no
+judged seed is reported, not taken for a clean cell.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class Cell:
     found: bool = False
     seed: int | None = None  # the first seed that found it
     seeds_run: int = 0
+    seeds_judged: int = 0  # runs that went to their end: the bug was looked for all along
     seconds: float = 0.0
     other: dict[str, int] | None = None  # failures that are not this bug
     base: str | None = None  # a patch's cell: the version it patches
@@ -89,6 +93,8 @@ class Cell:
     def ok(self) -> bool:
         """A preset's cell matches the table; a patch's brings in no bug its base has
         not (a known limitation of mainline aside)."""
+        if not self.found and not self.seeds_judged:
+            return False
         if self.base is not None:
             return not self.found or bool(self.base_found) or self.limitation
         return self.found == self.expected
@@ -120,13 +126,17 @@ def run_cell(target: Target, scenario: Path, bug: str, signatures: list[Signatur
         cell.base = target.describe(config)["version"]
     start = time.perf_counter()
     for seed in range(budget):
-        result = run_seed(target, config, seed, keep_log=False)
+        result = run_seed(target, config, seed, keep_log=False, keep_going=True)
         cell.seeds_run += 1
-        if result.failed:
-            if any(s.matches(result.failure) for s in signatures):
-                cell.found, cell.seed = True, seed
-                break
-            key = f"{result.failure.get('check') or result.failure['kind']}"
+        seen = result.findings + ([result.failure] if result.failure and
+                                  result.failure["kind"] != "check" else [])
+        if any(s.matches(f) for f in seen for s in signatures):
+            cell.found, cell.seed = True, seed
+            cell.seeds_judged += 1
+            break
+        if not result.failed or result.failure["kind"] == "check":
+            cell.seeds_judged += 1
+        for key in dict.fromkeys(str(f.get("check") or f["kind"]) for f in seen):
             cell.other[key] = cell.other.get(key, 0) + 1
     cell.seconds = time.perf_counter() - start
     return cell
@@ -159,6 +169,9 @@ def report(cells: list[Cell]) -> dict[str, Any]:
 
 
 def describe(c: Cell) -> str:
+    if not c.found and not c.seeds_judged:
+        return (f"{c.bug} on {c.version}: not found, but none of its {c.seeds_run} seeds "
+                "was judged (every run ended early: a deadlock, a crash or the step bound)")
     if c.base is not None:
         return (f"{c.bug} on {c.version}: found at seed {c.seed}, and the version it "
                 f"patches, {c.base}, does not have it: the patch brings it in")

@@ -116,7 +116,7 @@ def test_actor_operations_are_logged_invoke_then_ok_or_fail():
 
 
 CLEAN_ON_VF = ["default", "cxl-nested", "hinic-quirk", "multi-device-group", "vfio-teardown",
-               "sva-pasid", "all-actors"]
+               "sva-pasid", "all-actors", "deferred-attach"]
 
 
 @pytest.mark.parametrize("name", CLEAN_ON_VF)

@@ -9,6 +9,7 @@ import shutil
 from actors.target import TARGET
 from stress import config as configs
 from stress import zoo
+from stress.run import run_seed
 from tests.helpers import ROOT, cli
 
 ZOO = ROOT / "configs" / "zoo"
@@ -26,6 +27,8 @@ def test_the_zoo_matches_the_expected_table():
     assert ("B1", "v0") in found and ("B1", "vf") not in found
     assert ("B7", "s6") in found and ("B7", "s7") not in found  # the CVE fix
     assert ("B3", "rc-pci") in found and ("B3", "v0") not in found
+    for c in cells:  # a "not found" rests on every seed, judged to its end
+        assert c["found"] or c["seeds_judged"] == c["seeds_run"] == 150, c
 
 
 def test_a_cell_that_differs_names_the_bug_the_version_and_the_seed(tmp_path):
@@ -63,3 +66,37 @@ def test_every_bug_has_an_ordinary_scenario():
         config = configs.load(TARGET.config_model, ZOO / bug.scenario)  # the normal schema
         assert config.actor, name
         assert bug.found_on, name
+
+
+def test_keep_going_finds_what_the_first_violation_hid():
+    """A run that keeps going reports first exactly the violation a normal run stops at,
+    and then the others: B7 behind B1 on v0."""
+    config = configs.load(TARGET.config_model, ROOT / "configs" / "all-actors.toml",
+                          {"model.version": "v0"})
+    hidden = 0
+    for seed in range(6):
+        normal = run_seed(TARGET, config, seed, keep_log=False)
+        going = run_seed(TARGET, config, seed, keep_log=False, keep_going=True)
+        assert going.findings[0] == normal.failure, seed
+        assert going.steps >= normal.steps
+        hidden += len({f["check"] for f in going.findings}) > 1
+    assert hidden
+
+
+def test_a_cell_no_seed_of_which_was_judged_is_not_clean(tmp_path):
+    """A scenario that always deadlocks looks for its bug in no seed: not "not found"."""
+    scenario = (ZOO / "b01-cxl-nested.toml").read_text().replace(
+        "[[group]]", '[model]\nplugin = "tests.plugins.broken_engine:DeadlockingDone"\n\n'
+        "[[group]]", 1)
+    (tmp_path / "s.toml").write_text(scenario)
+    (tmp_path / "zoo.toml").write_text(
+        '[B1]\ntitle = "t"\nscenario = "s.toml"\nfound_on = []\n'
+        'signature = [{ check = "I12", site = "pci_dev_reset_iommu_prepare" }]\n')
+    proc = cli("zoo", "--file", str(tmp_path / "zoo.toml"), "--versions", "vf",
+               "--seeds", "5", "--json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["cells"][0]["seeds_judged"] == 0
+    assert report["mismatches"] == ["B1 on vf: not found, but none of its 5 seeds was judged "
+                                    "(every run ended early: a deadlock, a crash or the step "
+                                    "bound)"]
