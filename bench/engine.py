@@ -36,13 +36,13 @@ def plain(actors: int, steps: int) -> None:
 
 
 def controlled(actors: int, steps: int, seed: int) -> None:
-    sched = Scheduler(RandomWalk(seed, actors), seed=seed, max_steps=10**9)
+    sched = Scheduler(seed=seed, max_steps=10**9)
     for i in range(actors):
         async def actor() -> None:
             for _ in range(steps):
                 await sched.point("step")
         sched.add_actor(f"a{i}", actor)
-    sched.run()
+    sched.run(RandomWalk(seed, actors))
 
 
 class Bare:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stress import strategies
-from stress.log import Sink, bind, dumps
+from stress.log import Sink, dumps
 from stress.runtime import Scheduler, StopRun
-from stress.streams import Faults, Swarm, stream
+from stress.streams import Faults, Swarm
 from stress.target import Target, finding
 
 
@@ -70,10 +70,6 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         strategy = strategies.spec_for(config.run, seed,
                                        learned_steps(target, config) if needs_steps else 0)
     swarm = Swarm(seed, config.swarm.enabled)
-    sched = Scheduler(None, seed=seed, max_steps=config.run.max_steps,
-                      faults=Faults(config.faults, seed, swarm, config.swarm.faults))
-    sched.swarm = swarm
-    sched.rng = stream(seed, "data")
     early: list[dict[str, Any]] = []  # events of the setup, before the checkers exist
     observers: list[Any] = [early.append]
 
@@ -82,7 +78,8 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             observer(event)
 
     sink = Sink(keep_log, observe)
-    sched.emit = bind(sched, sink)
+    sched = Scheduler(seed=seed, max_steps=config.run.max_steps, swarm=swarm, sink=sink,
+                      faults=Faults(config.faults, seed, swarm, config.swarm.faults))
     sched.emit("run.start", strategy=strategy, config=target.describe(config),
                checks=config.checks.model_dump())
     setup = target.setup(config, sched, seed)
@@ -94,11 +91,11 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             sched.add_actor(name, fn)
     names = [a.name for a in sched.actors]
     own = strategies.make(strategy, seed, len(names))
-    sched.strategy = own
+    schedule = own
     if guide is not None:
-        sched.strategy = strategies.Guided(guide, names)
+        schedule = strategies.Guided(guide, names)
     if replay is not None:
-        sched.strategy = strategies.Replay(
+        schedule = strategies.Replay(
             [(c, list(e)) for c, e in replay["decisions"]],
             own if replay.get("schedule", "seed") == "seed" else None, names, strategy["name"])
     checkers = setup.checkers
@@ -142,7 +139,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             check(event)
     except StopRun:  # the setup itself broke an invariant (a plugin's probe WARNs)
         pass
-    outcome = sched.outcome or sched.run()
+    outcome = sched.outcome or sched.run(schedule)
     sched.current = None
     if sched.failure is not None and sched.failure["kind"] != "check" or outcome == "step_bound":
         # The engine's own verdicts are events too, so a saved log shows them offline.

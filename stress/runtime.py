@@ -19,8 +19,8 @@ import trio.testing
 from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
 from stress import interrupt
-from stress.log import ACTOR, jsonable
-from stress.streams import never
+from stress.log import ACTOR, Sink, bind, jsonable
+from stress.streams import never, stream
 
 READY, BLOCKED, SLEEPING, DONE = "ready", "blocked", "sleeping", "done"
 
@@ -161,9 +161,9 @@ class Event(_Waitable):
 class Scheduler:
     """Runs the actors of one seed under a strategy; provides the model's runtime."""
 
-    def __init__(self, strategy: Any, *, seed: int, max_steps: int,
-                 faults: Callable[[str], bool] = never) -> None:
-        self.strategy = strategy
+    def __init__(self, *, seed: int, max_steps: int, faults: Callable[[str], bool] = never,
+                 swarm: Any = None, sink: Sink | None = None) -> None:
+        self.strategy: Any = None  # given to run(): it needs the actors, made after this
         self.fault = faults  # the runtime's fault(site): does the fault there fire now?
         self.seed = seed
         self.max_steps = max_steps
@@ -174,9 +174,10 @@ class Scheduler:
         self.decisions: list[tuple[int, list[int]]] = []
         self.outcome: str | None = None  # ok | fail | step_bound | diverged
         self.failure: dict[str, Any] | None = None
-        self.emit: Callable[..., None] = lambda event, **fields: None
-        self.rng: Any = None  # the seed's `data` stream, for actors' own choices
-        self.swarm: Any = None  # the run's swarm decisions, for actors' operations
+        self.emit: Callable[..., None] = (bind(self, sink) if sink is not None
+                                          else lambda event, **fields: None)
+        self.rng = stream(seed, "data")  # for actors' own choices
+        self.swarm = swarm  # the run's swarm decisions, for actors' operations
         self._main: Any = None
 
     # ----- building -----
@@ -351,8 +352,9 @@ class Scheduler:
                 await wait_task_rescheduled(_abort)
             nursery.cancel_scope.cancel()
 
-    def run(self) -> str:
-        """Run every actor to the end of the seed; returns the outcome."""
+    def run(self, strategy: Any) -> str:
+        """Run every actor to the end of the seed under `strategy`; returns the outcome."""
+        self.strategy = strategy
         if not self.actors:
             self.outcome = "ok"
             return self.outcome
