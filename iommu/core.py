@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from iommu.device import Device
 from iommu.domain import BLOCKED, DMA, DMA_FQ, IDENTITY, UNMANAGED, Domain, name_of
 from iommu.hw import Hardware, IommuDriver, KernelOops
 from iommu.ret import OK, Ret, as_ret, err
@@ -27,23 +28,6 @@ if TYPE_CHECKING:
 
 IOMMU_NO_PASID = 0
 IOMMU_SET_DOMAIN_MUST_SUCCEED = 1
-
-
-@dataclass(eq=False)
-class Device:
-    """`struct device` with its `dev_iommu` and the PCI facts the core reads."""
-
-    name: str
-    ats: bool = True  # pci_ats_supported(): ATS capability and not untrusted
-    max_pasids: int = 0
-    attach_deferred: bool = False
-    require_direct: bool = False
-    has_iommu: bool = True  # dev_has_iommu(): dev->iommu && dev->iommu->iommu_dev
-    rid: str = ""  # requester ID; DMA aliases share one (docs/kernel.md §1.4)
-    iommu_group: "IommuGroup | None" = None
-
-    def __post_init__(self) -> None:
-        self.rid = self.rid or self.name
 
 
 @dataclass(eq=False)

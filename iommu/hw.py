@@ -14,7 +14,7 @@ from iommu.domain import Domain, name_of
 from iommu.ret import OK, Ret, err
 
 if TYPE_CHECKING:
-    from iommu.core import Device
+    from iommu.device import Device
     from iommu.runtime import Runtime
 
 

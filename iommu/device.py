@@ -1,0 +1,28 @@
+"""`struct device` as the IOMMU core and the hardware shadow see it: its own module so
+that the core (iommu/core.py) and the hardware (iommu/hw.py) both use it without
+importing each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from iommu.core import IommuGroup
+
+
+@dataclass(eq=False)
+class Device:
+    """`struct device` with its `dev_iommu` and the PCI facts the core reads."""
+
+    name: str
+    ats: bool = True  # pci_ats_supported(): ATS capability and not untrusted
+    max_pasids: int = 0
+    attach_deferred: bool = False
+    require_direct: bool = False
+    has_iommu: bool = True  # dev_has_iommu(): dev->iommu && dev->iommu->iommu_dev
+    rid: str = ""  # requester ID; DMA aliases share one (docs/kernel.md §1.4)
+    iommu_group: "IommuGroup | None" = None
+
+    def __post_init__(self) -> None:
+        self.rid = self.rid or self.name
