@@ -222,18 +222,8 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         sweep_mod.dask_client(args.dask).close()  # unreachable: refused before any write
     if args.resume is not None:
         out = args.resume
-        plan = sweep_mod.load_plan(out)
-        config = configs.validate(target.config_model, plan["config"],
-                                  f"{out / 'sweep.json'}: config")
-        seeds = range(*plan["seeds"])
-        log = plan["log"]
+        config, seeds, log = sweep_mod.resumable(target, out)
         _same_as_recorded(target, args, out, config, seeds, log)
-        now = target.describe(config)
-        if plan.get("model", now) != now:
-            raise ConfigError(f"--resume {out}: the model is not the one this sweep ran "
-                              f"({model_label(plan['model'])}; now {model_label(now)}): its "
-                              "finished seeds would mix with another model's; start a new "
-                              "sweep with another --out")
         source = f"resuming {out}"
     else:
         path = _config_path(target, args.config)

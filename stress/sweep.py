@@ -23,10 +23,10 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 
 from stress import artifact, interrupt
-from stress.config import ConfigError, read_json
+from stress.config import ConfigError, read_json, validate
 from stress.log import dumps, trace_hash, write_atomic
 from stress.run import Result, run_seed
-from stress.target import Target
+from stress.target import Target, model_label
 
 
 def run_one(target: Target, config: Any, seed: int, log: str,
@@ -483,6 +483,20 @@ def save_plan(out: Path, config: Any, seeds: range, log: str, model: dict[str, A
     write_atomic(out / "sweep.json", orjson.dumps({
         "config": config.model_dump(mode="json"), "seeds": [seeds.start, seeds.stop],
         "log": log, "model": model}, option=orjson.OPT_INDENT_2))
+
+
+def resumable(target: Target, out: Path) -> tuple[Any, range, str]:
+    """The sweep recorded in `out`: its config, seeds and log choice, provided the model
+    is still the one it ran (an edited patch would mix two models' seeds)."""
+    plan = load_plan(out)
+    config = validate(target.config_model, plan["config"], f"{out / 'sweep.json'}: config")
+    now = target.describe(config)
+    if plan.get("model", now) != now:
+        raise ConfigError(f"--resume {out}: the model is not the one this sweep ran "
+                          f"({model_label(plan['model'])}; now {model_label(now)}): its "
+                          "finished seeds would mix with another model's; start a new "
+                          "sweep with another --out")
+    return config, range(*plan["seeds"]), plan["log"]
 
 
 def load_plan(out: Path) -> dict[str, Any]:
