@@ -19,8 +19,11 @@ def load(path: Path = DEFAULT, **overrides):
 
 
 def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """`iommu-stress ARGS` in a new interpreter, with the given PYTHONHASHSEED."""
-    env = {**os.environ, "PYTHONHASHSEED": hashseed}
+    """`iommu-stress ARGS` in a new interpreter, with the given PYTHONHASHSEED, running
+    this checkout's code (whatever the cwd, and whatever else is installed: under
+    mutation testing ROOT is the mutated copy)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": path}
     return subprocess.run([sys.executable, "-c", "import sys; from actors.target import main; "
                            "sys.exit(main(sys.argv[1:]))", *args],
                           capture_output=True, text=True, env=env, cwd=cwd)
