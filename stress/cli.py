@@ -54,6 +54,9 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="worker processes (0: all cores; default: "
                      "run.workers)")
     run.add_argument("--stop-after", type=int, metavar="K", help="stop after K failing seeds")
+    run.add_argument("--fail-on-step-bound", action="store_true", default=None,
+                     help="a seed at the step bound makes the sweep exit 1 (default: "
+                     "run.fail_on_step_bound)")
     run.add_argument("--resume", type=Path, metavar="DIR",
                      help="finish an interrupted sweep in DIR (its config and seeds)")
     run.add_argument("--dask", metavar="ADDRESS",
@@ -233,7 +236,8 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
             count, start = 1, args.seed
             flags["run.seed_start"] = "--seed"
         overrides = {"run.seeds": count, "run.seed_start": start, "run.strategy": args.strategy,
-                     "run.pct_depth": args.pct_depth, "run.workers": args.workers}
+                     "run.pct_depth": args.pct_depth, "run.workers": args.workers,
+                     "run.fail_on_step_bound": args.fail_on_step_bound}
         model, model_flags, context = _model_options(target, args)
         config = configs.load(target.config_model, path, overrides | model,
                               flags | model_flags, context)
@@ -264,7 +268,9 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         return 130
     if summary["harness_errors"]:
         return HARNESS_FAILED
-    return 1 if sweep.failures else 0
+    livelock = (args.fail_on_step_bound or config.run.fail_on_step_bound) and \
+        summary["hit_step_bound"]
+    return 1 if sweep.failures or livelock else 0
 
 
 def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, config: Any,
@@ -338,6 +344,13 @@ def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
         first = s["failures"][0]
         if "artifact" in first:
             console.print(f"reproduce: iommu-stress replay {first['artifact']}")
+    if s["step_bound_seeds"]:
+        seeds = [b["seed"] for b in s["step_bound_seeds"]]
+        more = f" and {len(seeds) - 8} more" if len(seeds) > 8 else ""
+        console.print(f"at the step bound: seeds {', '.join(map(str, seeds[:8]))}{more}"
+                      + (f"; see where each actor was: iommu-stress inspect "
+                         f"{s['step_bound_seeds'][0]['log']} --failure"
+                         if "log" in s["step_bound_seeds"][0] else ""))
     zero = [k for k, n in s["coverage"].items() if n == 0]
     console.print("coverage: " + ", ".join(f"{k}={n}" for k, n in s["coverage"].items()))
     if zero:

@@ -33,6 +33,10 @@ class RunSection(Strict):
         "portfolio", description="portfolio rotates random and pct depth 1..3 over the seeds")
     pct_depth: int = Field(2, ge=1, le=3, description="bug depth d for strategy = pct")
     max_steps: int = Field(20_000, ge=1, description="a run that reaches it ends as step_bound")
+    step_bound_warn: float = Field(0.0, ge=0, le=1, description="a share of step-bound seeds "
+                                   "above this is a warning")
+    fail_on_step_bound: bool = Field(False, description="a step-bound seed makes the sweep "
+                                     "exit 1 (a livelock is a finding)")
     workers: int = Field(1, ge=0, description="worker processes; 0: all cores")
 
     @model_validator(mode="after")

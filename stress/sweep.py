@@ -40,10 +40,12 @@ def run_one(target: Target, config: Any, seed: int, log: str,
         "seed": seed, "outcome": result.outcome, "steps": result.steps, "vt": result.vt,
         "strategy": result.strategy, "coverage": result.coverage,
         "failure": _what(result.failure) if result.failed else None, "files": {}}
-    if result.events is not None and (result.failed or log == "all"):
+    # A seed at the step bound is kept like a failure: it may be a livelock, to replay.
+    kept = result.failed or result.outcome == "step_bound"
+    if result.events is not None and (kept or log == "all"):
         data = dumps(result.events)
         record["files"]["log"] = data
-        if result.failed:
+        if kept:
             record["files"]["artifact"] = artifact.make(
                 result, config, target.describe(config), trace_hash(data))
     return record
@@ -302,8 +304,9 @@ class Sweep:
             return
         files = record.pop("files", {})
         seed = record["seed"]
+        kept = "step_bound" if record["outcome"] == "step_bound" else "failures"
         for key, path, save in (
-                ("artifact", self.out / "failures" / f"{seed}.json", artifact.save),
+                ("artifact", self.out / kept / f"{seed}.json", artifact.save),
                 ("log", self.out / "logs" / f"{seed}.jsonl", write_atomic)):
             if key not in files:
                 continue
@@ -335,10 +338,15 @@ class Sweep:
     def summary(self) -> dict[str, Any]:
         d = from_records(self.records)
         warnings = []
-        if d["seeds_run"] and d["hit_step_bound"] == d["seeds_run"]:
+        bound, run = d["hit_step_bound"], self.config.run
+        if d["seeds_run"] and bound == d["seeds_run"]:
             warnings.append(f"every seed hit the step bound (run.max_steps "
-                            f"{self.config.run.max_steps}): no run reached its end, so "
-                            "nothing was checked at the end of a run")
+                            f"{run.max_steps}): no run reached its end, so nothing was "
+                            "checked at the end of a run")
+        elif bound and d["step_bound_share"] > run.step_bound_warn:
+            warnings.append(f"{bound} seeds hit the step bound (run.max_steps "
+                            f"{run.max_steps}): a livelock, or a config too long for the "
+                            "bound; replay one (step_bound/<seed>.json) and inspect it")
         return {
             **self.target.describe(self.config),
             "strategy": self.config.run.strategy,
@@ -350,7 +358,8 @@ class Sweep:
             "seeds_lost": sum(not e.get("kept") for e in self.errors),
             "warnings": warnings,
             **{k: d[k] for k in ("failures", "failure_kinds", "steps", "hit_step_bound",
-                                 "step_bound_share", "coverage", "never_reached")},
+                                 "step_bound_share", "step_bound_seeds", "coverage",
+                                 "never_reached")},
             "seeds_this_run": self.ran,
             "seconds": round(self.seconds, 3),
             "schedules_per_second": round(self.ran / self.seconds, 1)
@@ -405,7 +414,8 @@ def from_records(records: list[dict[str, Any]]) -> dict[str, Any]:
                                     "site": f.get("site"), "first_seed": f["seed"],
                                     "count": 0})
         g["count"] += 1
-    bound = sum(r["outcome"] == "step_bound" for r in records)
+    bound = [{"seed": r["seed"], **{k: r[k] for k in ("artifact", "log") if k in r}}
+             for r in records if r["outcome"] == "step_bound"]
     return {
         "seeds_run": len(records),
         "seed_start": records[0]["seed"] if records else None,
@@ -413,8 +423,9 @@ def from_records(records: list[dict[str, Any]]) -> dict[str, Any]:
         "failure_kinds": list(groups.values()),
         "steps": {"min": min(steps), "median": statistics.median(steps),
                   "max": max(steps)} if steps else None,
-        "hit_step_bound": bound,
-        "step_bound_share": round(bound / len(records), 4) if records else 0.0,
+        "hit_step_bound": len(bound),
+        "step_bound_share": round(len(bound) / len(records), 4) if records else 0.0,
+        "step_bound_seeds": bound,
         "coverage": coverage,
         "never_reached": [k for k, n in coverage.items() if n == 0],
     }

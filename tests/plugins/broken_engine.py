@@ -76,3 +76,13 @@ class ExitsInDone(Kernel):
 
     async def _done_locked(self, group, dev):
         raise SystemExit(0)
+
+
+class LivelockingDone(Kernel):
+    """done() polls for a device that never answers: it wakes, finds nothing, and sleeps
+    again, forever. No deadlock (it always wakes), so only the step bound ends the run."""
+    base = "*"
+
+    async def pci_dev_reset_iommu_done(self, dev):
+        while True:
+            await self.rt.sleep(0.01)  # "wait until the device is back"
