@@ -16,7 +16,8 @@ It reverts the fence half of 5474e6e1, so a VFIO detach inside a reset window fa
 again: `__iommu_group_set_domain_nofail()` WARNs, group->domain keeps the hwpt, VFIO
 frees it, and done() attaches the freed domain. The stress finds the WARN (I12) on the
 default config; with that WARN expected (examples/reintroduce_b7.toml) it goes on to
-the use-after-free (I10). Both configs are clean on vf without the patch.
+group->domain left on the freed hwpt (I10), before done() uses it. Both configs are
+clean on vf without the patch.
 
 $ iommu-stress run configs/default.toml --seeds 20 \
       --plugin examples/reintroduce_b7.py:FenceNofail \

@@ -86,12 +86,16 @@ class IommuCore:
         self.identity_domain = Domain("identity", IDENTITY, static=True)
         self.groups: dict[str, IommuGroup] = {}
         self._domains = 0
+        self._blocking: dict[str, int] = {}  # group -> legacy blocking domains allocated
 
     # ----- building the world (probe time, before any actor runs) -----
 
     def add_group(self, name: str, *, default_domain: bool = True,
                   legacy_driver: bool = False) -> IommuGroup:
-        group = IommuGroup(name, self.rt.lock(f"{name}.mutex"), legacy_driver=legacy_driver)
+        # group->mutex protects the group's state (docs/kernel.md §1.1): the runtime logs
+        # it with each acquire and release of the lock.
+        group = IommuGroup(name, self.rt.lock(f"{name}.mutex", state=lambda: self.state(group)),
+                           legacy_driver=legacy_driver)
         if default_domain:
             group.default_domain = Domain(f"{name}.default", DMA)
             group.domain = group.default_domain
@@ -276,7 +280,13 @@ class IommuCore:
         if self.rt.fault("blocking_domain_alloc"):
             self.rt.emit("fault", site="blocking_domain_alloc", group=group.name)
             return err("ENOMEM", "blocking domain allocation failed (injected)")
-        group.blocking_domain = Domain(f"{group.name}.blocking", UNMANAGED, empty=True)
+        # A name of its own each time (the checkers know domains by name, I10): a group
+        # emptied by removals frees its blocking domain, and a re-added device's reset
+        # allocates another.
+        self._blocking[group.name] = self._blocking.get(group.name, 0) + 1
+        again = self._blocking[group.name]
+        group.blocking_domain = Domain(f"{group.name}.blocking{again if again > 1 else ''}",
+                                       UNMANAGED, empty=True)
         return OK
 
     # ----- §4 pci_dev_reset_iommu_prepare / done -----

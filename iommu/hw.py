@@ -121,7 +121,8 @@ class IommuDriver:
             # [INFERRED] spec B6: a driver has no PASID table for such a device and fails.
             return err("EINVAL", "device has no PASID support")
         if self.rt.fault("set_dev_pasid"):
-            self.rt.emit("fault", site="set_dev_pasid", gdev=dev.name, domain=domain.name)
+            self.rt.emit("fault", site="set_dev_pasid", gdev=dev.name, domain=domain.name,
+                         pasid=pasid)
             return err("ENOMEM", "driver set_dev_pasid failed (injected)")
         table = hw.pasid[dev.name]
         previous = table.get(pasid)

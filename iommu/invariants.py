@@ -43,26 +43,6 @@ class Oops:
                 "message": f"oops in {ev['site']}: {ev['what']}"}
 
 
-class DomainLiveness:
-    """I10 (domain liveness): no attach_dev or set_dev_pasid is ever passed a freed
-    domain (the use-after-free of B7 in V0-S6)."""
-
-    name = "I10"
-
-    def __init__(self) -> None:
-        self.freed_at: dict[str, int] = {}
-
-    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        if ev["event"] == "iommu.domain_free":
-            self.freed_at[ev["domain"]] = ev["step"]
-        elif ev["event"] == "uaf":
-            return {"check": self.name, "site": ev["site"], "gdev": ev["gdev"],
-                    "domain": ev["domain"], "freed_at_step": self.freed_at.get(ev["domain"]),
-                    "message": f"use after free: {ev['site']} on {ev['gdev']} uses "
-                               f"{ev['domain']}, freed at step {self.freed_at.get(ev['domain'])}"}
-        return None
-
-
 class RecoveryCount:
     """I1 (counter consistency, S3+): for every group G, G.recovery_cnt equals the number
     of gdevs in G with blocked == true.
@@ -185,8 +165,8 @@ class Shadow:
     """What the checkers know of the world, folded from the events: the topology
     (iommu.device_add), each group's state after its last core transition, the hardware
     shadow (hw.rid_attach, hw.pasid_set), the prepare/done each actor is inside, and
-    which devices had a driver callback fail by injection (B15 makes them inconsistent
-    by design)."""
+    what an injected driver failure left inconsistent, for as long as it does (B15's
+    ground: not judged)."""
 
     name = "shadow"
 
@@ -194,10 +174,15 @@ class Shadow:
         self.devices: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.context: dict[str, str | None] = {}  # requester ID -> domain
+        self.behind: dict[str, list[str]] = {}  # requester ID -> its devices (aliases)
         self.pasid: dict[str, dict[int, str]] = {}
         self.deferred: dict[str, bool] = {}
         self.inside: dict[str, list[tuple[str, str]]] = {}  # actor -> [(call, gdev)]
-        self.faulted: set[str] = set()
+        # gdev -> what a failed driver callback left behind: "rid", or a PASID number.
+        self.faulted: dict[str, set[str | int]] = {}
+        self.faulting: dict[str, list[tuple[str, str | int]]] = {}  # actor -> its op's
+        self.warned: set[str] = set()  # faulting actors that WARNed since the failure
+        self.reattached: set[str] = set()  # gdevs this very event cleared of a "rid" mark
         self.removed_groups: set[str] = set()
         self.blocked_at: dict[str, int] = {}  # gdev -> step of the prepare that fenced it
 
@@ -209,6 +194,7 @@ class Shadow:
         if name == "iommu.device_add":
             self.devices[gdev] = ev
             self.context.setdefault(ev["rid"], ev["hw"])
+            self.behind.setdefault(ev["rid"], []).append(gdev)
             self.pasid[gdev] = {}
             self.deferred[gdev] = ev["attach_deferred"]
         elif name == "hw.rid_attach":
@@ -225,15 +211,76 @@ class Shadow:
             self.inside[ev["actor"]].pop()
         if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
             self.blocked_at[gdev] = ev["step"]
-        elif name == "fault" and ev["site"] in DRIVER_FAULTS:
-            self.faulted.add(gdev)  # a failed driver callback; a reset timeout is not B15
         elif name == "iommu.gdev_free":
             self.removed_groups.add(self.devices[gdev]["group"])
         if "gdevs" in ev and "group" in ev:
             self.groups[ev["group"]] = ev
+        self._fold_fault(ev)
+
+    def _fold_fault(self, ev: dict[str, Any]) -> None:
+        """A failed driver callback (not a reset timeout: that is no B15) exempts what it
+        left behind, the device's requester ID or one PASID, and only for as long as it
+        does: up to the end of the operation that failed when that rolled back cleanly
+        (no WARN: the core WARNs wherever it cannot undo a failure, docs/kernel.md §3,
+        §4.5, §5.3), else up to the next successful attach of that requester ID or PASID
+        by another operation, which makes the device consistent again."""
+        name, actor, gdev = ev["event"], ev["actor"], ev.get("gdev")
+        if self.reattached:
+            self.reattached = set()
+        if name == "fault" and ev["site"] in DRIVER_FAULTS:
+            what = "rid" if ev["site"] == "attach_dev" else ev["pasid"]
+            mine = self.faulting.setdefault(actor, [])
+            if not self.exempt(gdev, what):  # else an earlier operation's leftover
+                self.faulted.setdefault(gdev, set()).add(what)
+                mine.append((gdev, what))
+        elif actor not in self.faulting:
+            if name == "hw.rid_attach":
+                for dev in self.behind_rid(gdev):
+                    if self._clear(dev, "rid"):
+                        self.reattached.add(dev)
+            elif name == "hw.pasid_set":
+                self._clear(gdev, ev["pasid"])
+        elif name == "warn":
+            self.warned.add(actor)
+        elif name.startswith("iommu.") and name.endswith(".exit"):
+            marks = self.faulting.pop(actor)
+            if actor not in self.warned:
+                for dev, what in marks:
+                    self._clear(dev, what)
+            self.warned.discard(actor)
+
+    def _clear(self, gdev: str, what: str | int) -> bool:
+        marks = self.faulted.get(gdev)
+        if not marks or what not in marks:
+            return False
+        marks.discard(what)
+        if not marks:
+            del self.faulted[gdev]
+        return True
+
+    def exempt(self, gdev: str, what: str | int | None = None) -> bool:
+        """Whether an injected failure left `what` of gdev (None: anything) inconsistent;
+        for "rid", a failure on a DMA alias counts too (one context)."""
+        if what == "rid":
+            return any("rid" in self.faulted.get(d, ()) for d in self.behind_rid(gdev))
+        marks = self.faulted.get(gdev, ())
+        return bool(marks) if what is None else what in marks
+
+    def judged(self, gdev: str, pasids: dict[Any, str]) -> dict[int, str]:
+        """`pasids` (keys as ints) without those an injected failure left inconsistent."""
+        return {int(p): d for p, d in pasids.items() if not self.exempt(gdev, int(p))}
 
     def hw_rid(self, gdev: str) -> str | None:
         return self.context.get(self.devices[gdev]["rid"])
+
+    def behind_rid(self, gdev: str) -> list[str]:
+        """The devices behind gdev's requester ID, gdev and its DMA aliases (docs/kernel.md
+        §1.4)."""
+        dev = self.devices.get(gdev)
+        return self.behind[dev["rid"]] if dev else [gdev]
+
+    def aliases(self, gdev: str) -> list[str]:
+        return [d for d in self.behind_rid(gdev) if d != gdev]
 
     def current(self, actor: str) -> tuple[str, str] | None:
         stack = self.inside.get(actor)
@@ -267,6 +314,64 @@ class WorldChecker:
         raise NotImplementedError
 
 
+class DomainLiveness(WorldChecker):
+    """I10 (domain liveness): group->domain, default_domain, blocking_domain, every
+    pasid_array entry and every hw_rid / hw_pasid reference unfreed domains, and no
+    attach_dev or set_dev_pasid is ever passed a freed domain (the use-after-free of B7
+    in V0-S6). The references are judged at each transition of their group, when the
+    call that frees or detaches is over (the kernel detaches a domain before freeing
+    it, and frees an emptied group's domains before clearing them, in one call), and
+    on the final state; a leftover of an injected driver failure is B15's ground."""
+
+    name = "I10"
+
+    before = True
+
+    def __init__(self, world: Shadow | None = None) -> None:
+        super().__init__(world)
+        self.freed_at: dict[str, int] = {}
+
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name = ev["event"]
+        if name == "iommu.domain_free":
+            self.freed_at[ev["domain"]] = ev["step"]
+        elif name == "uaf":
+            return {"check": self.name, "site": ev["site"], "gdev": ev["gdev"],
+                    "domain": ev["domain"], "freed_at_step": self.freed_at.get(ev["domain"]),
+                    "message": f"use after free: {ev['site']} on {ev['gdev']} uses "
+                               f"{ev['domain']}, freed at step {self.freed_at.get(ev['domain'])}"}
+        elif "gdevs" in ev and "group" in ev:
+            return self._dangling(ev)
+        elif name == "run.end" and ev.get("outcome") == "ok":
+            for state in self.w.groups.values():
+                if state["group"] not in self.w.removed_groups:
+                    violation = self._dangling(state)
+                    if violation:
+                        return violation
+        return None
+
+    def _dangling(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """The first reference of `state`'s group, or of its devices' hardware, to a
+        freed domain."""
+        refs = [("group->domain", None, state["domain"]),
+                ("default_domain", None, state["default"]),
+                ("blocking_domain", None, state["blocking"])]
+        refs += [(f"pasid_array[{p}]", None, d) for p, d in state["pasids"].items()]
+        for gdev in state["gdevs"]:
+            if gdev in self.w.devices and not self.w.exempt(gdev, "rid"):
+                refs.append((f"hw_rid[{gdev}]", gdev, self.w.hw_rid(gdev)))
+            refs += [(f"hw_pasid[{gdev}][{p}]", gdev, d) for p, d in
+                     self.w.judged(gdev, self.w.pasid.get(gdev, {})).items()]
+        for where, gdev, domain in refs:
+            if domain in self.freed_at:
+                return {"check": self.name, "group": state["group"], "gdev": gdev,
+                        "where": where, "domain": domain,
+                        "freed_at_step": self.freed_at[domain],
+                        "message": f"{where} of {state['group']} points at {domain}, "
+                                   f"freed at step {self.freed_at[domain]}"}
+        return None
+
+
 class DepthFlag:
     """I2 (depth/flag relation, S5+): for every gdev, blocked == (reset_depth > 0).
     Also reset_depth <= 2 for in-tree callers [INFERRED]: not asserted here, since a
@@ -293,10 +398,13 @@ PASID_ATTACH = {"iommu.attach_device_pasid.exit", "iommu.replace_device_pasid.ex
 
 class Fence(WorldChecker):
     """I3 (fence): while recovery_cnt > 0 (resetting_domain in V0): (a) no call with
-    flags 0 changes group->domain (attach, replace, claim, default-domain change); (b)
-    iommu_attach_device_pasid and iommu_replace_device_pasid fail, so no PASID entry is
-    added or changed; (c) S7+: MUST_SUCCEED calls may change group->domain but must not
-    call attach_dev on any blocked gdev."""
+    flags 0 changes group->domain (attach, replace, claim, default-domain change): one
+    that asks for another domain returns -EBUSY, and the same-domain short-circuit is
+    the only success; (b) iommu_attach_device_pasid and iommu_replace_device_pasid fail,
+    so no PASID entry is added or changed; (c) S7+: MUST_SUCCEED calls may change
+    group->domain but must not call attach_dev on any blocked gdev. A refusal by the
+    fence is -EBUSY with its own cause (docs/kernel.md §5.3, §5.4); a refusal before the
+    fence (a group already attached or owned, a busy slot) has another cause."""
 
     name = "I3"
 
@@ -307,11 +415,23 @@ class Fence(WorldChecker):
         before = self.w.groups.get(ev.get("group", ""))
         fenced = self.w.fenced(ev["group"]) if "group" in ev else False
         violation = None
-        if name in FLAGS0 and fenced and ev["domain"] != before["domain"]:
+        call = name[6:-5]
+        if (name in FLAGS0 or name in PASID_ATTACH) and fenced and ev["ret"] != "EBUSY" \
+                and str(ev.get("cause")).startswith("reset fence"):
+            violation = {"check": self.name, "group": ev["group"], "expected": "EBUSY",
+                         "actual": ev["ret"], "message": f"the reset fence refused {call} "
+                         f"with {ev['ret']}, not EBUSY"}
+        elif name in FLAGS0 and fenced and ev["domain"] != before["domain"]:
             violation = {"check": self.name, "group": ev["group"], "expected": before["domain"],
-                         "actual": ev["domain"], "message": f"{name[6:-5]} changed "
+                         "actual": ev["domain"], "message": f"{call} changed "
                          f"{ev['group']}'s domain {before['domain']} -> {ev['domain']} "
                          "through the reset fence"}
+        elif name in FLAGS0 and fenced and ev["ret"] == "0" \
+                and ev.get("new", before["domain"]) != before["domain"]:
+            violation = {"check": self.name, "group": ev["group"], "expected": "EBUSY",
+                         "actual": "0", "new": ev["new"], "message": f"{call} of "
+                         f"{ev['new']} returned 0 through the reset fence ({ev['group']} "
+                         f"stays on {before['domain']})"}
         elif name in PASID_ATTACH and fenced and ev["ret"] == "0":
             violation = {"check": self.name, "group": ev["group"], "pasid": ev["pasid"],
                          "message": f"{name[6:-5]} of PASID {ev['pasid']} succeeded "
@@ -338,15 +458,21 @@ class PhysicallyFenced(WorldChecker):
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         for gdev, g in ev.get("gdevs", {}).items():
-            if not g.get("blocked") or gdev in self.w.faulted:
+            if not g.get("blocked"):
                 continue
             hw = self.w.hw_rid(gdev)
-            if hw != ev["blocking"]:
+            if hw != ev["blocking"] and not self.w.exempt(gdev, "rid"):
+                # A requester ID shared with a DMA alias that left blocking is B13's
+                # (docs/kernel.md §7): the message says so, for the zoo's signature.
+                shared = self.w.aliases(gdev)
+                rid = f"requester ID (shared with {', '.join(shared)})" if shared else \
+                    "requester ID"
                 return {"check": self.name, "gdev": gdev, "expected": ev["blocking"],
                         "actual": hw, "prepared_at_step": self.w.blocked_at.get(gdev),
-                        "message": f"{gdev} is blocked but its requester ID "
-                        f"is on {hw}, not {ev['blocking']}"}
-            live = self.w.pasid.get(gdev)
+                        "message": f"{gdev} is blocked but its {rid} is on {hw}, not "
+                                   f"{ev['blocking']}"}
+            live = {p: d for p, d in self.w.pasid.get(gdev, {}).items()
+                    if not self.w.exempt(gdev, p)}
             if self.w.devices[gdev]["max_pasids"] > 0 and live:
                 return {"check": self.name, "gdev": gdev, "actual": dict(live),
                         "prepared_at_step": self.w.blocked_at.get(gdev), "message": f"{gdev} is blocked but PASIDs {sorted(live)} are live"}
@@ -370,7 +496,7 @@ class NoAtsToResetting(WorldChecker):
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] == "hw.reset.begin" and ev["depth"] == 1:
             self.since[ev["gdev"]] = ev["step"]
-        if ev["event"] != "hw.ats_inval" or not ev["in_reset"] or ev["gdev"] in self.w.faulted:
+        if ev["event"] != "hw.ats_inval" or not ev["in_reset"] or self.w.exempt(ev["gdev"]):
             return None
         via = f" via {ev['via']}" if ev.get("via") and ev["via"] != ev["gdev"] else ""
         return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
@@ -390,20 +516,18 @@ class Restore(WorldChecker):
         if ev["event"] != "iommu.done.exit" or ev.get("path") != "restored":
             return None
         gdev = ev["gdev"]
-        if gdev in self.w.faulted:
-            return None
         want = ev["domain"] if ev["domain"] is not None else ev["blocking"]
         hw = self.w.hw_rid(gdev)
-        if hw != want:
+        if hw != want and not self.w.exempt(gdev, "rid"):
             return {"check": self.name, "gdev": gdev, "expected": want, "actual": hw,
                     "message": f"done({gdev}) left its requester ID on {hw}, not {want}"}
         if self.w.devices[gdev]["max_pasids"] > 0:
-            want_p = {int(p): d for p, d in ev["pasids"].items()}
-            if self.w.pasid[gdev] != want_p:
+            want_p = self.w.judged(gdev, ev["pasids"])
+            live = self.w.judged(gdev, self.w.pasid[gdev])
+            if live != want_p:
                 return {"check": self.name, "gdev": gdev, "expected": want_p,
-                        "actual": dict(self.w.pasid[gdev]),
-                        "message": f"done({gdev}) left PASIDs {self.w.pasid[gdev]}, "
-                                   f"pasid_array has {want_p}"}
+                        "actual": live, "message": f"done({gdev}) left PASIDs {live}, "
+                                                   f"pasid_array has {want_p}"}
         return None
 
 
@@ -428,19 +552,19 @@ class Quiescence(WorldChecker):
                                  f"recovery_cnt {state.get('recovery_cnt')}, resetting_domain "
                                  f"{state.get('resetting_domain')}")
             for gdev, g in state["gdevs"].items():
-                if gdev in self.w.faulted:
-                    continue
                 if g.get("blocked") or g.get("reset_depth"):
                     return self._bad(group, gdev, f"{gdev} still blocked or nested: {g}")
                 hw, want = self.w.hw_rid(gdev), state["domain"]
                 deferred = self.w.deferred[gdev] and want == state["default"] and hw is None
                 parked = want is None and hw in (None, state["blocking"])
-                if hw != want and not deferred and not parked:
+                if hw != want and not deferred and not parked \
+                        and not self.w.exempt(gdev, "rid"):
                     return self._bad(group, gdev, f"{gdev}'s requester ID is on {hw}, "
                                                   f"{group}'s domain is {want}")
-                want_p = {int(p): d for p, d in state["pasids"].items()}
-                if self.w.devices[gdev]["max_pasids"] > 0 and self.w.pasid[gdev] != want_p:
-                    return self._bad(group, gdev, f"{gdev} has PASIDs {self.w.pasid[gdev]}, "
+                want_p = self.w.judged(gdev, state["pasids"])
+                live = self.w.judged(gdev, self.w.pasid[gdev])
+                if self.w.devices[gdev]["max_pasids"] > 0 and live != want_p:
+                    return self._bad(group, gdev, f"{gdev} has PASIDs {live}, "
                                                   f"pasid_array has {want_p}")
         return None
 
@@ -502,6 +626,11 @@ class DriverView(WorldChecker):
     """I9 (driver view matches hardware): whenever a driver callback runs for D under the
     group mutex on a prepare, done or set_domain path, iommu_driver_get_domain_for_dev(D)
     equals hw_rid[D] as it was before the callback. Violated in V0 (B12) and after B15.
+    hw_rid[D] is the domain the core last attached D itself to: DMA aliases share one
+    requester ID (docs/kernel.md §1.4), so in a group-wide change the shared context is
+    already on the new domain when the loop reaches the second alias, which the core
+    has not moved yet and rightly reports on group->domain. That a shared context
+    leaves a blocked alias is B13, judged where it hurts (I4, I5, the 15dd29ca WARN).
     Not judged: a NULL answer (a group whose default domain failed, B9's state) tells
     the driver nothing; a device never attached (attach_deferred, hw NONE) counts as on
     the default domain (as in I7); probe and release are not set_domain paths (a
@@ -514,25 +643,27 @@ class DriverView(WorldChecker):
     def __init__(self, world: Shadow | None = None) -> None:
         super().__init__(world)
         self.pending: dict[str, dict[str, Any]] = {}  # actor -> first mismatch, until exit
-        self.failed: list[str] = []  # actors whose current core call had a driver fault
+        self.attached: dict[str, str | None] = {}  # gdev -> domain its last attach set
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name, actor = ev["event"], ev["actor"]
-        if name == "fault" and ev["site"] in DRIVER_FAULTS and actor not in self.failed:
-            self.failed.append(actor)
+        if name == "iommu.device_add":
+            self.attached[ev["gdev"]] = ev["hw"]
         if name in ("hw.rid_attach", "hw.pasid_set"):
-            if (ev["gdev"] not in self.w.faulted and actor not in self.failed
-                    and ev["rid"] is not None and ev["view"] not in (ev["rid"], None)
+            had = self.attached.get(ev["gdev"], ev["rid"])
+            if name == "hw.rid_attach":
+                self.attached[ev["gdev"]] = ev["domain"]
+            left = self.w.exempt(ev["gdev"], "rid") or ev["gdev"] in self.w.reattached
+            if (not left and actor not in self.w.faulting  # B15's leftover, the revert
+                    and had is not None and ev["view"] not in (had, None)
                     and actor not in self.pending):
-                self.pending[actor] = ev
+                self.pending[actor] = {**ev, "had": had}
                 call = self.w.current(actor)
                 if call is not None:  # inside prepare/done: judged at once
                     return self._violation(actor, f"inside {call[0]}({call[1]})")
             return None
         if not (name.startswith("iommu.") and name.endswith(".exit")):
             return None
-        if actor in self.failed:
-            self.failed.remove(actor)
         if actor not in self.pending:
             return None
         if name in self.NOT_SET_DOMAIN:
@@ -542,10 +673,10 @@ class DriverView(WorldChecker):
 
     def _violation(self, actor: str, where: str) -> dict[str, Any]:
         ev = self.pending.pop(actor)
-        return {"check": self.name, "gdev": ev["gdev"], "expected": ev["rid"],
+        return {"check": self.name, "gdev": ev["gdev"], "expected": ev["had"],
                 "actual": ev["view"], "callback_step": ev["step"],
                 "message": f"{where}, the driver is told {ev['gdev']} is on {ev['view']} "
-                           f"but the hardware has {ev['rid']}"}
+                           f"but the hardware has {ev['had']}"}
 
 
 class ErrorsReachCaller:
@@ -587,16 +718,73 @@ class ErrorsReachCaller:
         return None
 
 
+class LockDiscipline:
+    """LOCK (lock discipline, docs/kernel.md §1.1, §2): group->mutex protects the group's
+    state (recovery_cnt, blocked, reset_depth, domain, pasid_array: every field of a
+    state snapshot) and the programming of its devices (§1.5: driver callbacks run with
+    it held). So every state snapshot of a group (an iommu.*.exit) and every driver
+    callback on one of its devices (hw.rid_attach, hw.pasid_set) comes from the actor
+    holding the group's mutex; and the state the next holder finds is the one the last
+    holder left, or it was changed with no one holding the lock. Who holds which lock,
+    and the state at each acquire and release, are the engine's lock.* events."""
+
+    name = "LOCK"
+
+    def __init__(self) -> None:
+        self.holder: dict[str, str] = {}  # lock -> actor
+        self.mutex: dict[str, str] = {}  # group -> its mutex (the lock whose state it is)
+        self.left: dict[str, tuple[dict[str, Any], int]] = {}  # lock -> state, step released
+        self.group_of: dict[str, str] = {}  # gdev -> group
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name, actor = ev["event"], ev["actor"]
+        if name == "iommu.device_add":
+            self.group_of[ev["gdev"]] = ev["group"]
+        elif name == "lock.acquire":
+            lock, state = ev["lock"], ev.get("state")
+            self.holder[lock] = actor
+            if isinstance(state, dict) and "group" in state:
+                self.mutex[state["group"]] = lock
+                left = self.left.get(lock)
+                if left is not None and left[0] != state:
+                    return {"check": self.name, "lock": lock, "group": state["group"],
+                            "expected": left[0], "actual": state, "released_at_step": left[1],
+                            "message": f"{state['group']}'s state changed while no one held "
+                                       f"{lock} (released at step {left[1]})"}
+        elif name == "lock.release":
+            self.holder.pop(ev["lock"], None)
+            if isinstance(ev.get("state"), dict):
+                self.left[ev["lock"]] = (ev["state"], ev["step"])
+        elif "gdevs" in ev and "group" in ev:
+            return self._unheld(ev, ev["group"], None, f"{ev['group']}'s state ({name})")
+        elif name in ("hw.rid_attach", "hw.pasid_set") and ev["gdev"] in self.group_of:
+            group = self.group_of[ev["gdev"]]
+            return self._unheld(ev, group, ev["gdev"], f"{name} of {ev['gdev']}")
+        return None
+
+    def _unheld(self, ev: dict[str, Any], group: str, gdev: str | None,
+                what: str) -> dict[str, Any] | None:
+        lock = self.mutex.get(group, f"{group}'s mutex")
+        held_by = self.holder.get(lock)
+        if held_by == ev["actor"]:
+            return None
+        return {"check": self.name, "group": group, "gdev": gdev, "lock": lock,
+                "held_by": held_by, "message": f"{ev['actor']} emitted {what} without "
+                f"{lock}" + (f", which {held_by} holds" if held_by else "")}
+
+
 CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyFenced,
             "I5": NoAtsToResetting, "I6": Restore, "I7": Quiescence, "I8": Isolation,
             "I9": DriverView, "I10": DomainLiveness, "I11": Pairing, "I12": WarnPolicy,
-            "I13": ErrorsReachCaller, "B14": RemovalDuringReset, "oops": Oops}
+            "I13": ErrorsReachCaller, "B14": RemovalDuringReset, "oops": Oops,
+            "LOCK": LockDiscipline}
 # The order findings are reported in when one event breaks several: the precondition
-# and the crash first, then the kernel's own WARN, then the invariants. The shared
-# world folds each event in after the checkers that judge it against the state before
-# (I3, I8) and before those that judge the state after it.
-ORDER = ("B14", "oops", "I12", "I10", "I1", "I2", "I3", "I8", "shadow", "I4", "I5", "I6",
-         "I9", "I11", "I13", "I7")
+# and the crash first, then the lock discipline (a race the rest may only show the
+# consequences of), then the kernel's own WARN, then the invariants. The shared world
+# folds each event in after the checkers that judge it against the state before (I10,
+# I3, I8) and before those that judge the state after it.
+ORDER = ("B14", "oops", "LOCK", "I12", "I10", "I1", "I2", "I3", "I8", "shadow", "I4", "I5",
+         "I6", "I9", "I11", "I13", "I7")
 
 
 def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:

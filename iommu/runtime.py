@@ -7,7 +7,7 @@ interleaves.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 # Where the model asks the runtime whether to fail (docs/kernel.md §9.5). `default_domain` is asked
 # once per group at probe: when it fires, the group has no default domain (B9's state).
@@ -26,7 +26,9 @@ class Lock(Protocol):
 
 
 class Runtime(Protocol):
-    def lock(self, name: str) -> Lock: ...
+    def lock(self, name: str, state: Callable[[], Any] | None = None) -> Lock:
+        """A lock; the runtime logs who takes and drops it, and with `state` (what the
+        lock protects) the value of that at each (the checker LOCK reads them)."""
     async def point(self, what: str) -> None:
         """A scheduling point: another actor may run before the caller goes on."""
     async def sleep(self, seconds: float) -> None:
@@ -76,8 +78,8 @@ class Sequential:
         self.events: list[dict[str, Any]] = []
         self.faults: dict[str, int] = {}
 
-    def lock(self, name: str) -> SequentialLock:
-        return SequentialLock(name)
+    def lock(self, name: str, state: Callable[[], Any] | None = None) -> SequentialLock:
+        return SequentialLock(name)  # one caller: there is no one else to hold it
 
     async def point(self, what: str) -> None:
         return None

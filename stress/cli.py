@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
 import sys
 import traceback
@@ -27,6 +28,7 @@ from stress import sweep as sweep_mod
 from stress.progress import Reporter
 from stress.sweep import Sweep
 from stress.target import Target, model_label
+from stress.text import counted
 
 
 def _parser(target: Target) -> argparse.ArgumentParser:
@@ -251,19 +253,21 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         sweep_mod.claim(out, config, seeds, log, described)
         source = str(path)
     workers = args.workers if args.workers is not None else config.run.workers
+    _more_than_cores(console, workers)
     sweep = Sweep(target, config, out, log=log, check_determinism=args.check_determinism,
                   workers=workers, stop_after=args.stop_after, dask=args.dask)
     console.print(f"{target.prog}: {source} on {model_label(target.describe(config))}, seeds "
                   f"{seeds.start}..{seeds.stop - 1}, strategy {config.run.strategy} -> {out}")
     already = len(sweep.finished())
     if already:
-        console.print(f"{already} seeds already done in {out}: running the rest")
+        console.print(f"{counted(already, 'seed')} already done in {out}: running the rest")
     with Reporter(console, len(seeds), already) as progress:
         sweep.run(seeds, progress)
     summary = sweep.summary()
     _print_summary(console, summary, out)
     if sweep.interrupted:
-        console.print(f"interrupted: {len(sweep.records)} finished seeds kept; finish with "
+        console.print(f"interrupted: {counted(len(sweep.records), 'finished seed')} kept; "
+                      "finish with "
                       f"{target.prog} run --resume {out}")
         return 130
     if summary["harness_errors"]:
@@ -271,6 +275,14 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     livelock = (args.fail_on_step_bound or config.run.fail_on_step_bound) and \
         summary["hit_step_bound"]
     return 1 if sweep.failures or livelock else 0
+
+
+def _more_than_cores(console: Console, workers: int) -> None:
+    """Allowed (a worker may wait on I/O), but said: beyond the cores they only share."""
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        console.print(f"note: {workers} workers on {cores} cores: the extra ones only share "
+                      "the cores", style="yellow")
 
 
 def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, config: Any,
@@ -323,7 +335,7 @@ def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
         return
     speed = (f"; {s['schedules_per_second']} seeds/s" if s["schedules_per_second"]
              else "")
-    console.print(f"{s['seeds_run']} seeds, {len(s['failures'])} failing, "
+    console.print(f"{counted(s['seeds_run'], 'seed')}, {len(s['failures'])} failing, "
                   f"{s['hit_step_bound']} at the step bound ({s['step_bound_share']:.1%}); "
                   f"steps min/median/max {steps['min']}/{steps['median']}/{steps['max']}"
                   + speed)
@@ -332,7 +344,7 @@ def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:
     for warning in s["warnings"]:
         console.print(f"warning: {warning}", style="yellow")
     if s["seeds_lost"]:
-        console.print(f"{s['seeds_lost']} seeds lost to harness errors: the sweep is "
+        console.print(f"{counted(s['seeds_lost'], 'seed')} lost to harness errors: the sweep is "
                       f"incomplete (exit 3); --resume {out} runs them again", style="bold red")
     if s["failure_kinds"]:
         table = Table("kind", "check", "site", "first seed", "count", box=box.SIMPLE_HEAD,
@@ -499,7 +511,7 @@ def _step_range(text: str) -> tuple[int, int]:
 
 
 def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
-    events, problems = logfile.read(args.log)
+    events, problems, _ = logfile.load(args.log)
     for problem in problems:
         console.print(problem, style="yellow")
     timeline = target.timeline(events)
@@ -521,6 +533,9 @@ def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
         events = led
     chosen = inspect.select(events, gdev=args.gdev, actor=args.actor, event=args.event,
                             steps=args.steps, around=args.around, context=args.context)
+    if not chosen:
+        console.print(inspect.unmatched(events, gdev=args.gdev, actor=args.actor,
+                                        event=args.event) or "no event passes these filters")
     if args.timeline:
         console.print(inspect.timeline_table(chosen, timeline))
     elif args.html is None and args.perfetto is None or args.failure:
@@ -580,6 +595,7 @@ def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
             versions.append(patch["version"])
         columns.append(zoo_mod.Column.plugin(target, patch["plugin"], args.plugin))
         versions.append(patch["plugin"])
+    _more_than_cores(console, args.workers)
     cells = zoo_mod.run(target, path, bugs, columns, args.seeds, args.workers)
     report = zoo_mod.report(cells)
     if args.json:
@@ -606,14 +622,17 @@ def _zoo(target: Target, args: argparse.Namespace, console: Console) -> int:
         found = [c for c in cells if c.found]
         if found:
             seconds = sorted(c.seconds for c in found)
-            console.print(f"{len(found)} cells found their bug; median time to the first "
-                          f"failure {seconds[len(seconds) // 2]:.3f}s, worst {seconds[-1]:.3f}s")
+            console.print(f"{counted(len(found), 'cell')} found their bug; median time to the "
+                          f"first failure {seconds[len(seconds) // 2]:.3f}s, worst "
+                          f"{seconds[-1]:.3f}s")
         if patch is not None:
             console.print(_patch_verdict(cells, patch))
         for line in report["mismatches"]:
             console.print(line, style="bold red")
         console.print("matches the expected table" if not report["mismatches"] else
-                      f"{len(report['mismatches'])} cells differ from the expected table")
+                      f"{counted(len(report['mismatches']), 'cell')} "
+                      f"{'differs' if len(report['mismatches']) == 1 else 'differ'} from "
+                      "the expected table")
     return 1 if report["mismatches"] else 0
 
 
@@ -646,11 +665,9 @@ def _patch_verdict(cells: list[zoo_mod.Cell], patch: dict[str, Any]) -> str:
 
 
 def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
-    events, problems = logfile.read(args.log)
+    events, problems, skipped = logfile.load(args.log)
     for problem in problems:
         console.print(problem, style="yellow")
-    if not events:
-        raise ConfigError(f"{args.log}: no event in it: expected the JSON lines of a run's log")
     start = next((e for e in events if e["event"] == "run.start"), None)
     if start is None:
         console.print(f"{args.log}: no run.start event: checking with the default [checks]")
@@ -663,10 +680,9 @@ def _check(target: Target, args: argparse.Namespace, console: Console) -> int:
             console.print(line)
     n = len(violations)
     console.print(f"{len(events)} events checked, {n} {'finding' if n == 1 else 'findings'}"
-                  + (f", {len(problems)} line{'s' * (len(problems) != 1)} skipped: "
-                     "the check is incomplete"
-                     if problems else ""))
-    return 1 if violations or problems else 0
+                  + (f", {skipped} line{'s' * (skipped != 1)} skipped: "
+                     "the check is incomplete" if skipped else ""))
+    return 1 if violations or skipped else 0
 
 
 def _compare(target: Target, args: argparse.Namespace, console: Console) -> int:
@@ -692,13 +708,14 @@ def _check_patch(target: Target, args: argparse.Namespace, console: Console) -> 
     model = models[0]
     out = args.out or Path("runs") / f"check-patch-{_patch_name(model)}"
     console.print(f"{target.prog}: check-patch {model_label(model)} against "
-                  f"{model['version']}: {len(paths)} configs and the zoo -> {out}")
+                  f"{model['version']}: {counted(len(paths), 'config')} and the zoo -> {out}")
 
     def progress(row: dict[str, Any]) -> None:
         parts = [f"{side} {len(row[side]['failures'])}/{row[side]['seeds_run']} failing"
                  for side in ("base", "patch") if side in row]
         console.print(f"  {row['config']}: {', '.join(parts)}")
 
+    _more_than_cores(console, args.workers)
     report = checkpatch.check(target, args.plugin, paths, out, args.seeds, args.zoo_seeds,
                               args.workers, progress)
     write_atomic(out / "check-patch.json", orjson.dumps(report, option=orjson.OPT_INDENT_2))
@@ -715,9 +732,12 @@ def _check_patch(target: Target, args: argparse.Namespace, console: Console) -> 
 
 
 def _kind_text(k: dict[str, Any]) -> str:
-    """A failure kind by the known bugs it is (`B1/B2/B4`), else by checker and site."""
-    name = "/".join(k["bugs"]) or " ".join(
-        str(p) for p in (k.get("check") or k["kind"], k.get("site")) if p)
+    """A failure kind by the known bugs it is and its checker (`B1/B2/B4 (I12)`), else by
+    checker and site."""
+    check = str(k.get("check") or k["kind"])
+    name = " ".join(str(p) for p in (check, k.get("site")) if p)
+    if k["bugs"]:
+        name = "/".join(k["bugs"]) + ("" if k["bugs"] == [check] else f" ({check})")
     mark = {"new": " NEW", "known limitation": " (limitation)"}.get(k.get("status", ""), "")
     return f"{name} x{k['count']}{mark}"
 
@@ -768,6 +788,7 @@ def _coverage(target: Target, args: argparse.Namespace, console: Console) -> int
     model, flags, context = _model_options(target, args)
     for path in paths:  # every config checked before anything runs
         configs.load(target.config_model, path, model, flags, context)
+    _more_than_cores(console, args.workers)
     report = coverage_mod.matrix(target, paths, model, context, args.seeds, args.workers)
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())

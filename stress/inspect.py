@@ -37,6 +37,23 @@ def select(events: list[dict[str, Any]], *, gdev: str | None = None, actor: str 
     return out
 
 
+def unmatched(events: list[dict[str, Any]], **filters: str | None) -> str | None:
+    """When `select` found nothing: which name filter matched no event, and the names
+    the log has, so that a typo is told from an empty stretch of the log."""
+    for key, field in (("actor", "actor"), ("gdev", "gdev"), ("event", "event")):
+        want = filters.get(key)
+        if want is None:
+            continue
+        names = sorted({str(e[field]) for e in events if e.get(field) is not None})
+        if key == "event":
+            hit = any(fnmatch.fnmatchcase(n, want) for n in names)
+        else:
+            hit = want in names or key == "gdev" and any(e.get("via") == want for e in events)
+        if not hit:
+            return f"no event has --{key} {want}; the log's: {', '.join(names) or 'none'}"
+    return None
+
+
 # The events that end a run in failure: a checker's violation, and the engine's own
 # verdicts (deadlock, actor exception, divergence, and the step bound).
 FAILURES = ("check.fail", "run.fail")

@@ -126,8 +126,8 @@ def _envelope(_logger: Any, _method: str, fields: dict[str, Any]) -> Any:
     sched, sink = fields.pop("_sched"), fields.pop("_sink")
     name = fields.pop("event")
     actor = fields.pop("_actor", None) or ACTOR.get()
-    if name != "sched.pick" and sched.current is not None:
-        sched.current.last_event = name
+    if name != "sched.pick" and not name.startswith("lock.") and sched.current is not None:
+        sched.current.last_event = name  # the last step of its own (not the engine's)
     event = {"seed": sched.seed, "step": sched.step, "vt": sched.vt_ns / 1e9,
              "actor": actor, "event": name}
     event.update(payload(fields))

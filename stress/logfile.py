@@ -36,6 +36,23 @@ def read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return events, problems
 
 
+SHOWN = 3  # unreadable lines named one by one; the rest are counted
+
+
+def load(path: Path) -> tuple[list[dict[str, Any]], list[str], int]:
+    """`read`, for a command: a file with no event in it is not a log (bad input); of
+    the unreadable lines only the first few are named, and all are counted."""
+    events, problems = read(path)
+    if not events:
+        raise ConfigError(f"{path}: not a log: no line of it is an event (expected the "
+                          "JSON lines of a run's log)")
+    shown = problems[:SHOWN]
+    if len(problems) > SHOWN:
+        more = len(problems) - SHOWN
+        shown.append(f"{path}: {more} more unreadable line{'s' * (more != 1)} skipped")
+    return events, shown, len(problems)
+
+
 FOUND = (*RESERVED, "line", "more")  # the keys a finding of `check` has of its own
 
 

@@ -107,17 +107,31 @@ class Mutex(_Waitable):
     """A model lock. Acquiring is a scheduling point; a blocked actor is not enabled.
 
     Release wakes every waiter and lets the strategy pick who gets the lock, so that
-    lock hand-off order is explored rather than fixed."""
+    lock hand-off order is explored rather than fixed.
 
-    __slots__ = ("owner", "label")
+    Taking and dropping it are events (`lock.acquire`, `lock.release`, with `lock`, its
+    name; the actor is the envelope's), so the log says who holds which lock at every
+    step. A lock made with `state`, a function giving what the lock protects, logs its
+    value with both: a checker can then tell a change made while no one held it."""
 
-    def __init__(self, sched: "Scheduler", name: str) -> None:
+    __slots__ = ("owner", "label", "state")
+
+    def __init__(self, sched: "Scheduler", name: str,
+                 state: Callable[[], Any] | None = None) -> None:
         super().__init__(sched, name)
         self.owner: Actor | None = None
         self.label = f"lock {name}"
+        self.state = state
+
+    def _log(self, event: str) -> None:
+        if self.state is None:
+            self.sched.emit(event, lock=self.name)
+        else:
+            self.sched.emit(event, lock=self.name, state=self.state())
 
     async def acquire(self) -> None:
         self.owner = await self._pass(self.label, lambda: self.owner is not None)
+        self._log("lock.acquire")
 
     async def try_acquire(self) -> bool:
         s = self.sched
@@ -127,9 +141,12 @@ class Mutex(_Waitable):
         if self.owner is not None:
             return False
         self.owner = me
+        self._log("lock.acquire")
         return True
 
     def release(self) -> None:
+        if self.sched.outcome is None:  # an ended run unwinds its actors without a word
+            self._log("lock.release")
         self.owner = None
         self._wake_all()
 
@@ -185,8 +202,8 @@ class Scheduler:
     def add_actor(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         self.actors.append(Actor(len(self.actors), name, fn))
 
-    def lock(self, name: str) -> Mutex:
-        return Mutex(self, name)
+    def lock(self, name: str, state: Callable[[], Any] | None = None) -> Mutex:
+        return Mutex(self, name, state)
 
     def event(self, name: str) -> Event:
         return Event(self, name)

@@ -27,6 +27,7 @@ from stress.config import ConfigError, read_json, validate
 from stress.log import dumps, trace_hash, write_atomic
 from stress.run import Result, run_seed
 from stress.target import Target, model_label
+from stress.text import counted
 
 
 def run_one(target: Target, config: Any, seed: int, log: str,
@@ -344,7 +345,7 @@ class Sweep:
                             f"{run.max_steps}): no run reached its end, so nothing was "
                             "checked at the end of a run")
         elif bound and d["step_bound_share"] > run.step_bound_warn:
-            warnings.append(f"{bound} seeds hit the step bound (run.max_steps "
+            warnings.append(f"{counted(bound, 'seed')} hit the step bound (run.max_steps "
                             f"{run.max_steps}): a livelock, or a config too long for the "
                             "bound; replay one (step_bound/<seed>.json) and inspect it")
         return {

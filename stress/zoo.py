@@ -25,6 +25,7 @@ from stress import config as configs, interrupt
 from stress.config import ConfigError, Strict, describe_errors, read_toml
 from stress.run import run_seed
 from stress.target import Target
+from stress.text import counted
 
 
 class Signature(Strict):
@@ -170,8 +171,9 @@ def report(cells: list[Cell]) -> dict[str, Any]:
 
 def describe(c: Cell) -> str:
     if not c.found and not c.seeds_judged:
-        return (f"{c.bug} on {c.version}: not found, but none of its {c.seeds_run} seeds "
-                "was judged (every run ended early: a deadlock, a crash or the step bound)")
+        return (f"{c.bug} on {c.version}: not found, but none of its "
+                f"{counted(c.seeds_run, 'seed')} was judged (every run ended early: a "
+                "deadlock, a crash or the step bound)")
     if c.base is not None:
         return (f"{c.bug} on {c.version}: found at seed {c.seed}, and the version it "
                 f"patches, {c.base}, does not have it: the patch brings it in")

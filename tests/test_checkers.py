@@ -89,6 +89,41 @@ def test_i3_fence():
     assert run(inv.Fence(), [add("a"), fenced, *own]) is None
 
 
+def test_i3_a_fenced_change_is_refused_with_the_fences_ebusy():
+    """I3(a), both halves (docs/kernel.md §8 I3, §5.3): while fenced, a flags-0 call
+    asking for another domain returns -EBUSY, cause "reset fence", and group->domain
+    does not change. Only the same-domain short-circuit returns 0; a refusal before the
+    fence (another cause) is not the fence's business."""
+    fenced = state("iommu.prepare.exit", {"a": {"blocked": True}}, recovery_cnt=1, gdev="a",
+                   ret="0", path="fenced")
+    world = [add("a"), fenced]
+
+    def attach(recovery_cnt=1, **fields):
+        return state("iommu.attach_group.exit", {"a": {"blocked": True}}, step=2,
+                     actor="v", recovery_cnt=recovery_cnt, **{"new": "hwpt1", **fields})
+
+    refused = attach(ret="EBUSY", cause="reset fence")
+    same = attach(ret="0", new="g.default")
+    owned = attach(ret="EBUSY", cause="group already attached to another domain")
+    for fine in (refused, same, owned):
+        assert run(inv.Fence(), [*world, fine]) is None, fine
+    # The return half: told it succeeded (nothing changed), or the fence's wrong errno.
+    swallowed = run(inv.Fence(), [*world, attach(ret="0")])
+    assert swallowed["check"] == "I3" and swallowed["expected"] == "EBUSY"
+    assert swallowed["actual"] == "0" and "returned 0" in swallowed["message"]
+    again = run(inv.Fence(), [*world, attach(ret="EAGAIN", cause="reset fence")])
+    assert again["check"] == "I3" and again["actual"] == "EAGAIN"
+    # The domain half: refused, yet group->domain changed.
+    moved = run(inv.Fence(), [*world, attach(ret="EBUSY", cause="reset fence",
+                                             domain="hwpt1")])
+    assert moved["check"] == "I3" and moved["actual"] == "hwpt1"
+    # Not fenced: any result is the call's own business.
+    calm = state("iommu.done.exit", {"a": {"blocked": False}}, recovery_cnt=0, gdev="a",
+                 ret="0", path="restored")
+    assert run(inv.Fence(), [add("a"), calm, attach(ret="0", recovery_cnt=0,
+                                                    domain="hwpt1")]) is None
+
+
 def test_i4_physically_fenced():
     blocked_on_blocking = [add("a"), ev("hw.rid_attach", 1, gdev="a", domain="blocked",
                                         old=None, rid="g.default", view="g.default"),
@@ -103,6 +138,16 @@ def test_i4_physically_fenced():
              ev("hw.pasid_set", 1, gdev="a", pasid=3, domain="sva", attached=True, old=None,
                 prev=None, rid="blocked", view="blocked"), blocked_on_blocking[2]]
     assert run(inv.PhysicallyFenced(), pasid)["actual"] == {3: "sva"}
+    # A blocked device whose shared requester ID a DMA alias moved is B13: said so.
+    alias = [add("a"), add("b", rid="a"), blocked_on_blocking[1],
+             ev("hw.rid_attach", 2, "v", gdev="b", domain="hwpt", old="g.default",
+                rid="blocked", view="g.default"),
+             state("iommu.detach_group_handle.exit", {"a": {"blocked": True},
+                   "b": {"blocked": False}}, step=2, actor="v", recovery_cnt=1,
+                   domain="hwpt", ret="0")]
+    v = run(inv.PhysicallyFenced(), alias)
+    assert v["check"] == "I4" and v["gdev"] == "a" and v["actual"] == "hwpt"
+    assert "requester ID (shared with b) is on hwpt" in v["message"]
 
 
 def test_i5_no_ats_to_a_resetting_device():
@@ -113,7 +158,7 @@ def test_i5_no_ats_to_a_resetting_device():
     assert v["check"] == "I5" and "via b" in v["message"]
     # A PASID that prepare failed to block because set_dev_pasid was made to fail stays
     # live by design (B15): not judged. A reset that timed out is no such excuse.
-    failed = ev("fault", site="set_dev_pasid", gdev="a", domain="blocked")
+    failed = ev("fault", site="set_dev_pasid", gdev="a", domain="blocked", pasid=1)
     assert run(inv.NoAtsToResetting(), [add("a"), failed, bad]) is None
     timeout = ev("fault", site="pci_dev_wait", gdev="a", reset="FLR")
     assert run(inv.NoAtsToResetting(), [add("a"), timeout, bad])["check"] == "I5"
@@ -241,28 +286,151 @@ def test_i8_prepare_refused_because_a_sibling_resets():
 
 def test_i9_driver_view():
     enter = ev("iommu.prepare.enter", 1, "r", gdev="a")
+    parked = ev("hw.rid_attach", 2, "r", gdev="a", domain="blocked", old="g.default",
+                rid="g.default", view="g.default")
     stale = ev("hw.pasid_set", 2, "r", gdev="a", pasid=1, domain="blocked", attached=False,
                old="sva", prev="sva", rid="blocked", view="g.default")
     right = {**stale, "view": "blocked"}
-    assert run(inv.DriverView(), [add("a"), enter, right]) is None
-    v = run(inv.DriverView(), [add("a"), enter, stale])
+    assert run(inv.DriverView(), [add("a"), enter, parked, right]) is None
+    v = run(inv.DriverView(), [add("a"), enter, parked, stale])
     assert v["check"] == "I9" and v["expected"] == "blocked" and v["actual"] == "g.default"
     # On a set_domain path it is judged when the core call returns.
+    on_blocked = add("a", hw="blocked")
     attach = ev("hw.rid_attach", 2, "v", gdev="a", domain="hwpt", old="g.default",
                 rid="blocked", view="g.default")
     exit_ = ev("iommu.attach_group.exit", 2, "v", ret="0")
-    v = run(inv.DriverView(), [add("a"), attach, exit_])
+    v = run(inv.DriverView(), [on_blocked, attach, exit_])
     assert v["check"] == "I9" and "in attach_group" in v["message"] and v["callback_step"] == 2
     # Not judged: a device never attached (hw NONE), a re-add after removal (probe), and
     # the revert after an injected driver failure.
     never = {**attach, "rid": None}
-    assert run(inv.DriverView(), [add("a"), never, exit_]) is None
+    assert run(inv.DriverView(), [add("a", hw=None), never, exit_]) is None
     probe = ev("iommu.probe_device.exit", 2, "v", ret="0")
-    assert run(inv.DriverView(), [add("a"), attach, probe]) is None
+    assert run(inv.DriverView(), [on_blocked, attach, probe]) is None
     fault = ev("fault", 2, "v", site="attach_dev", gdev="b", domain="hwpt")
-    assert run(inv.DriverView(), [add("a"), fault, attach, exit_]) is None
+    assert run(inv.DriverView(), [on_blocked, fault, attach, exit_]) is None
     timeout = ev("fault", 2, "v", site="pci_dev_wait", gdev="a", reset="FLR")
-    assert run(inv.DriverView(), [add("a"), timeout, attach, exit_])["check"] == "I9"
+    assert run(inv.DriverView(), [on_blocked, timeout, attach, exit_])["check"] == "I9"
+
+
+def test_i9_dma_aliases_share_a_context_not_a_view():
+    """A group-wide domain change on DMA aliases (docs/kernel.md §1.4: one requester ID):
+    once fn0 is attached, the shared context is already on the new domain when fn1's
+    callback runs, while the core rightly tells the driver fn1 is still on
+    group->domain (it has not attached fn1 yet). No reset anywhere: not a violation.
+    The view is judged against what the core last attached each device to."""
+    aliases = [add("fn0"), add("fn1", rid="fn0")]
+    fn0 = ev("hw.rid_attach", 2, "v", gdev="fn0", domain="blocked", old="g.default",
+             rid="g.default", view="g.default")
+    fn1 = ev("hw.rid_attach", 3, "v", gdev="fn1", domain="blocked", old="g.default",
+             rid="blocked", view="g.default")
+    claim = state("iommu.device_claim_dma_owner.exit", {"fn0": {"blocked": False},
+                  "fn1": {"blocked": False}}, step=3, actor="v", recovery_cnt=0,
+                  domain="blocked", gdev="fn1", ret="0")
+    assert run(inv.DriverView(), [*aliases, fn0, fn1, claim]) is None
+    # A wrong view is still one on an alias: fn1 was attached to blocked, the driver is
+    # told it is on g.default.
+    again = ev("hw.rid_attach", 4, "v", gdev="fn1", domain="hwpt", old="g.default",
+               rid="blocked", view="g.default")
+    exit_ = ev("iommu.attach_group.exit", 4, "v", ret="0")
+    v = run(inv.DriverView(), [*aliases, fn0, fn1, claim, again, exit_])
+    assert v["check"] == "I9" and v["gdev"] == "fn1" and v["expected"] == "blocked"
+
+
+def _prepare_fault_rolled_back(actor="r", step=2):
+    """prepare(a) whose blocking attach fails by injection: it returns the error and
+    changes nothing (no WARN): the device is consistent again at its exit."""
+    return [ev("iommu.prepare.enter", step, actor, gdev="a"),
+            ev("fault", step, actor, site="attach_dev", gdev="a", domain="blocked"),
+            state("iommu.prepare.exit", {"a": {"blocked": False, "reset_depth": 0}}, step,
+                  actor, recovery_cnt=0, gdev="a", ret="ENOMEM", path="failed",
+                  cause="driver attach_dev failed (injected)")]
+
+
+def test_a_fault_rolled_back_exempts_nothing_after_it():
+    """The exemption of a device whose driver callback failed by injection lasts as long
+    as the state that failure left: a prepare that rolled back cleanly leaves none, so a
+    later violation on the same device is caught (I4, I5, I6, I7, I9)."""
+    rolled_back = [add("a"), *_prepare_fault_rolled_back()]
+    blocked = {"a": {"blocked": True, "reset_depth": 1}}
+    # I5: a later invalidation to the device in reset (an unfenced reset of it).
+    inval = ev("hw.ats_inval", 5, "x", gdev="a", via=None, why="dma unmap", in_reset=True)
+    assert run(inv.NoAtsToResetting(), [*rolled_back, inval])["check"] == "I5"
+    # I4: a later prepare that blocks it without parking its requester ID.
+    fenced = state("iommu.prepare.exit", blocked, 5, "r2", recovery_cnt=1, gdev="a",
+                   ret="0", path="fenced")
+    assert run(inv.PhysicallyFenced(), [*rolled_back, fenced])["check"] == "I4"
+    # I6: a later done that leaves the requester ID on blocking.
+    parked = ev("hw.rid_attach", 5, "r2", gdev="a", domain="blocked", old="g.default",
+                rid="g.default", view="g.default")
+    restored = state("iommu.done.exit", {"a": {"blocked": False, "reset_depth": 0}}, 6,
+                     "r2", recovery_cnt=0, gdev="a", ret="0", path="restored")
+    assert run(inv.Restore(), [*rolled_back, parked, fenced, restored])["check"] == "I6"
+    # I7: the end of the run with the requester ID still parked.
+    end = ev("run.end", 9, None, outcome="ok")
+    assert run(inv.Quiescence(), [*rolled_back, parked, fenced, restored, end]
+               )["check"] == "I7"
+    # I9: a later callback told the wrong domain.
+    stale = ev("hw.rid_attach", 7, "v", gdev="a", domain="hwpt", old="g.default",
+               rid="blocked", view="g.default")
+    exit_ = ev("iommu.attach_group.exit", 7, "v", ret="0")
+    assert run(inv.DriverView(), [*rolled_back, parked, stale, exit_])["check"] == "I9"
+
+
+def test_a_fault_that_left_state_behind_is_exempt_until_the_device_is_reattached():
+    """B15: done()'s re-attach fails by injection (a WARN): the device stays on blocking
+    though unblocked, which I6 must not judge. The next successful attach of its
+    requester ID makes it consistent again, and from then on it is judged."""
+    window = [add("a"),
+              ev("hw.rid_attach", 1, "r", gdev="a", domain="blocked", old="g.default",
+                 rid="g.default", view="g.default"),
+              state("iommu.prepare.exit", {"a": {"blocked": True, "reset_depth": 1}}, 1, "r",
+                    recovery_cnt=1, gdev="a", ret="0", path="fenced"),
+              ev("iommu.done.enter", 2, "r", gdev="a"),
+              ev("fault", 2, "r", site="attach_dev", gdev="a", domain="g.default"),
+              ev("warn", 2, "r", site="pci_dev_reset_iommu_done", cond="re-attach failed",
+                 gdev="a")]
+    done = state("iommu.done.exit", {"a": {"blocked": False, "reset_depth": 0}}, 2, "r",
+                 recovery_cnt=0, gdev="a", ret="0", path="restored")
+    assert run(inv.Restore(), [*window, done]) is None
+    # A later prepare that fails by injection and rolls back cleanly leaves that
+    # leftover as it found it: still not judged at the end.
+    end = ev("run.end", 9, None, outcome="ok")
+    retry = _prepare_fault_rolled_back("r2", 3)
+    assert run(inv.Quiescence(), [*window, done, *retry, end]) is None
+    # The next callback for it finds blocking where the core believes g.default: that
+    # is B15's leftover, not a wrong view.
+    again = ev("hw.rid_attach", 3, "r2", gdev="a", domain="blocked", old="g.default",
+               rid="blocked", view="g.default")
+    fenced = state("iommu.prepare.exit", {"a": {"blocked": True, "reset_depth": 1}}, 3, "r2",
+                   recovery_cnt=1, gdev="a", ret="0", path="fenced")
+    assert run(inv.DriverView(), [*window, done, ev("iommu.prepare.enter", 3, "r2",
+                                                     gdev="a"), again, fenced]) is None
+    # Consistent again from that attach on: a done that forgets the re-attach is caught.
+    later = [*window, done, again, fenced, ev("iommu.done.enter", 4, "r2", gdev="a"),
+             {**done, "step": 4, "actor": "r2"}]
+    assert run(inv.Restore(), later)["check"] == "I6"
+
+
+def test_a_pasid_fault_exempts_that_pasid_only():
+    """prepare() fails to block PASID 1 (set_dev_pasid fails, a WARN): PASID 1 stays
+    live on the blocked device by design (B15's ground), PASID 2 must not."""
+    bound = [ev("hw.pasid_set", 1, "s", gdev="a", pasid=p, domain="sva", attached=True,
+                old=None, prev=None, rid="g.default", view="g.default") for p in (1, 2)]
+    window = [add("a", max_pasids=8), *bound, ev("iommu.prepare.enter", 2, "r", gdev="a"),
+              ev("hw.rid_attach", 2, "r", gdev="a", domain="blocked", old="g.default",
+                 rid="g.default", view="g.default"),
+              ev("fault", 2, "r", site="set_dev_pasid", gdev="a", domain="blocked", pasid=1),
+              ev("warn", 2, "r", site="iommu_remove_dev_pasid", cond="set_dev_pasid(blocked) "
+                 "failed: ENOMEM", gdev="a")]
+    fenced = state("iommu.prepare.exit", {"a": {"blocked": True, "reset_depth": 1}}, 2, "r",
+                   recovery_cnt=1, gdev="a", ret="0", path="fenced",
+                   pasids={"1": "sva", "2": "sva"})
+    torn = ev("hw.pasid_set", 2, "r", gdev="a", pasid=2, domain="blocked", attached=False,
+              old="sva", prev="sva", rid="blocked", view="blocked")
+    assert run(inv.PhysicallyFenced(), [*window, torn, fenced]) is None
+    v = run(inv.PhysicallyFenced(), [*window, fenced])
+    assert v["check"] == "I4" and v["actual"] == {2: "sva"}
 
 
 def test_i10_domain_liveness():
@@ -271,6 +439,92 @@ def test_i10_domain_liveness():
     assert run(inv.DomainLiveness(), [free]) is None
     v = run(inv.DomainLiveness(), [free, use])
     assert v["check"] == "I10" and v["freed_at_step"] == 3
+
+
+def test_i10_no_reference_to_a_freed_domain_survives_a_transition():
+    """docs/kernel.md §8 I10: group->domain, the default and blocking domains, every
+    pasid_array entry and every hw_rid / hw_pasid reference unfreed domains. Judged at
+    each transition (the kernel frees a domain only after detaching it, and frees the
+    default and blocking domains of an emptied group before it clears them, all
+    inside one call), and on the final state."""
+    free = ev("iommu.domain_free", 3, "v", domain="hwpt1")
+    calm = {"a": {"blocked": False}}
+
+    def snap(step=4, **fields):
+        return {**state("iommu.use_default_domain.exit", calm, step, "d", recovery_cnt=0,
+                        gdev="a", ret="0"), **fields}
+
+    on_hwpt = ev("hw.rid_attach", 2, "v", gdev="a", domain="hwpt1", old="g.default",
+                 rid="g.default", view="g.default")
+    back = ev("hw.rid_attach", 2, "v", gdev="a", domain="g.default", old="hwpt1",
+              rid="hwpt1", view="hwpt1")
+    # Freed after the detach: nothing points at it.
+    assert run(inv.DomainLiveness(), [add("a"), on_hwpt, back, free, snap()]) is None
+    # B7: a nofail detach that failed leaves group->domain (and the hardware) on it.
+    v = run(inv.DomainLiveness(), [add("a"), on_hwpt, free, snap(domain="hwpt1")])
+    assert v["check"] == "I10" and v["where"] == "group->domain" and v["domain"] == "hwpt1"
+    assert v["freed_at_step"] == 3 and v["group"] == "g"
+    for where, fields in (("default_domain", {"default": "hwpt1"}),
+                          ("blocking_domain", {"blocking": "hwpt1"}),
+                          ("pasid_array[2]", {"pasids": {"2": "hwpt1"}})):
+        v = run(inv.DomainLiveness(), [add("a"), free, snap(**fields)])
+        assert v["check"] == "I10" and v["where"] == where, where
+    # The hardware shadow: a's requester ID, a PASID of a.
+    v = run(inv.DomainLiveness(), [add("a"), on_hwpt, free, snap()])
+    assert v["where"] == "hw_rid[a]" and v["gdev"] == "a"
+    bound = ev("hw.pasid_set", 2, "v", gdev="a", pasid=2, domain="hwpt1", attached=True,
+               old=None, prev=None, rid="g.default", view="g.default")
+    v = run(inv.DomainLiveness(), [add("a", max_pasids=8), bound, free, snap()])
+    assert v["where"] == "hw_pasid[a][2]"
+    # The final state of an ok run too, when no transition came after the free.
+    end = ev("run.end", 9, None, outcome="ok")
+    v = run(inv.DomainLiveness(), [add("a"), snap(step=2, domain="hwpt1"), free, end])
+    assert v["check"] == "I10" and v["where"] == "group->domain"
+    # A leftover of an injected driver failure (B15's ground) is not judged: the nofail
+    # detach could not move a's requester ID off the hwpt VFIO then frees.
+    nofail = [ev("fault", 2, "v", site="attach_dev", gdev="a", domain="g.default"),
+              ev("warn", 2, "v", site="__iommu_group_set_domain_nofail",
+                 cond="set_domain failed: ENOMEM"),
+              state("iommu.detach_group_handle.exit", calm, 2, "v", recovery_cnt=0, ret="0")]
+    assert run(inv.DomainLiveness(), [add("a"), on_hwpt, *nofail, free, snap()]) is None
+
+
+def test_lock_discipline():
+    """LOCK: group state and device programming only under group->mutex: every state
+    snapshot and driver callback comes from the mutex's holder, and the state the next
+    holder finds is the one the last holder left."""
+    calm = {"a": {"blocked": False, "reset_depth": 0}}
+    blocked = {"a": {"blocked": True, "reset_depth": 1}}
+
+    def snap(gdevs, cnt, step, actor):
+        return state("iommu.prepare.exit", gdevs, step, actor, recovery_cnt=cnt, gdev="a",
+                     ret="0", path="fenced")
+
+    def lock(event, actor, step, gdevs, cnt):
+        s = snap(gdevs, cnt, step, actor)
+        return ev(event, step, actor, lock="g.mutex",
+                  state={k: v for k, v in s.items() if k in ("group", "domain", "default",
+                         "blocking", "pasids", "gdevs", "recovery_cnt")})
+
+    parked = ev("hw.rid_attach", 2, "r", gdev="a", domain="blocked", old="g.default",
+                rid="g.default", view="g.default")
+    held = [add("a"), lock("lock.acquire", "r", 1, calm, 0), parked,
+            snap(blocked, 1, 2, "r"), lock("lock.release", "r", 2, blocked, 1)]
+    later = [lock("lock.acquire", "v", 3, blocked, 1), lock("lock.release", "v", 3, blocked, 1)]
+    assert run(inv.LockDiscipline(), [*held, *later]) is None
+    # The snapshot emitted by an actor that does not hold the mutex.
+    v = run(inv.LockDiscipline(), [*held, snap(blocked, 1, 3, "x")])
+    assert v["check"] == "LOCK" and v["group"] == "g" and v["held_by"] is None
+    assert "without g.mutex" in v["message"]
+    v = run(inv.LockDiscipline(), [*held[:2], snap(blocked, 1, 2, "x")])
+    assert v["check"] == "LOCK" and v["held_by"] == "r"
+    # A driver callback on a device of the group, without its mutex.
+    v = run(inv.LockDiscipline(), [*held, {**parked, "step": 3, "actor": "x"}])
+    assert v["check"] == "LOCK" and v["gdev"] == "a" and "hw.rid_attach" in v["message"]
+    # The next holder finds another state than the last one left: changed unlocked.
+    v = run(inv.LockDiscipline(), [*held, lock("lock.acquire", "v", 3, calm, 0)])
+    assert v["check"] == "LOCK" and v["lock"] == "g.mutex" and v["released_at_step"] == 2
+    assert "changed while no one held g.mutex" in v["message"]
 
 
 def test_i11_pairing():
@@ -390,4 +644,5 @@ def test_offline_check_of_a_clean_log(tmp_path):
     other = tmp_path / "notes.txt"
     other.write_text("hello\n")
     proc = cli("check", str(other))
-    assert proc.returncode == 2 and f"{other}: no event in it" in proc.stderr
+    assert proc.returncode == 2
+    assert f"{other}: not a log: no line of it is an event" in proc.stderr

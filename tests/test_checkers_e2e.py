@@ -126,6 +126,7 @@ CASES = {
     "I13": Case("legacy", "PrepareErrorAsEnotty", 40),  # 16/50
     "B14": Case("hotplug", "FlrProbeResets", 10),  # 41/50
     "oops": Case("no-default-domain", "NoNullDomainGuard", 5),  # 50/50
+    "LOCK": Case("default", "PrepareWithoutMutex", 5),  # 50/50
 }
 
 

@@ -126,6 +126,63 @@ def test_a_checker_violation_stops_the_run_at_its_step():
     assert [e["event"] for e in result.events[-2:]] == ["check.fail", "run.end"]
 
 
+def test_the_log_says_who_holds_which_lock():
+    """Every acquire (a trylock too) and release of a model lock is an event of its
+    actor, with the lock's name, and the value of its `state` function if it has one;
+    a run that is over unwinds its actors without a word."""
+    counter = {"n": 0}
+
+    def build(rt):
+        plain, guarded = rt.lock("P"), rt.lock("G", state=lambda: dict(counter))
+
+        async def a():
+            async with guarded:
+                counter["n"] += 1
+            if await plain.try_acquire():
+                plain.release()
+
+        async def b():
+            async with plain:
+                await rt.point("inside")
+        return [("a", a), ("b", b)]
+
+    for seed in range(6):
+        counter["n"] = 0
+        result = run_toy(build, seed)
+        locks = [(e["actor"], e["event"], e["lock"], e.get("state")) for e in result.events
+                 if e["event"].startswith("lock.")]
+        assert ("a", "lock.acquire", "G", {"n": 0}) in locks
+        assert ("a", "lock.release", "G", {"n": 1}) in locks
+        assert ("b", "lock.acquire", "P", None) in locks and ("b", "lock.release", "P",
+                                                               None) in locks
+        holder = {}
+        for actor, event, lock, _ in locks:  # balanced, one holder at a time
+            if event == "lock.acquire":
+                assert lock not in holder
+                holder[lock] = actor
+            else:
+                assert holder.pop(lock) == actor
+        assert holder == {}
+
+    class StopInside:
+        name = "stop"
+
+        def feed(self, ev):
+            return {"check": "stop", "message": "x"} if ev["event"] == "inside" else None
+
+    def stopped(rt):
+        lock = rt.lock("L")
+
+        async def body():
+            async with lock:
+                rt.emit("inside")
+        return [("s", body)]
+
+    result = run_toy(stopped, checkers=[StopInside()])
+    assert [e["event"] for e in result.events if e["event"].startswith("lock.")] == [
+        "lock.acquire"]
+
+
 def test_ctrl_c_during_a_seed_is_raised_after_it():
     """Trio's own KeyboardInterrupt could land inside the scheduler's hand-off; the
     seed runs to its end instead, and the interrupt follows."""

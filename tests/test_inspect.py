@@ -4,6 +4,7 @@ page (rendered in headless Chromium where there is one) and the Perfetto trace."
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -115,3 +116,62 @@ def test_html_renders_in_headless_chromium(logs, tmp_path):
     assert 'id="failstep"' in dom  # the failing step is marked
     assert 'class="window"' in dom  # reset windows shaded
     assert '"event": "warn"' in dom  # the selected event's fields are shown
+
+
+def test_inspect_of_what_is_not_a_log_is_bad_input(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\nworld\n")
+    for command in ("inspect", "check"):
+        r = cli(command, str(text))
+        assert r.returncode == 2 and r.stdout == "", (command, r.stdout)
+        assert r.stderr.strip() == (f"iommu-stress: error: {text}: not a log: no line of it is "
+                                    "an event (expected the JSON lines of a run's log)")
+
+
+def test_check_names_a_few_unreadable_lines_and_counts_the_rest(tmp_path):
+    r = cli("run", "--version", "v0", "--seed", "1", "--out", str(tmp_path / "o"))
+    log = tmp_path / "o" / "logs" / "1.jsonl"
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("garbage\n" * 10 + log.read_text())
+    r = cli("check", str(damaged))
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert sum(": not a JSON object" in line for line in lines) == 3
+    assert f"{damaged}: 7 more unreadable lines skipped" in lines
+    assert "10 lines skipped: the check is incomplete" in r.stdout
+
+
+def test_a_filter_that_matches_nothing_lists_the_names_the_log_has(tmp_path):
+    cli("run", "--version", "v0", "--seed", "1", "--out", str(tmp_path / "o"))
+    log = str(tmp_path / "o" / "logs" / "1.jsonl")
+    r = cli("inspect", log, "--actor", "nobody")
+    assert r.returncode == 0
+    assert "no event has --actor nobody; the log's: cxl_reset.cxl0, vfio.nic0" in r.stdout
+    r = cli("inspect", log, "--event", "nothing.*")
+    assert "no event has --event nothing.*; the log's: " in r.stdout
+    r = cli("inspect", log, "--actor", "vfio.nic0")  # the break: a name it has
+    assert "no event has" not in r.stdout and "vfio.nic0" in r.stdout
+
+
+def test_more_workers_than_cores_is_said(tmp_path):
+    import os
+    many = (os.cpu_count() or 1) + 3
+    r = cli("run", "--seeds", "2", "--workers", str(many), "--out", str(tmp_path / "o"))
+    assert r.returncode == 0
+    assert f"note: {many} workers on {os.cpu_count()} cores" in r.stdout
+    r = cli("run", "--seeds", "2", "--workers", "1", "--out", str(tmp_path / "p"))
+    assert "workers on" not in r.stdout
+
+
+def test_counts_read_cleanly(tmp_path):
+    """One seed is "1 seed"; no double spaces nor trailing spaces in what the CLI says."""
+    r = cli("run", "--version", "v0", "--seed", "0", "--out", str(tmp_path / "o"))
+    assert "1 seed, 1 failing" in r.stdout
+    assert not re.search(r"(?<![/\d])1 (seeds|findings|cells|configs|lines)\b", r.stdout)
+    replay = cli("replay", str(tmp_path / "o" / "failures" / "0.json"))
+    shrunk = cli("shrink", str(tmp_path / "o" / "failures" / "0.json"), "--budget", "20")
+    for out in (r.stdout, replay.stdout, shrunk.stdout):
+        for line in out.splitlines():
+            if "│" in line or "─" in line or line.startswith(" "):
+                continue  # table rows are padded
+            assert "  " not in line.strip() and line == line.rstrip(), repr(line)

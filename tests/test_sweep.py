@@ -164,11 +164,13 @@ def test_summary_calls_out_coverage_that_stayed_at_zero(tmp_path):
         assert "never reached" in proc.stdout
 
 
-distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+def _dask():
+    """Only the Dask tests skip when the [dask] extra is missing."""
+    return pytest.importorskip("distributed", reason="the [dask] extra is not installed")
 
 
 def test_dask_cluster_gives_the_same_summary(tmp_path):
-    from distributed import LocalCluster
+    LocalCluster = _dask().LocalCluster
 
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                       dashboard_address=None) as cluster:
@@ -193,6 +195,7 @@ def test_dask_cluster_gives_the_same_summary(tmp_path):
 
 
 def test_dask_unreachable_scheduler_is_bad_input(tmp_path):
+    _dask()
     proc = cli("run", "--seeds", "2", "--dask", "tcp://127.0.0.1:1", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "cannot reach" in proc.stderr
     assert not (tmp_path / "o").exists()

@@ -294,3 +294,26 @@ class FlrDoneAfterFailedPrepare(Kernel):
         self.hw.reset_end(pdev.dev, what)
         await self.pci_dev_reset_iommu_done(pdev.dev)
         return ret
+
+
+class PrepareWithoutMutex(Kernel):
+    """LOCK: prepare() runs its locked body without `group->mutex` (the `guard(mutex)`
+    of pci_dev_reset_iommu_prepare() is gone). It parks the device's requester ID,
+    raises the fence and emits its exit without holding the lock, so another actor may
+    hold the mutex in the middle of it. LOCK names it at prepare's first driver
+    callback (or its exit, when the RID is already on blocking), on prepare's own
+    events: before a consequence (a torn update of the group state, a wrong view in
+    another caller's callback, a fence raised under an attach) can show. Without LOCK,
+    the same sweep finds it only through such consequences (I4, I3), in 2 seeds of 5."""
+    base = "*"
+
+    async def pci_dev_reset_iommu_prepare(self, dev: Device) -> Ret:
+        self.rt.emit("iommu.prepare.enter", gdev=dev.name)
+        await self.rt.point(f"prepare {dev.name}")
+        group = dev.iommu_group
+        if not dev.ats or not dev.has_iommu:
+            self.rt.emit("iommu.prepare.exit", gdev=dev.name, ret="0", path="no-ats")
+            return OK
+        # (`async with group.mutex:` is gone)
+        ret, path = await self._prepare_locked(group, dev)
+        return self.transition("iommu.prepare.exit", group, ret, gdev=dev.name, path=path)
