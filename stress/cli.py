@@ -293,7 +293,7 @@ def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, confi
     recorded = {"--seeds": len(seeds), "--seed-start": seeds.start,
                 "--strategy": config.run.strategy, "--pct-depth": config.run.pct_depth,
                 "--version": target.describe(config)["version"], "--log": log,
-                "--out": out, "--plugin": _key(config, target.plugin_key)}
+                "--out": out, "--plugin": configs.at(config.model_dump(), target.plugin_key)}
     given = {"--seeds": args.seeds, "--seed-start": args.seed_start,
              "--strategy": args.strategy, "--pct-depth": args.pct_depth,
              "--version": args.version, "--log": args.log, "--out": args.out,
@@ -311,13 +311,6 @@ def _same_as_recorded(target: Target, args: argparse.Namespace, out: Path, confi
         raise ConfigError(f"--resume {out}: runs the sweep recorded there; these options "
                           f"would change it: {'; '.join(clashes)}. Drop them, or start a new "
                           "sweep with another --out")
-
-
-def _key(config: Any, dotted: str) -> Any:
-    value = config.model_dump()
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def _print_summary(console: Console, s: dict[str, Any], out: Path) -> None:

@@ -18,7 +18,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from stress.config import ConfigError
+from stress.config import ConfigError, at
 from stress.sweep import from_records, parse_records
 
 EXPECTED = "expected a sweep folder written by `run --out`"
@@ -93,15 +93,9 @@ def load(folder: Path, model_key: str) -> dict[str, Any]:
         notes.append(f"{folder}: no summary.json (an interrupted sweep?): computed from "
                      f"the {len(records)} records of its results.jsonl")
     config = plan["config"]
-    return {"folder": str(folder), "config": config, "model": _at(config, model_key),
+    return {"folder": str(folder), "config": config, "model": at(config, model_key),
             "seeds": plan["seeds"], "records": records, "summary": summary,
             "computed": computed, "notes": notes}
-
-
-def _at(config: dict[str, Any], key: str) -> Any:
-    for part in key.split("."):
-        config = config.get(part) if isinstance(config, dict) else None
-    return config
 
 
 def _comparable(config: dict[str, Any], model_key: str) -> dict[str, Any]:
@@ -109,7 +103,7 @@ def _comparable(config: dict[str, Any], model_key: str) -> dict[str, Any]:
     out = orjson.loads(orjson.dumps(config))  # a deep copy
     for key in (model_key, *NOT_THE_CONFIG):
         *parents, last = key.split(".")
-        node = _at(out, ".".join(parents)) if parents else out
+        node = at(out, ".".join(parents)) if parents else out
         if isinstance(node, dict):
             node.pop(last, None)
     return out

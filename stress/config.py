@@ -80,6 +80,13 @@ def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[last] = value
 
 
+def at(raw: Any, dotted: str) -> Any:
+    """The value of a dotted key in a config's dict form (None where it is absent)."""
+    for part in dotted.split("."):
+        raw = raw.get(part) if isinstance(raw, dict) else None
+    return raw
+
+
 def _path(loc: tuple[Any, ...], raw: Any) -> str:
     """`('group', 0, 'device', 1, 'ats')` -> `group[0].device[1].ats`, dropping the
     union tags pydantic inserts (they are not keys of the file)."""
