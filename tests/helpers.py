@@ -20,18 +20,25 @@ def load(path: Path = DEFAULT, **overrides):
     return configs.load(TARGET.config_model, path, overrides)
 
 
-def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
+        merged: bool = False) -> subprocess.CompletedProcess:
     """`iommu-stress ARGS` in a new interpreter, with the given PYTHONHASHSEED, running
     this checkout's code (whatever the cwd, and whatever else is installed: under
-    mutation testing ROOT is the mutated copy)."""
+    mutation testing ROOT is the mutated copy). `merged`: stderr into stdout, in the
+    order a terminal 80 columns wide shows them."""
     if "MUTANT_UNDER_TEST" in os.environ and Path(cwd).resolve() != ROOT:
         # mutmut's code in the subprocess looks for its config in the cwd.
         pytest.skip("runs the CLI in another folder: not under mutation testing")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": path}
+    if merged:
+        env.update(PYTHONUNBUFFERED="1", COLUMNS="80")
+        env.pop("FORCE_COLOR", None)
     return subprocess.run([sys.executable, "-c", "import sys; from actors.target import main; "
                            "sys.exit(main(sys.argv[1:]))", *args],
-                          capture_output=True, text=True, env=env, cwd=cwd)
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+                          text=True, env=env, cwd=cwd)
 
 
 

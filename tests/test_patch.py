@@ -255,21 +255,6 @@ def test_a_patched_body_with_a_label_the_checkers_do_not_know_is_refused(tmp_pat
     assert "the body returned path 'ok'; the checkers know only" in log
 
 
-def test_the_readme_patch_is_caught_as_the_readme_says(tmp_path):
-    """The README's example patch, as written there, through the command it shows."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Stressing your own patch", 1)[1].split("\n## ", 1)[0]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    command = section.split("$ iommu-stress ", 1)[1].split("\n", 1)[0].split()
-    assert command == ["check-patch", "mypatch.py:MyPatch"]
-    (tmp_path / "mypatch.py").write_text(code)
-    r = cli(*command, str(ROOT / "configs" / "sva-pasid.toml"), "--seeds", "20",
-            "--zoo-seeds", "20", "--out", str(tmp_path / "cp"), cwd=tmp_path)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "NEW in sva-pasid.toml: I6 x" in r.stdout
-    assert " I6 x" in section and "NEW in sva-pasid.toml: I6 x" in section
-
-
 @pytest.mark.parametrize("command", ["zoo", "replay", "shrink", "check-patch"])
 def test_a_bad_plugin_is_bad_input_on_every_command(tmp_path, command):
     art = tmp_path / "o" / "failures" / "0.json"
