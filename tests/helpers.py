@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,17 @@ def kernel(version: str, *devices: dict, default_domain: bool = True,
 
 def warns(rt) -> list[tuple[str, str]]:
     return [(e["site"], e["cond"]) for e in rt.named("warn")]
+
+
+SINGULAR_S = {"bus", "class", "process", "alias", "status", "pass"}
+
+
+def slips(line: str) -> list[str]:
+    """What reads badly in a line the CLI prints: "1 seeds", a double or trailing space
+    (but in an indented line or a table row, aligned and padded on purpose)."""
+    if line.startswith(" "):
+        return []
+    found = [f"1 {word}" for word in re.findall(r"(?<![\w./,-])1 ([a-z]+s)\b", line)
+             if word not in SINGULAR_S]
+    return (found + (["double space"] if "  " in line else [])
+            + (["trailing space"] if line != line.rstrip() else []))

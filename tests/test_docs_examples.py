@@ -5,23 +5,12 @@ rule for writing them is in tests/docs_examples.py; after an output changes, run
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 
 import pytest
 
 from tests.docs_examples import DOCUMENTS, ROOT, Block, blocks, check, fit, mask, session
-
-SINGULAR_S = {"bus", "class", "process", "alias", "status", "pass"}
-
-
-def slips(line: str) -> list[str]:
-    """What reads badly in a line the CLI prints: "1 seeds", a double space (but in an
-    indented line or a table row, aligned on purpose)."""
-    found = [f"1 {word}" for word in re.findall(r"(?<![\w./,-])1 ([a-z]+s)\b", line)
-             if word not in SINGULAR_S]
-    return found + (["double space"] if "  " in line and not line.startswith(" ") else [])
-
+from tests.helpers import slips
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_document_shows_what_its_commands_print(document: Path, tmp_path: Path) -> None:
@@ -92,4 +81,5 @@ def test_slips_are_seen() -> None:
     assert slips("1 checkers violated") == ["1 checkers"]
     assert slips("fail exception  at step 3") == ["double space"]
     assert slips("1 seed, 1 failing; 11 seeds, 1 bus") == []
-    assert slips(" check   I12     site") == []  # a table row
+    assert slips("same failure: check I9 ") == ["trailing space"]
+    assert slips(" check   I12     site ") == []  # a table row
