@@ -183,6 +183,7 @@ class Result:
 
 def check(document: Path, scratch: Path) -> Result:
     """Runs the document's sessions in `scratch` and returns it regenerated."""
+    scratch.mkdir(exist_ok=True)
     for name in SHARED:
         if not (scratch / name).exists():
             (scratch / name).symlink_to(ROOT / name)

@@ -83,3 +83,22 @@ def test_slips_are_seen() -> None:
     assert slips("1 seed, 1 failing; 11 seeds, 1 bus") == []
     assert slips("same failure: check I9 ") == ["trailing space"]
     assert slips(" check   I12     site ") == []  # a table row
+
+
+def test_a_document_is_run_and_rewritten(tmp_path: Path) -> None:
+    """End to end on a small document: a file block is written for the commands after
+    it, a stale output is rewritten, and a bare fence is refused."""
+    doc = tmp_path / "doc.md"
+    doc.write_text("```toml\n# bad.toml\n[run]\nseeds = 0\n```\n\n"
+                   "```sh\n$ iommu-stress --version\niommu-stress 0.0.0\n"
+                   "$ iommu-stress run bad.toml\n```\n")
+    result = check(doc, tmp_path / "scratch")
+    assert (tmp_path / "scratch" / "bad.toml").read_text() == "# bad.toml\n[run]\nseeds = 0\n"
+    version, bad = (printed for _, printed in result.runs)
+    assert version[0].startswith("iommu-stress ") and version[0] != "iommu-stress 0.0.0"
+    assert bad[0].startswith("iommu-stress: error: bad.toml: run.seeds: ")
+    assert result.text == doc.read_text().replace("iommu-stress 0.0.0\n", version[0] + "\n") \
+        .replace("bad.toml\n```\n", "bad.toml\n" + "\n".join(bad) + "\n```\n")
+    doc.write_text("```\nplain\n```\n")
+    with pytest.raises(AssertionError, match="names its language"):
+        check(doc, tmp_path / "scratch")
