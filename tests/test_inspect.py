@@ -11,7 +11,7 @@ import pytest
 
 from actors.target import TARGET
 from stress import inspect, logfile
-from tests.helpers import cli, slips
+from tests.helpers import ROOT, cli, slips
 
 
 @pytest.fixture(scope="module")
@@ -169,4 +169,22 @@ def test_counts_read_cleanly(tmp_path):
     replay = cli("replay", str(tmp_path / "o" / "failures" / "0.json"))
     shrunk = cli("shrink", str(tmp_path / "o" / "failures" / "0.json"), "--budget", "20")
     for out in (r.stdout, replay.stdout, shrunk.stdout):
+        assert not [slip for line in out.splitlines() for slip in slips(line)], out
+
+
+def test_a_failure_with_no_site_or_check_reads_cleanly(tmp_path):
+    """I9 names a check and no site, an actor's exception neither: no blank is left
+    where the missing part would be ("same failure: check I9 ", "fail exception  at")."""
+    from stress.cli import describe
+
+    assert describe("fail", {"kind": "exception", "step": 3, "message": "boom"}) == \
+        "fail exception at step 3: boom"
+    assert describe("fail", {"kind": "deadlock"}) == "fail deadlock"
+    cli("run", str(ROOT / "configs" / "all-actors.toml"), "--version", "v0", "--seed", "1",
+        "--out", str(tmp_path / "o"))
+    art = str(tmp_path / "o" / "failures" / "1.json")
+    shrunk, replay = cli("shrink", art, "--budget", "20"), cli("replay", art)
+    assert shrunk.stdout.splitlines()[0] == "same failure: check I9"
+    assert replay.stdout.startswith("reproduced exactly: seed 1, fail check I9 at step ")
+    for out in (shrunk.stdout, replay.stdout):
         assert not [slip for line in out.splitlines() for slip in slips(line)], out
