@@ -16,12 +16,13 @@ The rule, for whoever writes those pages:
 The commands of one document run in order, in one scratch folder of their own that sees
 the checkout's configs/, examples/, tests/ and docs/ (a later command reads an earlier
 one's `runs/...`). What differs from run to run is masked, on both sides: MASKS below,
-the trailing blanks rich pads table rows with, and the plain progress lines a sweep
-prints when its output is not a terminal (a terminal shows a transient bar instead).
+the trailing blanks rich pads table rows with, the scratch folder's path, and the plain
+progress lines a sweep prints when its output is not a terminal (a terminal shows a
+transient bar instead); blank lines at either end of an output are not shown.
 
-`python -m tests.docs_examples --update [FILE...]` runs the documents (default: all) and
-rewrites their outputs in place; a line that still matches keeps its text (its seeds/s,
-say), and a `...` keeps standing for what it covers.
+`python -m tests.docs_examples --update [FILE...]`, from the checkout's root, runs the
+documents (default: all) and rewrites their outputs in place; a line that still matches
+keeps its text (its seeds/s, say), and a `...` keeps standing for what it covers.
 """
 
 from __future__ import annotations
