@@ -149,3 +149,46 @@ def test_the_readme_python_api_example_runs_as_written(tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "runs/api-v0/failures/0.json").is_file()
     assert cli("replay", "runs/api-v0/failures/0.json", cwd=tmp_path).returncode == 0
+
+
+SETTINGS_TESTS = '''
+import os
+import pytest
+
+
+async def nested(iommu_model):
+    m = iommu_model()
+    dev = m.dev("d0")
+    assert await m.kernel.pci_dev_reset_iommu_prepare(dev) == 0
+    ret = await m.kernel.pci_dev_reset_iommu_prepare(dev)
+    return f"{type(m.kernel).__name__} {ret.name if ret else 'ok'}"
+
+
+@pytest.mark.trio
+async def test_unmarked(iommu_model):
+    assert await nested(iommu_model) == os.environ["WANT_UNMARKED"]
+
+
+@pytest.mark.trio
+@pytest.mark.stress(version="v0")
+async def test_marked(iommu_model):
+    assert await nested(iommu_model) == os.environ["WANT_MARKED"]
+'''
+
+
+@pytest.mark.parametrize("options,unmarked,marked", [
+    ((), "Kernel ok", "Kernel EBUSY"),  # vf counts a nested prepare; v0 refuses it (B1)
+    (("--stress-version", "v0"), "Kernel EBUSY", "Kernel EBUSY"),
+    (("--stress-plugin", str(ROOT / "examples/v6_nested.py:V6")), "V6 ok", "V6 ok"),
+])
+def test_the_model_fixture_follows_the_marker_and_the_options(tmp_path, options, unmarked,
+                                                              marked):
+    (tmp_path / "test_settings.py").write_text(SETTINGS_TESTS)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "actors.pytest_plugin",
+                           "-p", "no:cacheprovider", "test_settings.py", *options],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": path, "WANT_UNMARKED": unmarked,
+                               "WANT_MARKED": marked})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout
