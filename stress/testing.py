@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,21 +69,9 @@ class Runner:
 
     def __call__(self, config: Any, seeds: int | None = None) -> api.Summary:
         if _in_trio():  # the engine runs its own trio loop: not inside the test's
-            box: dict[str, Any] = {}
-            thread = threading.Thread(target=lambda: box.update(r=self._catch(config, seeds)))
-            thread.start()
-            thread.join()
-            result = box["r"]
-            if isinstance(result, BaseException):
-                raise result
-            return result
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(self.sweep, config, seeds).result()
         return self.sweep(config, seeds)
-
-    def _catch(self, config: Any, seeds: int | None) -> Any:
-        try:
-            return self.sweep(config, seeds)
-        except BaseException as e:  # re-raised in the test's thread
-            return e
 
     def sweep(self, config: Any, seeds: int | None = None) -> api.Summary:
         s = self.settings
