@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import traceback
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Awaitable, Callable, ClassVar, Literal, Union
 
 from pydantic import Field, ValidationInfo, model_validator
 
@@ -190,8 +191,27 @@ class HotplugActor(ActorBase):
     kind: Literal["hotplug"]
 
 
+class FunctionActor(ActorBase):
+    """Python of your own: `async def fn(world, pdev)`, called once per iteration."""
+    kind: Literal["function"]
+    fn: str = Field(description='"FILE.py:function" (relative to the config) or '
+                                '"module:function": an async function of the world '
+                                "(`world.kernel`, `world.pdevs`, `world.op`) and the target "
+                                "device")
+
+    @model_validator(mode="after")
+    def _loadable(self, info: ValidationInfo) -> "FunctionActor":
+        self.fn = plugin.resolve(self.fn, (info.context or {}).get("base"), "fn", "function")
+        if not inspect.iscoroutinefunction(self.function()):
+            raise ValueError(f"fn: {plugin.name(self.fn)!r} is not an async function")
+        return self
+
+    def function(self) -> Callable[..., Awaitable[None]]:
+        return plugin.load_object(self.fn, "fn", "function")  # type: ignore[return-value]
+
+
 ACTOR_CLASSES = (DriverActor, ResetActor, CxlResetActor, QuirkResetActor, VfioActor,
-                 SvaActor, SysfsActor, HotplugActor)
+                 SvaActor, SysfsActor, HotplugActor, FunctionActor)
 Actor = Annotated[Union[ACTOR_CLASSES], Field(discriminator="kind")]
 
 

@@ -26,13 +26,13 @@ def is_file(spec: str) -> bool:
     return module.endswith(".py") or "/" in module
 
 
-def resolve(spec: str, base: Path | None) -> str:
+def resolve(spec: str, base: Path | None, key: str = "model.plugin",
+            what: str = "Class") -> str:
     """The spec as recorded: a file's absolute path; a module found only in `base` (the
     config's folder) becomes that module's file, so that other processes find it."""
     module, sep, attr = spec.partition(":")
     if not module or not sep or not attr:
-        raise ValueError(f'model.plugin: {spec!r}; expected "FILE.py:Class" or '
-                         '"module:Class"')
+        raise ValueError(f'{key}: {spec!r}; expected "FILE.py:{what}" or "module:{what}"')
     if is_file(spec):
         return f"{((base or Path.cwd()) / Path(module).expanduser()).resolve()}:{attr}"
     if importlib.util.find_spec(module.partition(".")[0]) is None:
@@ -44,28 +44,31 @@ def resolve(spec: str, base: Path | None) -> str:
 
 
 def load(spec: str) -> type[Kernel]:
-    """The class a resolved spec names. Whatever its import raises is the user's code
+    """The class a resolved spec names."""
+    cls = load_object(spec)
+    if not (isinstance(cls, type) and issubclass(cls, Kernel)):
+        raise ValueError(f"model.plugin: {name(spec)!r} is not a subclass of iommu.pci.Kernel")
+    return cls
+
+
+def load_object(spec: str, key: str = "model.plugin", what: str = "Class") -> object:
+    """What a resolved spec names. Whatever its import raises is the user's code
     failing, so it is reported as a config error, with the file and line for a syntax
     error, not as a traceback."""
     module, _, attr = spec.partition(":")
     try:
         if is_file(spec):
             if not Path(module).is_file():
-                raise ValueError(f"model.plugin: no file {module}")
-            cls = getattr(_import_file(Path(module)), attr)
-        else:
-            cls = getattr(importlib.import_module(module), attr)
+                raise ValueError(f"{key}: no file {module}")
+            return getattr(_import_file(Path(module)), attr)
+        return getattr(importlib.import_module(module), attr)
     except ValueError:
         raise
     except (Exception, SystemExit) as e:
-        hint = ('; expected "FILE.py:Class" or "module:Class" (a module in the config\'s '
+        hint = (f'; expected "FILE.py:{what}" or "module:{what}" (a module in the config\'s '
                 "folder, or installed, or on PYTHONPATH)"
                 if isinstance(e, (ImportError, AttributeError)) else "")
-        raise ValueError(f"model.plugin: cannot load {name(spec)!r}: {exc_line(e)}{hint}"
-                         ) from None
-    if not (isinstance(cls, type) and issubclass(cls, Kernel)):
-        raise ValueError(f"model.plugin: {name(spec)!r} is not a subclass of iommu.pci.Kernel")
-    return cls
+        raise ValueError(f"{key}: cannot load {name(spec)!r}: {exc_line(e)}{hint}") from None
 
 
 def _import_file(path: Path):  # noqa: ANN202 - a module

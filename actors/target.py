@@ -6,34 +6,45 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from actors import driver, hotplug, plugin, reset, sva, sysfs, vfio
+from actors import driver, function, hotplug, plugin, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
 from iommu.timeline import timeline
 from iommu.versions import FIX_COMMITS, PRESETS
-from stress import cli
+from stress import api, cli
 from stress.target import Setup
+
+def _configs() -> Path:
+    """The shipped configs: `actors/configs` in an install (the wheel maps the top-level
+    configs/ there), the top-level configs/ in a checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "configs"
+    return installed if installed.is_dir() else here.parent / "configs"
+
+
+CONFIGS = _configs()
 
 KINDS = {"driver": driver.run, "reset": reset.run, "cxl_reset": reset.run,
          "quirk_reset": reset.run, "vfio": vfio.run, "sva": sva.run, "sysfs": sysfs.run,
-         "hotplug": hotplug.run}
+         "hotplug": hotplug.run, "function": function.run}
 
 
 class IommuTarget:
     prog = "iommu-stress"
     config_model = IommuConfig
-    default_config = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+    default_config = CONFIGS / "default.toml"
     version_key = "model.version"
     plugin_key = "model.plugin"
-    zoo = Path(__file__).resolve().parent.parent / "configs" / "zoo" / "zoo.toml"
+    zoo = CONFIGS / "zoo" / "zoo.toml"
 
     def setup(self, config: IommuConfig, rt: Any, seed: int) -> Setup:
         world = World(config, rt)
         actors = []
         for spec in config.actor:
             for i in range(spec.count):
-                name = f"{spec.kind}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
+                what = spec.fn.rpartition(":")[2] if spec.kind == "function" else spec.kind
+                name = f"{what}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
         return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),
                      coverage=invariants.Coverage(faults=bool(config.faults)))
@@ -93,3 +104,4 @@ def _with_actor(config: IommuConfig, i: int, **changes: Any) -> IommuConfig:
 
 TARGET = IommuTarget()
 main = partial(cli.main, TARGET)
+sweep = partial(api.sweep, TARGET)  # the Python API: README "Python API"

@@ -17,7 +17,7 @@ from rich.table import Table
 
 import orjson
 
-from stress import artifact, checkpatch, config as configs, inspect, logfile, shrink
+from stress import api, artifact, checkpatch, config as configs, inspect, logfile, shrink
 from stress import zoo as zoo_mod
 from stress import compare as compare_mod
 from stress import coverage as coverage_mod
@@ -26,7 +26,6 @@ from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
 from stress import sweep as sweep_mod
 from stress.progress import Reporter
-from stress.sweep import Sweep
 from stress.target import Target, model_label
 from stress.text import counted
 
@@ -192,12 +191,6 @@ def _config_path(target: Target, given: Path | None) -> Path:
     raise ConfigError("no CONFIG given and no configs/default.toml here or in the install")
 
 
-def _patch_name(model: dict[str, Any]) -> str:
-    """`v6_nested.V6` for `v6_nested.py:V6`: a folder name, one per class."""
-    file, _, cls = model["plugin"].partition(":")
-    return f"{Path(file).stem}.{cls}"
-
-
 def _model_options(target: Target, args: argparse.Namespace
                    ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """The overrides, their flags and the validation context of `--version` and
@@ -223,8 +216,6 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     if args.seed is not None and (args.seeds is not None or args.seed_start is not None):
         raise ConfigError("--seed runs one seed: it cannot be given with --seeds or "
                           "--seed-start")
-    if args.dask is not None:
-        sweep_mod.dask_client(args.dask).close()  # unreachable: refused before any write
     if args.resume is not None:
         out = args.resume
         config, seeds, log = sweep_mod.resumable(target, out)
@@ -243,38 +234,29 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         model, model_flags, context = _model_options(target, args)
         config = configs.load(target.config_model, path, overrides | model,
                               flags | model_flags, context)
-        seeds = range(config.run.seed_start, config.run.seed_start + config.run.seeds)
-        described = target.describe(config)
-        version = described["version"] + (f"+{_patch_name(described)}"
-                                          if described.get("plugin") else "")
-        out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
-                                           f"{seeds.start}-{len(seeds)}")
+        seeds = api.seed_range(config, None)
+        out = args.out or api.default_out(target, config, seeds, path.stem)
         log = args.log or "fail"
-        sweep_mod.claim(out, config, seeds, log, described)
         source = str(path)
     workers = args.workers if args.workers is not None else config.run.workers
+
+    def reporter(total: int, already: int) -> Reporter:
+        console.print(f"{target.prog}: {source} on {model_label(target.describe(config))}, "
+                      f"seeds {seeds.start}..{seeds.stop - 1}, strategy "
+                      f"{config.run.strategy} -> {out}")
+        if already:
+            console.print(f"{counted(already, 'seed')} already done in {out}: running the rest")
+        return Reporter(console, total, already)
+
     _more_than_cores(console, workers)
-    sweep = Sweep(target, config, out, log=log, check_determinism=args.check_determinism,
-                  workers=workers, stop_after=args.stop_after, dask=args.dask)
-    console.print(f"{target.prog}: {source} on {model_label(target.describe(config))}, seeds "
-                  f"{seeds.start}..{seeds.stop - 1}, strategy {config.run.strategy} -> {out}")
-    already = len(sweep.finished())
-    if already:
-        console.print(f"{counted(already, 'seed')} already done in {out}: running the rest")
-    with Reporter(console, len(seeds), already) as progress:
-        sweep.run(seeds, progress)
-    summary = sweep.summary()
-    _print_summary(console, summary, out)
-    if sweep.interrupted:
-        console.print(f"interrupted: {counted(len(sweep.records), 'finished seed')} kept; "
-                      "finish with "
-                      f"{target.prog} run --resume {out}")
-        return 130
-    if summary["harness_errors"]:
-        return HARNESS_FAILED
-    livelock = (args.fail_on_step_bound or config.run.fail_on_step_bound) and \
-        summary["hit_step_bound"]
-    return 1 if sweep.failures or livelock else 0
+    summary = api.sweep(target, config, seeds, out, log=log, workers=workers,
+                        stop_after=args.stop_after, check_determinism=args.check_determinism,
+                        dask=args.dask, progress=reporter)
+    _print_summary(console, summary.data, out)
+    if summary.interrupted:
+        console.print(f"interrupted: {counted(summary.data['seeds_run'], 'finished seed')} "
+                      f"kept; finish with {target.prog} run --resume {out}")
+    return summary.exit_code(bool(args.fail_on_step_bound or config.run.fail_on_step_bound))
 
 
 def _more_than_cores(console: Console, workers: int) -> None:
@@ -699,7 +681,7 @@ def _check_patch(target: Target, args: argparse.Namespace, console: Console) -> 
     models = [target.describe(checkpatch.patched(target, p, args.plugin, args.seeds))
               for p in paths]  # every config validated before anything runs
     model = models[0]
-    out = args.out or Path("runs") / f"check-patch-{_patch_name(model)}"
+    out = args.out or Path("runs") / f"check-patch-{api.patch_name(model)}"
     console.print(f"{target.prog}: check-patch {model_label(model)} against "
                   f"{model['version']}: {counted(len(paths), 'config')} and the zoo -> {out}")
 

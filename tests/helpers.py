@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.model import build, warns  # noqa: F401 - the model tests import warns here
 from actors.target import TARGET
 from stress import config as configs
 
@@ -42,42 +43,11 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
                           text=True, env=env, cwd=cwd)
 
 
-
-def kernel(version: str, *devices: dict, default_domain: bool = True,
-           legacy_driver: bool = False, **switches):
-    """A sequential model with one group `g` of the given devices (dicts of Device and
-    PciDev fields plus `cxl` and `alias_of`); returns (kernel, runtime, {name: PciDev})."""
-    from dataclasses import fields
-
-    from iommu.core import Device
-    from iommu.pci import Bridge, Kernel, PciDev, probe_reset_methods
-    from iommu.runtime import Sequential
-    from iommu.versions import preset
-
-    device_keys = {f.name for f in fields(Device)}
-    rt = Sequential()
-    k = Kernel(rt, preset(version).with_(**switches))
-    group = k.add_group("g", default_domain=default_domain, legacy_driver=legacy_driver)
-    pdevs = {}
-    for spec in devices or ({"name": "d0"},):
-        spec = dict(spec)
-        cxl = spec.pop("cxl", False)
-        alias = spec.pop("alias_of", None)
-        dev = Device(**{key: v for key, v in spec.items() if key in device_keys},
-                     rid=pdevs[alias].dev.rid if alias else "")
-        k.add_device(group, dev)
-        bridge = Bridge(f"{dev.name}.port", rt.lock(f"{dev.name}.port"), cxl_port=cxl,
-                        sbr_masked=cxl)
-        pdev = PciDev(dev, rt.lock(dev.name), bridge,
-                      **{key: v for key, v in spec.items() if key not in device_keys})
-        bridge.functions.append(pdev)
-        pdev.reset_methods = probe_reset_methods(pdev)
-        pdevs[dev.name] = pdev
-    return k, rt, pdevs
-
-
-def warns(rt) -> list[tuple[str, str]]:
-    return [(e["site"], e["cond"]) for e in rt.named("warn")]
+def kernel(version: str, *devices: dict, **options):
+    """actors.model.build (the public builder) as the model tests unpack it:
+    (kernel, runtime, {name: PciDev})."""
+    m = build(version, *devices, **options)
+    return m.kernel, m.rt, m.pdevs
 
 
 SINGULAR_S = {"bus", "class", "process", "alias", "status", "pass"}
