@@ -9,15 +9,17 @@ delays (Emmi et al., POPL 2011). The seed fixes everything else: the data and fa
 choices come from its streams, drawn in the order the schedule reaches them.
 
 The reduction. A step's footprint (stress/runtime.py) is what it read or wrote; steps of
-two actors with disjoint footprints commute. When the search preempts actor P (its next
-step t already explored: RoundRobin tries it first) for actor Q, t goes to sleep: it is
-not tried again while Q keeps running steps independent of t, since each such schedule
-is a reordering of one that ran t first. Only the preempted actor's step sleeps, and
-only while the preempting actor runs: moving t back to the front then never costs more
-preemptions (the swap removes the preemption of P and adds at most the one back to Q,
-whose own status t cannot change), so no schedule within the bound is lost.
-Plain sleep sets are unsound under a bound (Coons et al., OOPSLA 2013): this
-restriction is what keeps them sound.
+two actors with disjoint footprints commute. When the search preempts actor P for
+another (P's next step t was tried first there: RoundRobin lets the last actor go on),
+t goes to sleep: it is not tried again until a step that conflicts with it runs, since
+each schedule that runs t later, after independent steps only, is a reordering of one
+that ran t first. That reordering never costs more preemptions: it drops the
+preemption of P and adds at most one switch back from P, and t cannot change whether
+any other actor could go on (a conflict would have woken t). Sleep sets are not sound
+under a bound in general (Coons et al., OOPSLA 2013): here a step goes to sleep only
+where its actor is preempted, never where the choice was free (the last actor could
+not go on), where moving it first could cost a preemption. With delays (a delay skips
+an enabled actor, so a third actor's status counts too) this holds for two actors only.
 """
 
 from __future__ import annotations
@@ -155,11 +157,10 @@ def _extend(stack: list[Node], result: Result, start: int, bound: str, k: int,
 
 
 def _asleep(parent: Node, step: frozenset[str] | None) -> dict[int, frozenset[str] | None]:
-    """What sleeps after `parent` ran `step`: if its last actor went on, what slept there
-    and is independent of the step; if it was preempted, its own step, tried there
-    first, when independent of the step; nothing after any other switch."""
-    if parent.chosen == parent.last:
-        return {a: f for a, f in parent.sleep.items() if independent(f, step)}
-    if parent.went_on and independent(parent.own, step):
-        return {parent.last: parent.own}
-    return {}
+    """What sleeps after `parent` ran `step`: what slept there and is independent of the
+    step, and, if the step preempted the last actor, that actor's own step (tried there
+    first) when independent of it."""
+    asleep = {a: f for a, f in parent.sleep.items() if independent(f, step)}
+    if parent.chosen != parent.last and parent.went_on and independent(parent.own, step):
+        asleep[parent.last] = parent.own
+    return asleep

@@ -158,3 +158,40 @@ def test_bad_input_is_exit_2_and_writes_nothing(tmp_path, args, says):
 def test_a_bound_is_required_and_only_one():
     assert cli("explore", str(CONFIG)).returncode == 2
     assert cli("explore", str(CONFIG), "--preemptions", "1", "--delays", "1").returncode == 2
+
+
+class WriteOrder(Toy):
+    """Each actor's first step touches nothing, its second writes y; it fails when b
+    writes first. With no preemption, only the schedule that starts with b finds it."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda rt: [])
+
+    def setup(self, config, rt, seed):
+        y = []
+
+        def write(name):
+            async def body():
+                await rt.point(f"{name} write y", ("y",))
+                y.append(name)
+            return body
+
+        class Order:
+            name = "order"
+
+            def feed(self, event):
+                if event["event"] == "run.end" and y == ["b", "a"]:
+                    return {"message": "b wrote first"}
+
+        return Setup(actors=[("a", "a", write("a")), ("b", "b", write("b"))],
+                     checkers=[Order()], start=())
+
+
+def test_no_step_sleeps_where_the_choice_was_free():
+    """Plain sleep sets would put a's first step to sleep at the root, where choosing
+    b was free; b's steps are independent of it, so a schedule starting with b would be
+    cut, and its reordering that starts with a costs a preemption: at bound 0 the bug
+    would be lost (Coons et al., OOPSLA 2013)."""
+    for reduction in (True, False):
+        done = explore(WriteOrder(), TOY, 0, "preemptions", 0, reduction=reduction)
+        assert done.failure is not None and done.spent == 0
