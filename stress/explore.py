@@ -32,9 +32,6 @@ from stress.runtime import Divergence, independent
 from stress.strategies import RoundRobin, ranked
 from stress.target import Target
 
-BOUNDS = ("preemptions", "delays")
-
-
 class Forced(RoundRobin):
     """RoundRobin, after a prefix of forced decisions (each `(chosen, enabled)`); a run
     whose enabled actors differ from the prefix's is not deterministic: it diverges."""
@@ -79,7 +76,7 @@ class Node:
 class Exploration:
     reduction: bool
     schedules: int = 0  # complete schedules run
-    pruned: int = 0  # runs cut where every choice left was asleep: reorderings of others
+    pruned: int = 0  # runs that reached a step asleep: the rest reorders an explored one
     failure: Result | None = None  # the first failing schedule (or one at the step bound)
     failing_schedule: int = 0
     spent: int = 0  # the failing schedule's preemptions or delays
@@ -144,7 +141,8 @@ def _extend(stack: list[Node], result: Result, start: int, bound: str, k: int,
             spent = parent.spent + cost(bound, parent.last, last, parent.enabled, n)
             if reduction:
                 sleep = _asleep(parent, steps[i - 1])
-        todo = [a for a in ranked(n, last, enabled) if a not in sleep and spent + cost(bound, last, a, enabled, n) <= k]
+        todo = [a for a in ranked(n, last, enabled)
+                if a not in sleep and spent + cost(bound, last, a, enabled, n) <= k]
         node = Node(enabled, last, spent, sleep, todo)
         stack.append(node)
         if chosen not in todo:  # RoundRobin's choice is asleep

@@ -6,6 +6,8 @@ footprint that hides a conflict loses a failure, and that same comparison catche
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import orjson
 import pytest
@@ -22,30 +24,53 @@ from tests.toy import Toy
 CONFIG = ROOT / "configs" / "explore" / "reset-vs-detach.toml"
 
 
-def test_explore_proves_the_two_actor_config_clean_on_vf(tmp_path):
-    r = cli("explore", str(CONFIG), "--preemptions", "2", "--out", str(tmp_path / "o"))
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "complete within bound 2: 191 schedules, 0 failures (209 runs, 18 runs cut" \
-        in r.stdout
-    assert not (tmp_path / "o").exists()  # nothing to save
+def _readme() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("## Every schedule within a bound", 1)[1].split("\n## ", 1)[0]
 
 
-def test_explore_finds_b7_on_v6_and_its_artifact_replays_exactly(tmp_path):
-    out = tmp_path / "o"
-    r = cli("explore", str(CONFIG), "--preemptions", "2", "--version", "v6", "--out", str(out))
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "(1 preemption): fail check I12 at step 22: WARN in " \
-           "__iommu_group_set_domain_nofail" in r.stdout
-    art = json.loads((out / "failures" / "0.json").read_text())
+def _seconds(text: str) -> str:
+    return re.sub(r"(< )?\d+\.\d s", "X s", text)
+
+
+def test_the_readme_commands_give_the_readme_output_and_the_artifact_replays(tmp_path):
+    """The vf proof and the v6 find, as the README shows them (seconds aside)."""
+    shutil.copytree(ROOT / "configs" / "explore", tmp_path / "configs" / "explore")
+    block = _readme().split("```sh\n", 1)[1].split("```", 1)[0]
+    runs = [part.split("\n", 1) for part in block.split("$ iommu-stress ")[1:]]
+    assert [command for command, _ in runs] == [
+        "explore configs/explore/reset-vs-detach.toml --preemptions 2",
+        "explore configs/explore/reset-vs-detach.toml --preemptions 2 --version v6"]
+    for (command, shown), code in zip(runs, (0, 1)):
+        r = cli(*command.split(), cwd=tmp_path)
+        assert r.returncode == code, r.stdout + r.stderr
+        assert _seconds(r.stdout) == _seconds(shown)
+    path = tmp_path / "runs" / "explore-reset-vs-detach-v6-preemptions2-0" / "failures" / "0.json"
+    art = json.loads(path.read_text())
     assert art["strategy"] == {"name": "explore", "bound": "preemptions", "k": 2}
     assert art["schedule"] == "decisions" and art["model"]["version"] == "v6"
     assert preemptions([tuple(d) for d in art["decisions"]]) == 1
-    again = cli("replay", str(out / "failures" / "0.json"))
+    again = cli("replay", str(path))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "reproduced exactly: seed 0, fail check I12" in again.stdout
     # The same schedule on mainline passes: the fix is what makes it clean.
-    fixed = cli("replay", str(out / "failures" / "0.json"), "--version", "vf")
+    fixed = cli("replay", str(path), "--version", "vf")
     assert fixed.returncode == 0 and "passes" in fixed.stdout, fixed.stdout
+
+
+def test_the_readme_counts_with_and_without_the_reduction():
+    """The table's rows with a bound of at most 2 (those of 3 take a minute)."""
+    rows = re.findall(r"^\| (vf|v6) \| (\d) (preemption|delay)s? \| (?:B7 at )?([\d,]+) \| "
+                      r"(?:B7 at )?([\d,]+) \|", _readme(), re.M)
+    assert len(rows) == 7
+    for version, k, bound, reduced, full in rows:
+        if int(k) > 2:
+            continue
+        config = load(CONFIG, **{"model.version": version})
+        got = [explore(TARGET, config, 0, bound + "s", int(k), reduction=r) for r in (True, False)]
+        counts = [e.failing_schedule if e.failure else e.schedules for e in got]
+        assert counts == [int(reduced.replace(",", "")), int(full.replace(",", ""))]
+        assert all((e.failure is not None) == (version == "v6") for e in got)
 
 
 def test_delay_bounding_runs_too():
