@@ -46,8 +46,9 @@ class IommuTarget:
                 what = spec.fn.rpartition(":")[2] if spec.kind == "function" else spec.kind
                 name = f"{what}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
+        # Actors' own code touches only its device's state, and says so (World.op, maybe).
         return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),
-                     coverage=invariants.Coverage(faults=bool(config.faults)))
+                     coverage=invariants.Coverage(faults=bool(config.faults)), start=())
 
     def timeline(self, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         return timeline(events)

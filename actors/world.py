@@ -20,6 +20,7 @@ class World:
         self.rt = rt
         self.kernel = config.model.kernel_class()(rt, fixes_of(config))
         self.pdevs: dict[str, PciDev] = {}
+        self.group_of = {d.name: g.name for g in config.group for d in g.device}
         bridges: dict[str, Bridge] = {}
         for g in config.group:
             # The fault `default_domain`: the default domain failed to allocate at probe.
@@ -34,10 +35,12 @@ class World:
                 name = d.bridge or f"{d.name}.port"
                 bridge = bridges.get(name)
                 if bridge is None:
-                    bridge = bridges[name] = Bridge(name, rt.lock(f"{name}.lock"))
+                    bridge = bridges[name] = Bridge(name, rt.lock(
+                        f"{name}.lock", protects=(f"bridge:{name}",)))
                 if d.cxl:  # a CXL port: SBR masked until cxl_reset_bus_function unmasks it
                     bridge.cxl_port = bridge.sbr_masked = True
-                pdev = PciDev(dev, rt.lock(f"{d.name}.lock"), bridge, flr=d.flr,
+                pdev = PciDev(dev, rt.lock(f"{d.name}.lock", protects=(f"dev:{d.name}",)),
+                              bridge, flr=d.flr,
                               af_flr=d.af_flr, pm=d.pm, acpi_rst=d.acpi_rst, d0=not d.d3hot,
                               imm_ready=d.imm_ready, slot=d.slot, multifunction=d.multifunction,
                               quirk=d.quirk, firmware_wait=d.firmware_wait)
@@ -50,6 +53,7 @@ class World:
     def maybe(self, spec: Any, op: str) -> bool:
         """Whether an optional operation is done now: on in this run's swarm, then drawn
         with its chance from the seed's data stream."""
+        self._touch({"gdev": spec.target})
         chance = spec.chance(op)
         if chance <= 0 or not self.rt.swarm.on(f"op:{spec.kind}:{op}", 0.5):
             return False
@@ -57,11 +61,26 @@ class World:
 
     async def op(self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any,
                  **fields: Any) -> int:
-        """One user-visible operation, logged Jepsen-style: invoke, then ok or fail."""
+        """One user-visible operation, logged Jepsen-style: invoke, then ok or fail.
+
+        An actor's own code around its operations reads the state of its device (its
+        group, its fields, its PCI function) unlocked: the steps it runs in touch them
+        (and maybe()'s), so that explore knows what each step of an actor touches."""
+        self._touch(fields)
         self.rt.emit("op.invoke", op=op, **fields)
         ret = as_ret(await fn(*args) or 0)
+        self._touch(fields)
         if ret:
             self.rt.emit("op.fail", op=op, ret=ret.name, cause=ret.cause, **fields)
         else:
             self.rt.emit("op.ok", op=op, **fields)
         return ret
+
+    def _touch(self, fields: dict[str, Any]) -> None:
+        if "gdev" in fields:
+            name = fields["gdev"]
+            self.rt.touch(f"group:{self.group_of[name]}", f"dev:{name}")
+        elif "group_name" in fields:
+            self.rt.touch(f"group:{fields['group_name']}")
+        else:
+            self.rt.touch("*")

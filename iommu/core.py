@@ -94,7 +94,8 @@ class IommuCore:
                   legacy_driver: bool = False) -> IommuGroup:
         # group->mutex protects the group's state (docs/kernel.md §1.1): the runtime logs
         # it with each acquire and release of the lock.
-        group = IommuGroup(name, self.rt.lock(f"{name}.mutex", state=lambda: self.state(group)),
+        group = IommuGroup(name, self.rt.lock(f"{name}.mutex", state=lambda: self.state(group),
+                                              protects=(f"group:{name}",)),
                            legacy_driver=legacy_driver)
         if default_domain:
             group.default_domain = Domain(f"{name}.default", DMA)
@@ -117,6 +118,7 @@ class IommuCore:
 
     def alloc_domain(self, type_: str = UNMANAGED, prefix: str = "hwpt") -> Domain:
         """iommu_paging_domain_alloc() and friends: a fresh, uniquely named domain."""
+        self.rt.touch("domains")  # the name depends on every allocation before it
         self._domains += 1
         return Domain(f"{prefix}{self._domains}", type_)
 
@@ -124,6 +126,7 @@ class IommuCore:
         """iommu_domain_free(): the owner drops it; any later use is a use-after-free."""
         if domain.static:
             return
+        self.rt.touch("*")  # any later use anywhere now is a use-after-free
         domain.freed = True
         self.rt.emit("iommu.domain_free", domain=domain.name)
 
@@ -303,7 +306,8 @@ class IommuCore:
 
     async def pci_dev_reset_iommu_prepare(self, dev: Device) -> Ret:
         self.rt.emit("iommu.prepare.enter", gdev=dev.name)
-        await self.rt.point(f"prepare {dev.name}")  # unlocked reads of iommu_group, dev->iommu
+        await self.rt.point(f"prepare {dev.name}", dev.touches)  # unlocked reads of
+        # iommu_group, dev->iommu
         group = dev.iommu_group
         if not dev.ats or not dev.has_iommu:
             self.rt.emit("iommu.prepare.exit", gdev=dev.name, ret="0", path="no-ats")
@@ -386,7 +390,7 @@ class IommuCore:
 
     async def pci_dev_reset_iommu_done(self, dev: Device) -> None:
         self.rt.emit("iommu.done.enter", gdev=dev.name)
-        await self.rt.point(f"done {dev.name}")
+        await self.rt.point(f"done {dev.name}", dev.touches)
         group = dev.iommu_group
         if not dev.ats or not dev.has_iommu:
             self.rt.emit("iommu.done.exit", gdev=dev.name, ret="0", path="no-ats")
@@ -492,7 +496,8 @@ class IommuCore:
     # ----- §5.1, §5.2 -----
 
     async def iommu_deferred_attach(self, dev: Device, domain: Domain) -> Ret:
-        await self.rt.point(f"deferred_attach {dev.name}")  # the unlocked pre-check
+        # The unlocked pre-check reads attach_deferred, which attaches clear under the mutex.
+        await self.rt.point(f"deferred_attach {dev.name}", dev.touches + dev.group_touches)
         if not dev.has_iommu or not dev.attach_deferred:
             return OK
         group = dev.iommu_group
@@ -907,6 +912,7 @@ class IommuCore:
         """Hot-add into an existing group: attached to group->domain outside
         __iommu_group_set_domain_internal, so never fenced; other gdevs untouched."""
         async with group.mutex:
+            self.rt.touch("*")  # the device's group, its fields and its hardware all change
             gdev = GroupDevice(dev)
             group.devices.append(gdev)
             dev.iommu_group = group
@@ -927,6 +933,7 @@ class IommuCore:
         if group is None:
             return
         async with group.mutex:
+            self.rt.touch("*")  # the device's group, its fields and its hardware all change
             gdev = self._dev_to_gdev(dev)
             if gdev is not None:
                 group.devices.remove(gdev)

@@ -26,3 +26,15 @@ class Device:
 
     def __post_init__(self) -> None:
         self.rid = self.rid or self.name
+
+    @property
+    def touches(self) -> tuple[str, ...]:
+        """What a step on this device touches (iommu/runtime.py: footprints): its PCI
+        function and its requester ID's hardware. Its IOMMU fields change only at probe
+        and removal, which touch everything; its group's state is `group_touches`."""
+        return (f"dev:{self.name}", f"hw:{self.rid}")
+
+    @property
+    def group_touches(self) -> tuple[str, ...]:
+        group = self.iommu_group
+        return (f"group:{group.name}",) if group is not None else ("*",)

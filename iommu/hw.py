@@ -98,7 +98,7 @@ class IommuDriver:
         self.view = view
 
     async def attach_dev(self, domain: Domain, dev: "Device", old: Domain | None) -> Ret:
-        await self.rt.point(f"attach_dev {dev.name}")
+        await self.rt.point(f"attach_dev {dev.name}", dev.touches)
         hw = self.hw
         hw.use(domain, "attach_dev", dev)
         if self.rt.fault("attach_dev"):
@@ -114,7 +114,7 @@ class IommuDriver:
     async def set_dev_pasid(self, domain: Domain, dev: "Device", pasid: int,
                             old: Domain | None) -> Ret:
         """Attach `pasid` of `dev` to `domain`; a BLOCKED domain removes the PASID."""
-        await self.rt.point(f"set_dev_pasid {dev.name} {pasid}")
+        await self.rt.point(f"set_dev_pasid {dev.name} {pasid}", dev.touches)
         hw = self.hw
         hw.use(domain, "set_dev_pasid", dev)
         if dev.max_pasids == 0:

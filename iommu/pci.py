@@ -62,6 +62,13 @@ class PciDev:
     def name(self) -> str:
         return self.dev.name
 
+    @property
+    def touches(self) -> tuple[str, ...]:
+        """What a step of this function's reset touches (iommu/runtime.py: footprints):
+        the function, its requester ID's hardware and its bridge."""
+        bridge = (f"bridge:{self.bridge.name}",) if self.bridge is not None else ()
+        return (f"dev:{self.name}", f"hw:{self.dev.rid}", *bridge)
+
 
 def probe_reset_methods(pdev: PciDev) -> list[str]:
     """pci_init_reset_methods() at enumeration, in table order (docs/kernel.md §6.1).
@@ -102,9 +109,9 @@ class PciLayer(IommuCore):
 
     async def _hw_reset(self, pdev: PciDev, what: str, seconds: float) -> None:
         """Issue a reset and wait for it: the device is in reset for the whole wait."""
-        await self.rt.point(f"{what} {pdev.name}")
+        await self.rt.point(f"{what} {pdev.name}", pdev.touches)
         self.hw.reset_begin(pdev.dev, what)
-        await self.rt.sleep(seconds)
+        await self.rt.sleep(seconds, pdev.touches)
         self.hw.reset_end(pdev.dev, what)
 
     async def pci_dev_wait(self, pdev: PciDev, reset_type: str) -> Ret:
@@ -119,14 +126,14 @@ class PciLayer(IommuCore):
 
     async def _flr_like(self, pdev: PciDev, what: str) -> Ret:
         """The body shared by pcie_flr() and pci_af_flr() after their capability checks."""
-        await self.rt.point(f"wait pending transactions {pdev.name}")
+        await self.rt.point(f"wait pending transactions {pdev.name}", pdev.touches)
         ret = await self._prepare(pdev)
         if ret:
             return ret
-        await self.rt.point(f"{what} {pdev.name}")
+        await self.rt.point(f"{what} {pdev.name}", pdev.touches)
         self.hw.reset_begin(pdev.dev, what)
         if not pdev.imm_ready:
-            await self.rt.sleep(FLR_WAIT)
+            await self.rt.sleep(FLR_WAIT, pdev.touches)
             ret = await self.pci_dev_wait(pdev, what)
         self.hw.reset_end(pdev.dev, what)
         await self.pci_dev_reset_iommu_done(pdev.dev)
@@ -160,9 +167,9 @@ class PciLayer(IommuCore):
         ret = await self._prepare(pdev)
         if ret:
             return ret
-        await self.rt.point(f"D3hot {pdev.name}")
+        await self.rt.point(f"D3hot {pdev.name}", pdev.touches)
         self.hw.reset_begin(pdev.dev, "D3hot")
-        await self.rt.sleep(PM_WAIT)
+        await self.rt.sleep(PM_WAIT, pdev.touches)
         ret = await self.pci_dev_wait(pdev, "PM D3hot->D0")
         self.hw.reset_end(pdev.dev, "D3hot")
         await self.pci_dev_reset_iommu_done(pdev.dev)
@@ -221,11 +228,11 @@ class PciLayer(IommuCore):
             ret = await self._prepare(pdev)
             if ret:
                 return ret
-        await self.rt.point(f"unmask SBR {bridge.name}")
+        await self.rt.point(f"unmask SBR {bridge.name}", pdev.touches)
         was_masked = bridge.sbr_masked
         bridge.sbr_masked = False
         rc = await self.pci_reset_bus_function(pdev, False)
-        await self.rt.point(f"restore port control {bridge.name}")
+        await self.rt.point(f"restore port control {bridge.name}", pdev.touches)
         bridge.sbr_masked = was_masked
         if outer:
             await self.pci_dev_reset_iommu_done(pdev.dev)
@@ -257,12 +264,12 @@ class PciLayer(IommuCore):
         15 s after pcie_flr() returned: only the outer pair covers that window."""
         if probe:
             return OK
-        await self.rt.point(f"hinic: set FLR in progress {pdev.name}")
+        await self.rt.point(f"hinic: set FLR in progress {pdev.name}", pdev.touches)
         self.hw.reset_begin(pdev.dev, "hinic firmware reset")
         await self.pcie_flr(pdev)  # return value ignored
-        await self.rt.point(f"hinic: config write {pdev.name}")
+        await self.rt.point(f"hinic: config write {pdev.name}", pdev.touches)
         waited = min(pdev.firmware_wait, HINIC_TIMEOUT)
-        await self.rt.sleep(waited)
+        await self.rt.sleep(waited, pdev.touches)
         if pdev.firmware_wait > HINIC_TIMEOUT:
             self.rt.emit("pci.err", gdev=pdev.name, msg="Reset dev timeout, FLR ack reg",
                          ret="0", cause="firmware did not ack")
@@ -276,7 +283,7 @@ class PciLayer(IommuCore):
             return await self.pcie_reset_flr(pdev, True)
         await self.pcie_reset_flr(pdev, False)  # return value ignored
         self.hw.reset_begin(pdev.dev, "delay after FLR")
-        await self.rt.sleep(DELAY_AFTER_FLR)
+        await self.rt.sleep(DELAY_AFTER_FLR, pdev.touches)
         self.hw.reset_end(pdev.dev, "delay after FLR")
         return OK
 
@@ -316,9 +323,10 @@ class PciLayer(IommuCore):
         return err("ENOTTY", "no reset method succeeded")
 
     async def _reset_locked(self, pdev: PciDev) -> Ret:
-        await self.rt.point(f"save and disable {pdev.name}")  # bus master off: DMA stops
+        # Bus master off: DMA stops.
+        await self.rt.point(f"save and disable {pdev.name}", pdev.touches)
         ret = await self._pci_reset_function_locked(pdev)
-        await self.rt.point(f"restore {pdev.name}")
+        await self.rt.point(f"restore {pdev.name}", pdev.touches)
         return ret
 
     async def pci_reset_function(self, pdev: PciDev) -> Ret:

@@ -26,13 +26,27 @@ class Lock(Protocol):
 
 
 class Runtime(Protocol):
-    def lock(self, name: str, state: Callable[[], Any] | None = None) -> Lock:
+    """Footprints: `point(touches=...)`, `lock(protects=...)` and `touch()` say what model
+    state a step reads or writes, as resource names: `group:G` (the group's state and
+    its devices' IOMMU fields), `dev:D` (the PCI function's state), `bridge:B` (the
+    bridge's), `hw:R` (the IOMMU hardware of requester ID R: its context, PASID tables,
+    the reset state and device TLBs of the functions behind it), `domains` (domain
+    allocation), `*` (everything). A step declared by no one conflicts with every other:
+    `explore` commutes only steps of different actors that touch disjoint resources."""
+
+    def lock(self, name: str, state: Callable[[], Any] | None = None,
+             protects: tuple[str, ...] | None = None) -> Lock:
         """A lock; the runtime logs who takes and drops it, and with `state` (what the
-        lock protects) the value of that at each (the checker LOCK reads them)."""
-    async def point(self, what: str) -> None:
-        """A scheduling point: another actor may run before the caller goes on."""
-    async def sleep(self, seconds: float) -> None:
-        """Wait in virtual time."""
+        lock protects) the value of that at each (the checker LOCK reads them). Every
+        step that holds, takes or drops it touches `protects` (None: everything)."""
+    async def point(self, what: str, touches: tuple[str, ...] | None = None) -> None:
+        """A scheduling point: another actor may run before the caller goes on. The
+        step from here to the caller's next point touches `touches`, beyond what its
+        locks protect and what it `touch`es (None: unknown, everything)."""
+    def touch(self, *resources: str) -> None:
+        """The running step touches `resources` too (state no lock or point covers)."""
+    async def sleep(self, seconds: float, touches: tuple[str, ...] | None = None) -> None:
+        """Wait in virtual time; the step after the wait touches `touches`, as point()'s."""
     def emit(self, event: str, **fields: Any) -> None:
         """Record one event; checkers see it at once."""
     def fault(self, site: str) -> bool:
@@ -78,13 +92,17 @@ class Sequential:
         self.events: list[dict[str, Any]] = []
         self.faults: dict[str, int] = {}
 
-    def lock(self, name: str, state: Callable[[], Any] | None = None) -> SequentialLock:
+    def lock(self, name: str, state: Callable[[], Any] | None = None,
+             protects: tuple[str, ...] | None = None) -> SequentialLock:
         return SequentialLock(name)  # one caller: there is no one else to hold it
 
-    async def point(self, what: str) -> None:
+    async def point(self, what: str, touches: tuple[str, ...] | None = None) -> None:
         return None
 
-    async def sleep(self, seconds: float) -> None:
+    def touch(self, *resources: str) -> None:
+        return None
+
+    async def sleep(self, seconds: float, touches: tuple[str, ...] | None = None) -> None:
         self.vt += seconds
 
     def emit(self, event: str, **fields: Any) -> None:

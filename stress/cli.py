@@ -7,6 +7,7 @@ import copy
 import os
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from rich.table import Table
 import orjson
 
 from stress import api, artifact, checkpatch, config as configs, inspect, logfile, shrink
+from stress import explore as explore_mod
 from stress import zoo as zoo_mod
 from stress import compare as compare_mod
 from stress import coverage as coverage_mod
@@ -91,6 +93,26 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     ins.add_argument("--perfetto", type=Path, metavar="FILE",
                      help="write Chrome trace-event JSON (ui.perfetto.dev)")
 
+    exp = sub.add_parser("explore", help="every schedule of one seed of a small config within "
+                         "a preemption or delay bound, with a partial-order reduction: a "
+                         "proof that it is clean within the bound, or its first failing "
+                         "schedule")
+    exp.add_argument("config", type=Path, help="TOML config (a small one: configs/explore/)")
+    bound = exp.add_mutually_exclusive_group(required=True)
+    bound.add_argument("--preemptions", type=int, metavar="K",
+                       help="every schedule with at most K preemptions")
+    bound.add_argument("--delays", type=int, metavar="K",
+                       help="every schedule with at most K delays (delay bounding)")
+    exp.add_argument("--seed", type=int, help="the seed: it fixes the data and fault "
+                     "choices (default: run.seed_start)")
+    exp.add_argument("--version", metavar="VERSION", help="model version")
+    _plugin_arg(exp, "explore this patch: the model version defaults to the one it patches")
+    exp.add_argument("--no-reduction", action="store_true",
+                     help="run every schedule within the bound, reorderings of independent "
+                     "steps too (to compare)")
+    exp.add_argument("--out", type=Path, help="where a failing schedule is saved (default: "
+                     "runs/explore-<config>-<version>-<bound><K>-<seed>)")
+
     shr = sub.add_parser("shrink", help="minimise a failure: fewer actors, operations, "
                          "preemptions and steps; writes <seed>.min.json")
     shr.add_argument("artifact", type=Path)
@@ -163,7 +185,8 @@ def main(target: Target, argv: list[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True, markup=False)
     commands = {"run": _run, "replay": _replay, "check": _check, "shrink": _shrink,
                 "zoo": _zoo, "inspect": _inspect, "versions": _versions,
-                "compare": _compare, "check-patch": _check_patch, "coverage": _coverage}
+                "compare": _compare, "check-patch": _check_patch, "coverage": _coverage,
+                "explore": _explore}
     try:
         return commands[args.command](target, args, console)
     except ConfigError as e:
@@ -516,6 +539,53 @@ def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
     elif args.html is None and args.perfetto is None or args.failure:
         console.print(inspect.table(chosen))
     return 0
+
+
+def _explore(target: Target, args: argparse.Namespace, console: Console) -> int:
+    bound = "preemptions" if args.preemptions is not None else "delays"
+    k = args.preemptions if args.preemptions is not None else args.delays
+    if k < 0:
+        raise ConfigError(f"--{bound}: expected 0 or more, got {k}")
+    model, model_flags, context = _model_options(target, args)
+    config = configs.load(target.config_model, args.config,
+                          {"run.seed_start": args.seed} | model,
+                          {"run.seed_start": "--seed"} | model_flags, context)
+    seed = config.run.seed_start
+    described = target.describe(config)
+    version = described["version"] + (f"+{_patch_name(described)}"
+                                      if described.get("plugin") else "")
+    out = args.out or Path("runs") / f"explore-{args.config.stem}-{version}-{bound}{k}-{seed}"
+    sweep_mod.usable(out)
+    console.print(f"{target.prog}: explore {args.config} on {model_label(described)}, seed "
+                  f"{seed}: every schedule within {counted(k, bound[:-1])}")
+    started = time.monotonic()
+    done = explore_mod.explore(target, config, seed, bound, k,
+                               reduction=not args.no_reduction)
+    seconds = time.monotonic() - started
+    console.print(f"data and fault choices: seed {seed}'s, drawn in the order each schedule "
+                  "reaches them; " + ("sleep-set reduction: reorderings of independent steps "
+                                      "run once" if done.reduction else "no reduction"))
+    cut = f", {done.pruned} runs cut as reorderings" if done.reduction else ""
+    if done.failure is None:
+        console.print(f"complete within bound {k}: {counted(done.schedules, 'schedule')}, "
+                      f"0 failures ({done.runs} runs{cut}; {seconds:.1f} s)")
+        return 0
+    result = done.failure
+    path = out / ("failures" if result.failed else "step_bound") / f"{seed}.json"
+    again = run_seed(target, config, seed, keep_log=True, replay={
+        "strategy": result.strategy, "schedule": "decisions", "decisions": result.decisions})
+    data = again.log_bytes()
+    art = artifact.make(again, config, described, trace_hash(data))
+    art["schedule"] = "decisions"
+    write_atomic(out / "logs" / f"{seed}.jsonl", data)
+    artifact.save(path, art)
+    console.print(f"schedule {done.failing_schedule} fails "
+                  f"({counted(done.spent, bound[:-1])}): "
+                  f"{describe(again.outcome, again.failure)}")
+    console.print(f"stopped at the first failing schedule ({done.runs} runs{cut}; "
+                  f"{seconds:.1f} s); log: {out / 'logs' / f'{seed}.jsonl'}")
+    console.print(f"reproduce: {target.prog} replay {path}")
+    return 1
 
 
 def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:

@@ -26,6 +26,7 @@ class Result:
     swarm: dict[str, bool] = field(default_factory=dict)
     events: list[dict[str, Any]] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)  # keep_going: all of them
+    footprints: list[frozenset[str] | None] | None = None  # per step, with `schedule`
 
     @property
     def failed(self) -> bool:
@@ -57,10 +58,13 @@ def learned_steps(target: Target, config: Any) -> int:
 def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
              strategy: dict[str, Any] | None = None,
              replay: dict[str, Any] | None = None,
-             guide: list[str] | None = None, keep_going: bool = False) -> Result:
+             guide: list[str] | None = None, keep_going: bool = False,
+             schedule: Any = None) -> Result:
     """Run `seed` under `strategy` (default: the config's, for this seed); with `replay`
     (an artifact), under its recorded strategy, following its recorded decisions; with
-    `guide`, following a schedule of actor names where it can (for shrinking)."""
+    `guide`, following a schedule of actor names where it can (for shrinking); with
+    `schedule`, a function of the number of actors that gives what decides every step
+    (`explore`'s), keeping each step's footprint (`Result.footprints`)."""
     # `keep_going`: a checker's violation does not end the run; every distinct one (at
     # most MAX_FINDINGS) is kept, so a bug is looked for also after another was found.
     if replay is not None:
@@ -89,9 +93,14 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
     for name, kind, fn in setup.actors:
         if kind in on:
             sched.add_actor(name, fn)
+            sched.actors[-1].pending = setup.start
     names = [a.name for a in sched.actors]
     own = strategies.make(strategy, seed, len(names))
-    schedule = own
+    if schedule is not None:
+        sched.footprints = []
+        schedule = schedule(len(names))
+    else:
+        schedule = own
     if guide is not None:
         schedule = strategies.Guided(guide, names)
     if replay is not None:
@@ -165,4 +174,5 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         coverage=dict(coverage.counts) if coverage is not None else {},
         strategy=strategy, swarm=dict(swarm.decisions), events=sink.events,
         findings=findings if keep_going else [failure] if failure else [],
+        footprints=sched.footprints,
     )

@@ -24,6 +24,15 @@ from stress.streams import never, stream
 
 READY, BLOCKED, SLEEPING, DONE = "ready", "blocked", "sleeping", "done"
 
+# A footprint is what one step reads or writes: a frozenset of resource names, or None,
+# "unknown": it conflicts with every other step. EVERYTHING, touched, makes it None.
+EVERYTHING = "*"
+
+
+def independent(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
+    """Steps of two actors with these footprints commute (docs/design.md §2)."""
+    return a is not None and b is not None and a.isdisjoint(b)
+
 
 class StopRun(BaseException):
     """Unwinds an actor once the run is over (a failure was recorded, or a bound hit).
@@ -62,7 +71,7 @@ def portable_traceback(exc: BaseException) -> str:
 
 class Actor:
     __slots__ = ("index", "name", "fn", "task", "state", "wake_at", "blocked_on", "what",
-                 "last_event")
+                 "last_event", "pending", "held")
 
     def __init__(self, index: int, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         self.index = index
@@ -74,6 +83,10 @@ class Actor:
         self.blocked_on: _Waitable | None = None
         self.what = "start"
         self.last_event: str | None = None
+        # What the actor's next step touches, as its scheduling point declared it (None:
+        # unknown, e.g. the actor's own code before its first point); the locks it holds.
+        self.pending: tuple[str, ...] | None = None
+        self.held: list[Mutex] = []
 
 
 class _Waitable:
@@ -86,11 +99,13 @@ class _Waitable:
         self.name = name
         self.waiters: list[Actor] = []
 
-    async def _pass(self, what: str, busy: Callable[[], bool]) -> Actor:
+    async def _pass(self, what: str, busy: Callable[[], bool],
+                    touches: tuple[str, ...] | None) -> Actor:
         """A scheduling point, then blocked here for as long as `busy()`."""
         s = self.sched
         me = s.current
         me.what = what
+        me.pending = touches
         await s.yield_(me)
         while busy():
             await s.block(me, self)
@@ -112,16 +127,20 @@ class Mutex(_Waitable):
     Taking and dropping it are events (`lock.acquire`, `lock.release`, with `lock`, its
     name; the actor is the envelope's), so the log says who holds which lock at every
     step. A lock made with `state`, a function giving what the lock protects, logs its
-    value with both: a checker can then tell a change made while no one held it."""
+    value with both: a checker can then tell a change made while no one held it.
 
-    __slots__ = ("owner", "label", "state")
+    `protects` names the resources the lock guards: every step in which an actor holds,
+    takes or drops the lock touches them and the lock (None: unknown, everything)."""
 
-    def __init__(self, sched: "Scheduler", name: str,
-                 state: Callable[[], Any] | None = None) -> None:
+    __slots__ = ("owner", "label", "state", "touches")
+
+    def __init__(self, sched: "Scheduler", name: str, state: Callable[[], Any] | None = None,
+                 protects: tuple[str, ...] | None = None) -> None:
         super().__init__(sched, name)
         self.owner: Actor | None = None
         self.label = f"lock {name}"
         self.state = state
+        self.touches = None if protects is None else (f"lock:{name}", *protects)
 
     def _log(self, event: str) -> None:
         if self.state is None:
@@ -130,23 +149,26 @@ class Mutex(_Waitable):
             self.sched.emit(event, lock=self.name, state=self.state())
 
     async def acquire(self) -> None:
-        self.owner = await self._pass(self.label, lambda: self.owner is not None)
-        self._log("lock.acquire")
+        self._took(await self._pass(self.label, lambda: self.owner is not None, self.touches))
 
     async def try_acquire(self) -> bool:
-        s = self.sched
-        me = s.current
-        me.what = f"try{self.label}"
-        await s.yield_(me)
+        me = await self._pass(f"try{self.label}", lambda: False, self.touches)
         if self.owner is not None:
             return False
-        self.owner = me
-        self._log("lock.acquire")
+        self._took(me)
         return True
+
+    def _took(self, me: Actor) -> None:
+        self.owner = me
+        me.held.append(self)
+        self._log("lock.acquire")
 
     def release(self) -> None:
         if self.sched.outcome is None:  # an ended run unwinds its actors without a word
             self._log("lock.release")
+            self.sched.touch(*(self.touches or (EVERYTHING,)))
+        if self.owner is not None:
+            self.owner.held.remove(self)
         self.owner = None
         self._wake_all()
 
@@ -168,9 +190,10 @@ class Event(_Waitable):
         self.is_set = False
 
     async def wait(self) -> None:
-        await self._pass(f"wait {self.name}", lambda: not self.is_set)
+        await self._pass(f"wait {self.name}", lambda: not self.is_set, (f"event:{self.name}",))
 
     def set(self) -> None:
+        self.sched.touch(f"event:{self.name}")
         self.is_set = True
         self._wake_all()
 
@@ -181,7 +204,7 @@ class Scheduler:
     def __init__(self, *, seed: int, max_steps: int, faults: Callable[[str], bool] = never,
                  swarm: Any = None, sink: Sink | None = None) -> None:
         self.strategy: Any = None  # given to run(): it needs the actors, made after this
-        self.fault = faults  # the runtime's fault(site): does the fault there fire now?
+        self._faults = faults
         self.seed = seed
         self.max_steps = max_steps
         self.actors: list[Actor] = []
@@ -193,30 +216,61 @@ class Scheduler:
         self.failure: dict[str, Any] | None = None
         self.emit: Callable[..., None] = (bind(self, sink) if sink is not None
                                           else lambda event, **fields: None)
-        self.rng = stream(seed, "data")  # for actors' own choices
+        self._rng = stream(seed, "data")
         self.swarm = swarm  # the run's swarm decisions, for actors' operations
         self._main: Any = None
+        # With `footprints` a list (explore sets one), each step's footprint is appended
+        # to it as the step ends: what its point declared, what the locks its actor held
+        # protect, and what it touched (docs/design.md §2).
+        self.footprints: list[frozenset[str] | None] | None = None
+        self._touched: set[str] | None = set()
 
     # ----- building -----
 
     def add_actor(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         self.actors.append(Actor(len(self.actors), name, fn))
 
-    def lock(self, name: str, state: Callable[[], Any] | None = None) -> Mutex:
-        return Mutex(self, name, state)
+    def lock(self, name: str, state: Callable[[], Any] | None = None,
+             protects: tuple[str, ...] | None = None) -> Mutex:
+        return Mutex(self, name, state, protects)
 
     def event(self, name: str) -> Event:
         return Event(self, name)
 
     # ----- the runtime interface the model uses -----
 
-    async def point(self, what: str) -> None:
+    async def point(self, what: str, touches: tuple[str, ...] | None = None) -> None:
         me = self.current
         me.what = what
+        me.pending = touches
         await self.yield_(me)
 
-    async def sleep(self, seconds: float) -> None:
+    def touch(self, *resources: str) -> None:
+        """The running step touches `resources` (EVERYTHING: it conflicts with all)."""
+        if self.footprints is not None and self._touched is not None:
+            if EVERYTHING in resources:
+                self._touched = None
+            else:
+                self._touched.update(resources)
+
+    @property
+    def rng(self) -> Any:
+        """The seed's data stream, for actors' own choices: one stream for all actors,
+        so a step that draws from it conflicts with every other that does."""
+        self.touch("stream:data")
+        return self._rng
+
+    def fault(self, site: str) -> bool:
+        """The runtime's fault(site): does the fault there fire now?"""
+        if site in getattr(self._faults, "armed", ()):  # an armed site draws
+            self.touch("stream:faults")
+        return self._faults(site)
+
+    async def sleep(self, seconds: float, touches: tuple[str, ...] | None = None) -> None:
+        # Time advances only when no actor is enabled, so two steps of enabled actors
+        # commute whether or not one of them goes to sleep (docs/design.md §2).
         me = self.current
+        me.pending = touches
         me.state = SLEEPING
         me.wake_at = self.vt_ns + round(seconds * 1e9)
         me.what = f"wake after {seconds}s"
@@ -287,7 +341,25 @@ class Scheduler:
             if self.outcome is not None:
                 raise StopRun
 
+    def _end_step(self) -> None:
+        """The running step is over: keep its footprint (when asked to)."""
+        if self.footprints is not None and len(self.footprints) < self.step:
+            t = self._touched
+            self.footprints.append(None if t is None else frozenset(t))
+
+    def _begin_step(self, actor: Actor) -> None:
+        if self.footprints is None:
+            return
+        touched: set[str] | None = None if actor.pending is None else set(actor.pending)
+        for lock in actor.held:
+            if touched is not None and lock.touches is not None:
+                touched.update(lock.touches)
+            else:
+                touched = None
+        self._touched = touched
+
     def _decide(self) -> Actor | None:
+        self._end_step()
         actors = self.actors
         enabled = [a.index for a in actors if a.state is READY]
         if not enabled:
@@ -308,6 +380,7 @@ class Scheduler:
         self.decisions.append((choice, enabled))
         nxt = actors[choice]
         self.current = nxt
+        self._begin_step(nxt)
         self.emit("sched.pick", _actor=nxt.name, what=nxt.what)
         return nxt
 
@@ -378,5 +451,6 @@ class Scheduler:
         with interrupt.deferred():
             trio.run(self._main_task)
         self._main = None
+        self._end_step()
         assert self.outcome is not None
         return self.outcome

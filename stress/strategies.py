@@ -56,11 +56,34 @@ class PCT:
         return best
 
 
+class RoundRobin:
+    """The actor that ran last goes on while it is enabled; then the next enabled one in
+    index order after it. The schedule with no preemption and no delay: `explore`
+    starts from it and deviates from it within its bound (stress/explore.py)."""
+
+    def __init__(self, n_actors: int) -> None:
+        self.n = n_actors
+        self.last: int | None = None
+
+    def pick(self, step: int, enabled: list[int]) -> int:
+        self.last = ranked(self.n, self.last, enabled)[0]
+        return self.last
+
+
+def ranked(n_actors: int, last: int | None, enabled: list[int]) -> list[int]:
+    """The enabled actors in RoundRobin's order of preference after `last` ran: choosing
+    the i-th costs i delays."""
+    start = 0 if last is None else last
+    return sorted(enabled, key=lambda a: (a - start) % n_actors)
+
+
 def make(spec: dict[str, Any], seed: int, n_actors: int) -> Any:
     if spec["name"] == "random":
         return RandomWalk(seed, n_actors)
     if spec["name"] == "pct":
         return PCT(seed, n_actors, spec["depth"], spec["steps"])
+    if spec["name"] == "explore":  # its artifacts record their decisions: replay follows them
+        return RoundRobin(n_actors)
     raise ValueError(f"unknown strategy {spec['name']!r}")
 
 

@@ -462,7 +462,7 @@ def claim(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any])
     one there would mix two sweeps' results, so it is refused before anything is
     written, as is a folder that cannot be one. `model` (the target's description, a
     patch's source hash in it) tells a patch edited since from the same sweep."""
-    _usable(out)
+    usable(out)
     plan_path = out / "sweep.json"
     if plan_path.exists():
         plan = load_plan(out)
@@ -479,7 +479,7 @@ def claim(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any])
         raise ConfigError(f"--out {out}: cannot write there: {e.strerror or e}") from None
 
 
-def _usable(out: Path) -> None:
+def usable(out: Path) -> None:
     """--out is a folder, or can become one: no file in its way, and writable."""
     for place in (out, *out.parents):
         if place.exists():

@@ -44,6 +44,9 @@ class Setup:
     actors: list[tuple[str, str, Callable[[], Awaitable[None]]]]
     checkers: list[Checker] = field(default_factory=list)
     coverage: Coverage | None = None
+    # What an actor's first step (its own code up to its first scheduling point) touches
+    # beyond what that code declares with the runtime's touch(); None: unknown, all.
+    start: tuple[str, ...] | None = None
 
 
 class Target(Protocol):
