@@ -1,6 +1,8 @@
-"""What a timeline of an IOMMU log shows besides the actors' own events: per device its
-reset windows (in hardware reset; blocked by the core) and its `blocked`/`reset_depth`
-as they change, per group its `recovery_cnt` (or `resetting_domain` before S3)."""
+"""What a timeline of an IOMMU log shows besides the actors' own events: a lane per
+device (every device of the machine) with its reset windows (in hardware reset; blocked
+by the core) and its `blocked`/`reset_depth` as they change, a lane per group with its
+`recovery_cnt` (or `resetting_domain` before S3, `reset_cnt` in the v2 design), and a
+legend of the marks."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ from typing import Any
 
 
 def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    lanes: list[dict[str, Any]] = []
     windows: list[dict[str, Any]] = []
     series: list[dict[str, Any]] = []
     open_: dict[tuple[str, str], int] = {}
     last: dict[str, Any] = {}
+    counter_of: dict[str, str] = {}
 
     def start(track: str, kind: str, step: int) -> None:
         open_.setdefault((track, kind), step)
@@ -21,13 +25,20 @@ def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         if began is not None:
             windows.append({"track": track, "kind": kind, "start": began, "end": step})
 
-    def value(track: str, step: int, v: Any) -> None:
+    def value(track: str, step: int, v: Any, level: int) -> None:
+        """`v` as shown, `level` as drawn (a counter, a step line)."""
         if last.get(track, object()) != v:
             last[track] = v
-            series.append({"track": track, "step": step, "value": v})
+            series.append({"track": track, "step": step, "value": v, "level": level})
 
     for ev in events:
         name, step = ev["event"], ev["step"]
+        if name == "iommu.device_add":
+            group = ev["group"]
+            if not any(lane["track"] == group for lane in lanes):
+                lanes.append({"track": group, "kind": "group", "group": group})
+            if not any(lane["track"] == ev["gdev"] for lane in lanes):  # a hot re-add
+                lanes.append({"track": ev["gdev"], "kind": "device", "group": group})
         if name == "hw.reset.begin" and ev["depth"] == 1:
             start(ev["gdev"], "in reset", step)
         elif name == "hw.reset.end" and ev["depth"] == 0:
@@ -38,16 +49,36 @@ def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             end(ev["gdev"], "blocked", step)
         if "gdevs" in ev and "group" in ev:
             group = ev["group"]
-            if "recovery_cnt" in ev:
-                value(f"{group}.recovery_cnt", step, ev["recovery_cnt"])
-            else:
-                value(f"{group}.resetting_domain", step, ev["resetting_domain"])
+            for counter in COUNTERS:
+                if counter in ev:
+                    v = ev[counter]
+                    value(group, step, v, v if isinstance(v, int) else int(v is not None))
+                    counter_of.setdefault(group, counter)
             for gdev, g in ev["gdevs"].items():
                 if g:
-                    value(gdev, step, "B" + str(g.get("reset_depth", "")) if g.get("blocked")
-                          else ".")
+                    depth = g.get("reset_depth", 1) if g.get("blocked") else 0
+                    value(gdev, step, "B" + str(g.get("reset_depth", "")) if depth else ".",
+                          depth)
+    for lane in lanes:
+        lane["label"] = (f"{lane['track']} {counter_of.get(lane['track'], '')}".strip()
+                         if lane["kind"] == "group" else lane["track"])
     final = events[-1]["step"] if events else 0
     for (track, kind), began in sorted(open_.items()):
         windows.append({"track": track, "kind": kind, "start": began, "end": final,
                         "open": True})
-    return {"windows": windows, "series": series}
+    return {"lanes": lanes, "windows": windows, "series": series, "legend": LEGEND}
+
+
+# The group state drawn as the group's counter, in the order the versions have them.
+COUNTERS = ("recovery_cnt", "resetting_domain", "reset_cnt")
+
+LEGEND = [
+    ["B2", "device: blocked by the core for a reset, at reset depth 2 (S5+); B: blocked"],
+    [".", "device: not blocked"],
+    ["R", "device: in a hardware reset (an FLR, a bus reset, a firmware wait)"],
+    ["blocked", "device window: from the prepare that blocked it to the done that "
+                "restored it"],
+    ["0, 1, ...", "group: recovery_cnt (S3+: how many of its devices are blocked), "
+                  "reset_cnt (v2 design)"],
+    ["a domain", "group: resetting_domain (before S3: the reset fence is up)"],
+]

@@ -17,7 +17,8 @@ from rich.table import Table
 
 import orjson
 
-from stress import artifact, checkpatch, config as configs, inspect, logfile, shrink
+from stress import artifact, checkpatch, config as configs, html, inspect, lanes, logfile, \
+    perfetto, shrink
 from stress import zoo as zoo_mod
 from stress import compare as compare_mod
 from stress import coverage as coverage_mod
@@ -88,6 +89,11 @@ def _parser(target: Target) -> argparse.ArgumentParser:
                      help="the violation and the events that led to it")
     ins.add_argument("--timeline", action="store_true",
                      help="one lane per actor, device reset windows and counters")
+    ins.add_argument("--format", choices=("table", "text", "json"),
+                     help="table (the default on a terminal), text (one line per event, "
+                     "the default in a pipe) or json (one object per line)")
+    ins.add_argument("--width", type=int, metavar="COLUMNS",
+                     help="lay out for this many columns (default: the terminal's)")
     ins.add_argument("--html", type=Path, metavar="FILE", help="write a swimlane page")
     ins.add_argument("--perfetto", type=Path, metavar="FILE",
                      help="write Chrome trace-event JSON (ui.perfetto.dev)")
@@ -505,35 +511,65 @@ def _step_range(text: str) -> tuple[int, int]:
 
 def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
     events, problems, _ = logfile.load(args.log)
+    if args.width is not None:
+        console.width = args.width
+    fmt = args.format or ("table" if console.is_terminal else "text")
     for problem in problems:
         console.print(problem, style="yellow")
     timeline = target.timeline(events)
     if args.html is not None:
-        write_atomic(args.html, inspect.html(events, timeline, f"{target.prog}: {args.log}")
+        write_atomic(args.html, html.page(events, timeline, f"{target.prog}: {args.log}")
                      .encode())
         console.print(f"wrote {args.html}")
     if args.perfetto is not None:
-        write_atomic(args.perfetto, orjson.dumps(inspect.perfetto(events, timeline)))
+        write_atomic(args.perfetto, orjson.dumps(perfetto.trace(events, timeline)))
         console.print(f"wrote {args.perfetto} (open it in ui.perfetto.dev)")
     if args.failure:
         fail, led = inspect.failure_context(events)
         if fail is None:
-            console.print(f"{args.log}: no failure in this log")
+            if fmt != "json":
+                console.print(f"{args.log}: no failure in this log")
             return 0
-        console.print(inspect.title(fail), style="bold red")
-        for line in inspect.failure_report(fail):
-            console.print(line)
+        if fmt != "json":
+            console.print(inspect.title(fail), style="bold red")
+            for line in inspect.failure_report(fail):
+                console.print(line)
         events = led
     chosen = inspect.select(events, gdev=args.gdev, actor=args.actor, event=args.event,
                             steps=args.steps, around=args.around, context=args.context)
-    if not chosen:
+    if not chosen and fmt != "json":
         console.print(inspect.unmatched(events, gdev=args.gdev, actor=args.actor,
                                         event=args.event) or "no event passes these filters")
     if args.timeline:
-        console.print(inspect.timeline_table(chosen, timeline))
+        kept = lanes.lanes(chosen, timeline, actor=args.actor, gdev=args.gdev)
+        rows = inspect.timeline_rows(chosen, timeline, kept, args.steps,
+                                     {e["step"]: e["vt"] for e in events})
+        if fmt == "json":
+            _json_lines(rows)
+            return 0
+        for t in inspect.timeline_tables(rows, kept, console.width):
+            console.print(t)
+        console.print(inspect.legend(timeline))
     elif args.html is None and args.perfetto is None or args.failure:
-        console.print(inspect.table(chosen))
+        if fmt == "json":
+            _json_lines({k: v for k, v in e.items() if k != "_line"} for e in chosen)
+        elif fmt == "text":
+            for e in chosen:
+                console.print(inspect.line(e))
+        else:
+            console.print(inspect.table(chosen))
     return 0
+
+
+def _json_lines(objects: Any) -> None:
+    """One JSON object per line on stdout, as a log is."""
+    out = sys.stdout.buffer
+    try:
+        for o in objects:
+            out.write(orjson.dumps(o) + b"\n")
+        out.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:
