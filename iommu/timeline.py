@@ -18,12 +18,13 @@ def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     counter_of: dict[str, str] = {}
 
     def start(track: str, kind: str, step: int) -> None:
-        open_.setdefault((track, kind), step)
+        open_.setdefault((track, kind), (step, index))
 
     def end(track: str, kind: str, step: int) -> None:
         began = open_.pop((track, kind), None)
         if began is not None:
-            windows.append({"track": track, "kind": kind, "start": began, "end": step})
+            windows.append({"track": track, "kind": kind, "start": began[0], "end": step,
+                            "opened_by": began[1]})
 
     def value(track: str, step: int, v: Any, level: int) -> None:
         """`v` as shown, `level` as drawn (a counter, a step line)."""
@@ -31,7 +32,7 @@ def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             last[track] = v
             series.append({"track": track, "step": step, "value": v, "level": level})
 
-    for ev in events:
+    for index, ev in enumerate(events):
         name, step = ev["event"], ev["step"]
         if name == "iommu.device_add":
             group = ev["group"]
@@ -63,9 +64,9 @@ def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         lane["label"] = (f"{lane['track']} {counter_of.get(lane['track'], '')}".strip()
                          if lane["kind"] == "group" else lane["track"])
     final = events[-1]["step"] if events else 0
-    for (track, kind), began in sorted(open_.items()):
+    for (track, kind), (began, index) in sorted(open_.items()):
         windows.append({"track": track, "kind": kind, "start": began, "end": final,
-                        "open": True})
+                        "opened_by": index, "open": True})
     return {"lanes": lanes, "windows": windows, "series": series, "legend": LEGEND}
 
 

@@ -108,6 +108,34 @@ def line(e: dict[str, Any]) -> str:
     return f"{e['step']} {e['vt']:g} {e['actor'] or '-'} {e['event']} {details(e)}".rstrip()
 
 
+def setup_of(events: list[dict[str, Any]], timeline: dict[str, Any],
+             index: int) -> list[dict[str, Any]]:
+    """The events that set up the failure `events[index]`: those its `*_step` fields
+    point to (the free of a domain, the prepare that blocked a device: that step's last
+    action of the device, not a decision nor a lock), and the events that opened the
+    windows open then on its device or another of its group (the prepare that fenced
+    the group, the reset that began)."""
+    fail = events[index]
+    gdev = fail.get("gdev")
+    group = next((lane.get("group") for lane in timeline.get("lanes", [])
+                  if lane["track"] == gdev), None)
+    near = {lane["track"] for lane in timeline.get("lanes", [])
+            if lane["track"] == gdev or group is not None and lane.get("group") == group}
+    found = [(w.get("opened_by"), f"{w['track']} {w['kind']}") for w in timeline["windows"]
+             if w["track"] in near and w["start"] <= fail["step"] <= w["end"]]
+    for key, step in fail.items():
+        if key.endswith("_step") and isinstance(step, int):
+            at = [i for i, e in enumerate(events) if e["step"] == step and i != index
+                  and e["event"] != "sched.pick" and not e["event"].startswith("lock.")]
+            mine = [i for i in at if gdev is not None and events[i].get("gdev") == gdev]
+            found.append(((mine or at or [None])[-1], key[:-len("_step")].replace("_", " ")))
+    out: list[dict[str, Any]] = []
+    for i, why in sorted((f for f in found if f[0] is not None), key=lambda f: f[0]):
+        if all(o["index"] != i for o in out):
+            out.append({"index": i, "why": why})
+    return out
+
+
 def details(e: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in e.items() if k not in HIDDEN and v is not None)
 

@@ -1,12 +1,10 @@
-"""inspect: filters, the failure and what led to it, the terminal timeline, the HTML
-page (rendered in headless Chromium where there is one) and the Perfetto trace."""
+"""inspect: filters, the failure and what led to it, the terminal timeline and the
+formats of each view. The HTML page is tests/test_html.py, Perfetto tests/test_perfetto.py."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 
