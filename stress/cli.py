@@ -6,6 +6,7 @@ import argparse
 import copy
 import os
 import re
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -18,11 +19,12 @@ from rich.table import Table
 import orjson
 
 from stress import artifact, checkpatch, config as configs, html, inspect, lanes, logfile, \
-    perfetto, shrink
+    perfetto, report, shrink
 from stress import zoo as zoo_mod
 from stress import compare as compare_mod
 from stress import coverage as coverage_mod
 from stress.config import ConfigError
+from stress.junit import junit
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
 from stress import sweep as sweep_mod
@@ -65,6 +67,9 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the seeds on this Dask distributed scheduler ([dask] extra)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<run id>)")
+    run.add_argument("--junit", type=Path, metavar="FILE",
+                     help="also write the results as JUnit XML (a test case per failure "
+                     "group, one for the clean seeds)")
     run.add_argument("--log", choices=("fail", "all", "none"),
                      help="which seeds' logs to write (default: fail)")
 
@@ -147,6 +152,11 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     cmp.add_argument("b", type=Path, metavar="B", help="the sweep to judge against it")
     cmp.add_argument("--json", action="store_true", help="the comparison as JSON on stdout")
 
+    rep = sub.add_parser("report", help="one self-contained HTML page for a sweep folder")
+    rep.add_argument("dir", type=Path, metavar="DIR", help="the sweep's folder (run --out)")
+    rep.add_argument("--out", type=Path, metavar="FILE",
+                     help="where to write it (default: DIR/report.html)")
+
     sub.add_parser("versions", help="list the model versions and fix switches")
     return p
 
@@ -167,10 +177,12 @@ def _from_cwd(spec: str) -> str:
 
 def main(target: Target, argv: list[str] | None = None) -> int:
     args = _parser(target).parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     console = Console(highlight=False, soft_wrap=True, markup=False)
     commands = {"run": _run, "replay": _replay, "check": _check, "shrink": _shrink,
                 "zoo": _zoo, "inspect": _inspect, "versions": _versions,
-                "compare": _compare, "check-patch": _check_patch, "coverage": _coverage}
+                "compare": _compare, "check-patch": _check_patch, "coverage": _coverage,
+                "report": _report}
     try:
         return commands[args.command](target, args, console)
     except ConfigError as e:
@@ -256,7 +268,8 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         out = args.out or Path("runs") / (f"{path.stem}-{version}-{config.run.strategy}-"
                                            f"{seeds.start}-{len(seeds)}")
         log = args.log or "fail"
-        sweep_mod.claim(out, config, seeds, log, described)
+        sweep_mod.claim(out, config, seeds, log, described,
+                        f"{target.prog} {shlex.join(args.argv)}")
         source = str(path)
     workers = args.workers if args.workers is not None else config.run.workers
     _more_than_cores(console, workers)
@@ -271,6 +284,12 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         sweep.run(seeds, progress)
     summary = sweep.summary()
     _print_summary(console, summary, out)
+    livelock = (args.fail_on_step_bound or config.run.fail_on_step_bound) and \
+        summary["hit_step_bound"]
+    if args.junit is not None:
+        write_atomic(args.junit, junit(summary, f"{target.prog} {out}", bool(
+            args.fail_on_step_bound or config.run.fail_on_step_bound)))
+        console.print(f"junit: {args.junit}")
     if sweep.interrupted:
         console.print(f"interrupted: {counted(len(sweep.records), 'finished seed')} kept; "
                       "finish with "
@@ -278,8 +297,6 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
         return 130
     if summary["harness_errors"]:
         return HARNESS_FAILED
-    livelock = (args.fail_on_step_bound or config.run.fail_on_step_bound) and \
-        summary["hit_step_bound"]
     return 1 if sweep.failures or livelock else 0
 
 
@@ -835,6 +852,12 @@ def _coverage(target: Target, args: argparse.Namespace, console: Console) -> int
         else:
             console.print("every counter is reached by some config")
     return 1 if report["holes"] else 0
+
+
+def _report(target: Target, args: argparse.Namespace, console: Console) -> int:
+    out = report.write(target, args.dir, args.out or args.dir / "report.html")
+    console.print(f"wrote {out}")
+    return 0
 
 
 def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:

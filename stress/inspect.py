@@ -114,7 +114,8 @@ def setup_of(events: list[dict[str, Any]], timeline: dict[str, Any],
     point to (the free of a domain, the prepare that blocked a device: that step's last
     action of the device, not a decision nor a lock), and the events that opened the
     windows open then on its device or another of its group (the prepare that fenced
-    the group, the reset that began)."""
+    the group, the reset that began); for a deadlock, where each awaited lock was
+    taken."""
     fail = events[index]
     gdev = fail.get("gdev")
     group = next((lane.get("group") for lane in timeline.get("lanes", [])
@@ -129,6 +130,11 @@ def setup_of(events: list[dict[str, Any]], timeline: dict[str, Any],
                   and e["event"] != "sched.pick" and not e["event"].startswith("lock.")]
             mine = [i for i in at if gdev is not None and events[i].get("gdev") == gdev]
             found.append(((mine or at or [None])[-1], key[:-len("_step")].replace("_", " ")))
+    for w in fail.get("blocked") or []:  # a deadlock: where each awaited lock was taken
+        if isinstance(w, dict) and w.get("held_by"):
+            took = [i for i, e in enumerate(events[:index]) if e["event"] == "lock.acquire"
+                    and e["actor"] == w["held_by"] and e.get("lock") == w.get("waits_for")]
+            found.append((took[-1] if took else None, f"{w['held_by']} took {w['waits_for']}"))
     out: list[dict[str, Any]] = []
     for i, why in sorted((f for f in found if f[0] is not None), key=lambda f: f[0]):
         if all(o["index"] != i for o in out):

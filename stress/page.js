@@ -288,7 +288,7 @@ function select(i, reveal) {
   selected = i; mark(i);
   $('detail').textContent = JSON.stringify(e, null, 2);
   const links = $('links'); links.textContent = '';
-  if (i === data.failure) {
+  if (i === data.failure && data.setup.length) {
     links.appendChild(document.createTextNode('set up by: '));
     data.setup.forEach(s => {
       const a = document.createElement('a');
