@@ -11,6 +11,7 @@ from typing import Any
 
 def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     lanes: list[dict[str, Any]] = []
+    notes: list[list[Any]] = []  # [event index, how it reads in its actor's lane]
     windows: list[dict[str, Any]] = []
     series: list[dict[str, Any]] = []
     open_: dict[tuple[str, str], int] = {}
@@ -40,14 +41,21 @@ def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
                 lanes.append({"track": group, "kind": "group", "group": group})
             if not any(lane["track"] == ev["gdev"] for lane in lanes):  # a hot re-add
                 lanes.append({"track": ev["gdev"], "kind": "device", "group": group})
+        note = _note(ev)
+        if note is not None:
+            notes.append([index, note])
         if name == "hw.reset.begin" and ev["depth"] == 1:
             start(ev["gdev"], "in reset", step)
         elif name == "hw.reset.end" and ev["depth"] == 0:
             end(ev["gdev"], "in reset", step)
         elif name == "iommu.prepare.exit" and ev.get("path") == "fenced":
             start(ev["gdev"], "blocked", step)
+            if not ev.get("gdevs", {}).get(ev["gdev"]):  # no per-gdev flag: the window
+                value(ev["gdev"], step, "B", 1)
         elif name == "iommu.done.exit" and ev.get("path") == "restored":
             end(ev["gdev"], "blocked", step)
+            if not ev.get("gdevs", {}).get(ev["gdev"]):
+                value(ev["gdev"], step, ".", 0)
         if "gdevs" in ev and "group" in ev:
             group = ev["group"]
             for counter in COUNTERS:
@@ -67,14 +75,34 @@ def timeline(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     for (track, kind), (began, index) in sorted(open_.items()):
         windows.append({"track": track, "kind": kind, "start": began, "end": final,
                         "opened_by": index, "open": True})
-    return {"lanes": lanes, "windows": windows, "series": series, "legend": LEGEND}
+    return {"lanes": lanes, "windows": windows, "series": series, "notes": notes,
+            "findings": list(FINDINGS), "marks": {"in reset": "R"}, "legend": LEGEND}
+
+
+FINDINGS = ("warn", "oops", "uaf")  # the model's own findings, marked as the checkers' are
+
+
+def _note(ev: dict[str, Any]) -> str | None:
+    """How a model event reads in its actor's lane (None: by its name alone)."""
+    name = ev["event"]
+    if name in ("iommu.prepare.exit", "iommu.done.exit"):
+        return f"{name.split('.')[1]}({ev['gdev']}) {ev.get('path')}"
+    if name in ("hw.reset.begin", "hw.reset.end"):
+        return f"{name[3:]} {ev['gdev']}"
+    if name == "hw.ats_inval" and ev.get("in_reset"):
+        return f"!! ats_inval {ev['gdev']} in reset"
+    return None
 
 
 # The group state drawn as the group's counter, in the order the versions have them.
 COUNTERS = ("recovery_cnt", "resetting_domain", "reset_cnt")
 
 LEGEND = [
-    ["B2", "device: blocked by the core for a reset, at reset depth 2 (S5+); B: blocked"],
+    ["prepare(dev) PATH", "actor: the reset prepare/done of dev, the way it went (`path`)"],
+    ["reset.begin dev", "actor: dev enters (reset.end: leaves) a hardware reset"],
+    ["!! ats_inval dev in reset", "actor: an ATS invalidation sent to a device in reset"],
+    ["B2", "device: blocked by the core for a reset, at reset depth 2 (S5+); B: blocked "
+           "(before S5; before S3 the prepare..done window)"],
     [".", "device: not blocked"],
     ["R", "device: in a hardware reset (an FLR, a bus reset, a firmware wait)"],
     ["blocked", "device window: from the prepare that blocked it to the done that "

@@ -534,6 +534,7 @@ def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
     for problem in problems:
         console.print(problem, style="yellow")
     timeline = target.timeline(events)
+    logged = events  # what the timeline was made from (--failure keeps part of it)
     if args.html is not None:
         write_atomic(args.html, html.page(events, timeline, f"{target.prog}: {args.log}")
                      .encode())
@@ -559,8 +560,7 @@ def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
                                         event=args.event) or "no event passes these filters")
     if args.timeline:
         kept = lanes.lanes(chosen, timeline, actor=args.actor, gdev=args.gdev)
-        rows = inspect.timeline_rows(chosen, timeline, kept, args.steps,
-                                     {e["step"]: e["vt"] for e in events})
+        rows = inspect.timeline_rows(logged, chosen, timeline, kept, args.steps)
         if fmt == "json":
             _json_lines(rows)
             return 0

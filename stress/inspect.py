@@ -155,41 +155,36 @@ def table(events: Iterable[dict[str, Any]]) -> Table:
     return t
 
 
-def _short(e: dict[str, Any]) -> str | None:
-    """How an event reads in its actor's lane, or None to leave it out of the timeline."""
+def _short(e: dict[str, Any], note: str | None, findings: Iterable[str]) -> str | None:
+    """How an event reads in its actor's lane: an operation, a finding, or the target's
+    note on it; None leaves it out of the timeline."""
     name = e["event"]
     if name == "op.invoke":
         return f"{e['op']} >"
     if name in ("op.ok", "op.fail"):
         return f"{e['op']} {'ok' if name == 'op.ok' else e['ret']}"
-    if name in ("iommu.prepare.exit", "iommu.done.exit"):
-        return f"{name.split('.')[1]}({e['gdev']}) {e.get('path')}"
-    if name in ("warn", "oops", "uaf", *FAILURES):
-        return f"!! {name} {e.get('site') or e.get('check') or e.get('kind') or ''}"
-    if name in ("hw.reset.begin", "hw.reset.end"):
-        return f"{name[3:]} {e['gdev']}"
-    if name == "hw.ats_inval" and e.get("in_reset"):
-        return f"!! ats_inval {e['gdev']} in reset"
-    return None
+    if name in FAILURES or name in findings:
+        return f"!! {name} {e.get('site') or e.get('check') or e.get('kind') or ''}".rstrip()
+    return note
 
 
 # The marks of the actors' lanes (the target's own come with its timeline).
 ACTOR_LEGEND = [
     ["OP >", "actor: operation OP invoked"],
     ["OP ok, OP EBUSY", "actor: operation OP returned 0, or an error"],
-    ["prepare(dev) PATH", "actor: the reset prepare/done of dev, the way it went"],
-    ["reset.begin dev", "actor: dev enters (reset.end: leaves) a hardware reset"],
-    ["!! ...", "actor: a finding (warn, oops, uaf, a checker's violation, the engine's "
-               "verdict) or an ATS invalidation sent to a device in reset"],
+    ["!! NAME SITE", "actor: a finding (a checker's violation, the engine's verdict, "
+                     "the target's own) and where"],
 ]
 
 
-def timeline_rows(chosen: list[dict[str, Any]], timeline: dict[str, Any],
-                  kept: list[dict[str, Any]], steps: tuple[int, int] | None = None,
-                  vt: dict[int, float] | None = None) -> list[dict[str, Any]]:
+def timeline_rows(events: list[dict[str, Any]], chosen: list[dict[str, Any]],
+                  timeline: dict[str, Any], kept: list[dict[str, Any]],
+                  steps: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """One row per step where a kept lane has something: an actor's event, a change of a
-    device's or group's value, a window's edge (within `steps`). Values are carried
-    from before the first row, so a stretch of the log starts from the state it had."""
+    device's or group's value, a window's edge (within `steps`); a cell is the lane's
+    value and the marks of the windows open (`timeline["marks"]`). Values are carried
+    from before the first row, so a stretch of the log starts from the state it had.
+    `chosen` are some of `events`, the log the target's `timeline` was made from."""
     lo, hi = steps or (-1, 10**18)
     tracks = {lane["track"] for lane in kept if lane["kind"] != "actor"}
     changes: dict[int, dict[str, Any]] = {}
@@ -197,9 +192,13 @@ def timeline_rows(chosen: list[dict[str, Any]], timeline: dict[str, Any],
         if s["track"] in tracks:
             changes.setdefault(s["step"], {})[s["track"]] = s["value"]
     windows = [w for w in timeline["windows"] if w["track"] in tracks]
+    marks = timeline.get("marks", {})  # the window kinds a cell shows as a letter
     acts: dict[int, dict[str, list[str]]] = {}
+    notes = {id(events[i]): text for i, text in timeline.get("notes", [])}
+    findings = set(timeline.get("findings", []))
+    vt = {e["step"]: e["vt"] for e in events}
     for e in chosen:
-        text = _short(e)
+        text = _short(e, notes.get(id(e)), findings)
         if text is not None and e["actor"]:
             acts.setdefault(e["step"], {}).setdefault(e["actor"], []).append(text)
     edges = {w[k] for w in windows for k in ("start", "end")}
@@ -210,19 +209,16 @@ def timeline_rows(chosen: list[dict[str, Any]], timeline: dict[str, Any],
     for step in row_steps:
         while pending and pending[0] <= step:
             values.update(changes[pending.pop(0)])
-        row: dict[str, Any] = {"step": step, "vt": (vt or {}).get(step)}
+        row: dict[str, Any] = {"step": step, "vt": vt.get(step)}
         for lane in kept:
             track = lane["track"]
             if lane["kind"] == "actor":
                 row[lane["label"]] = "; ".join(acts.get(step, {}).get(track, []))
                 continue
-            now = {w["kind"] for w in windows
-                   if w["track"] == track and w["start"] <= step <= w["end"]}
+            now = [marks[w["kind"]] for w in windows if w["kind"] in marks
+                   and w["track"] == track and w["start"] <= step <= w["end"]]
             v = values.get(track)
-            if v is None and "blocked" in now:
-                v = "B"  # versions without a per-gdev flag: the prepare..done window
-            row[lane["label"]] = (("" if v is None else str(v))
-                                  + (" R" if "in reset" in now else "")).strip()
+            row[lane["label"]] = " ".join(([] if v is None else [str(v)]) + now)
         rows.append(row)
     return rows
 

@@ -10,6 +10,8 @@ const lastStep = ev.length ? ev[ev.length - 1].step : 0;
 const vtAt = {};
 ev.forEach(e => { if (!(e.step in vtAt)) vtAt[e.step] = e.vt; });
 const FINDINGS = new Set(['check.fail', 'run.fail'].concat(tl.findings || []));
+const notes = {};  // the target's word on how an event reads
+(tl.notes || []).forEach(([i, text]) => { notes[i] = text; });
 
 function el(parent, tag, attrs, text) {
   const e = document.createElementNS(NS, tag);
@@ -19,7 +21,8 @@ function el(parent, tag, attrs, text) {
 }
 
 // ----- what each event looks like -----
-function label(e) {
+function label(e, i) {
+  if (notes[i] !== undefined) return notes[i];
   if (e.event === 'op.invoke') return e.op + ' \u25b8';
   if (e.event === 'op.ok') return e.op + ' ok';
   if (e.event === 'op.fail') return e.op + ' ' + e.ret;
@@ -28,7 +31,7 @@ function label(e) {
   if (e.event === 'check.fail') return '[' + e.check + '] ' + (e.site || '');
   if (e.event === 'run.fail') return '[' + e.kind + ']';
   const parts = e.event.split('.');
-  return (parts.length > 1 ? parts.slice(1).join('.') : e.event) + (e.path ? ' ' + e.path : '');
+  return parts.length > 1 ? parts.slice(1).join('.') : e.event;
 }
 const STYLES = [  // [test, shape, colour, legend text]
   [e => FINDINGS.has(e.event), 'star', '#c62828', 'a finding (' + [...FINDINGS].join(', ') + ')'],
@@ -55,7 +58,7 @@ function shape(g, kind, colour) {
 const measure = document.createElement('canvas').getContext('2d');
 measure.font = '11px system-ui,sans-serif';
 const glyphs = ev.map((e, i) => e.event === 'sched.pick' ? null :
-  {i, e, text: label(e), w: 14 + Math.ceil(measure.measureText(label(e)).width) + 6});
+  {i, e, text: label(e, i), w: 14 + Math.ceil(measure.measureText(label(e, i)).width) + 6});
 
 // ----- lanes and filters -----
 const actors = [...new Set(ev.filter(e => e.actor).map(e => e.actor))];
@@ -93,6 +96,9 @@ filterBox('actors', 'actor', actors);
 filterBox('devices', 'device', devices);
 filterBox('events', 'event', names);
 
+// The target's window kinds, each a band of its own in a device lane.
+const KINDS = [...new Set(tl.windows.map(w => w.kind))], WINDOW_COLOURS = ['#ffcc80', '#e57373'];
+
 // ----- legend -----
 (function legend() {
   const t = $('legend');
@@ -104,10 +110,10 @@ filterBox('events', 'event', names);
     shape(g, s[1], s[2] || FAMILY_COLOURS[0]);
     row.insertCell().textContent = s[3];
   });
-  [['#ffcc80', 'device: blocked by the core (its depth written on it)'],
-   ['#e57373', 'device: in a hardware reset'],
-   ['#1565c0', 'group: its counter, as a step line (its value at each change)'],
-   ['#c62828', 'the failing step; arrows: the steps that set the failure up']].forEach(([c, t2]) => {
+  KINDS.map((kind, j) => [WINDOW_COLOURS[j % 2], 'device lane: a "' + kind + '" window'])
+  .concat([['#ffb74d', 'device lane: its value (written on it) while above 0'],
+   ['#1565c0', 'group lane: its value as a step line, written at each change'],
+   ['#c62828', 'the failing step; arrows: the steps that set the failure up']]).forEach(([c, t2]) => {
     const row = t.insertRow();
     row.insertCell().innerHTML = '<span style="display:inline-block;width:16px;height:10px;background:' + c + '"></span>';
     row.insertCell().textContent = t2;
@@ -203,10 +209,10 @@ function draw() {
       h = 30;
       el(g, 'rect', {x: 0, y, width, height: h, fill: '#fdf7ee'});
       tl.windows.filter(w => w.track === l.track).forEach(w => {
-        const reset = w.kind === 'in reset';
+        const second = KINDS.indexOf(w.kind) % 2 === 1;
         const r = el(g, 'rect', {class: 'window', 'data-kind': w.kind, x: x(w.start),
-          y: y + (reset ? 17 : 4), width: Math.max(x(w.end) - x(w.start), 2), height: reset ? 9 : 12,
-          fill: reset ? '#e57373' : '#ffcc80'});
+          y: y + (second ? 17 : 4), width: Math.max(x(w.end) - x(w.start), 2), height: second ? 9 : 12,
+          fill: WINDOW_COLOURS[KINDS.indexOf(w.kind) % 2]});
         el(r, 'title', {}, w.kind + ' ' + w.track + ': steps ' + w.start + '\u2013' + w.end + (w.open ? ' (still open at the end)' : ''));
       });
       const ser = tl.series.filter(s => s.track === l.track);
