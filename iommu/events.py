@@ -20,6 +20,10 @@ GROUP_STATE = {
     "cause": "str: why an error was returned, in a phrase",
 }
 
+_DEV = {"gdev": "str: the device"}
+_NEW = {"new": "str: the domain asked for"}
+_PASID = {"pasid": "int: the PASID"}
+
 # Locked core functions: (what the call is, its own fields).
 _EXITS = {
     "prepare": ("pci_dev_reset_iommu_prepare(): the device is fenced for a reset.", {
@@ -30,41 +34,30 @@ _EXITS = {
         "gdev": "str: the device", "path": "str: the way through the function: `restored` "
         "(unblocked), `counted` (still nested), `no-blocking`, `no-gdev`, `underflow`, "
         "`not-blocked`, `not-resetting`, `no-ats`"}),
-    "deferred_attach": ("iommu_deferred_attach(): a deferred attach on first DMA use.",
-                        {"gdev": "str: the device"}),
-    "attach_device": ("iommu_attach_device().", {"new": "str: the domain asked for"}),
-    "attach_group": ("iommu_attach_group().", {"new": "str: the domain asked for"}),
-    "attach_group_handle": ("iommu_attach_group_handle() (iommufd, VFIO).",
-                            {"new": "str: the domain asked for"}),
-    "replace_group_handle": ("iommu_replace_group_handle().",
-                             {"new": "str: the domain asked for"}),
-    "detach_device": ("iommu_detach_device().", {"gdev": "str: the device"}),
+    "deferred_attach": ("iommu_deferred_attach(): a deferred attach on first DMA use.", _DEV),
+    "attach_device": ("iommu_attach_device().", _NEW),
+    "attach_group": ("iommu_attach_group().", _NEW),
+    "attach_group_handle": ("iommu_attach_group_handle() (iommufd, VFIO).", _NEW),
+    "replace_group_handle": ("iommu_replace_group_handle().", _NEW),
+    "detach_device": ("iommu_detach_device().", _DEV),
     "detach_group": ("iommu_detach_group().", {}),
     "detach_group_handle": ("iommu_detach_group_handle().", {}),
     "group_claim_dma_owner": ("iommu_group_claim_dma_owner().", {}),
-    "device_claim_dma_owner": ("iommu_device_claim_dma_owner() (VFIO's open).",
-                               {"gdev": "str: the device"}),
+    "device_claim_dma_owner": ("iommu_device_claim_dma_owner() (VFIO's open).", _DEV),
     "group_release_dma_owner": ("iommu_group_release_dma_owner().", {}),
-    "device_release_dma_owner": ("iommu_device_release_dma_owner().",
-                                 {"gdev": "str: the device"}),
-    "use_default_domain": ("iommu_device_use_default_domain() (a driver binds).",
-                           {"gdev": "str: the device"}),
-    "unuse_default_domain": ("iommu_device_unuse_default_domain() (a driver unbinds).",
-                             {"gdev": "str: the device"}),
-    "attach_device_pasid": ("iommu_attach_device_pasid() (an SVA bind).", {
-        "gdev": "str: the device", "pasid": "int: the PASID",
-        "new": "str: the domain asked for"}),
-    "replace_device_pasid": ("iommu_replace_device_pasid().", {
-        "gdev": "str: the device", "pasid": "int: the PASID",
-        "new": "str: the domain asked for"}),
+    "device_release_dma_owner": ("iommu_device_release_dma_owner().", _DEV),
+    "use_default_domain": ("iommu_device_use_default_domain() (a driver binds).", _DEV),
+    "unuse_default_domain": ("iommu_device_unuse_default_domain() (a driver unbinds).", _DEV),
+    "attach_device_pasid": ("iommu_attach_device_pasid() (an SVA bind).",
+                            {**_DEV, **_PASID, **_NEW}),
+    "replace_device_pasid": ("iommu_replace_device_pasid().",
+                             {**_DEV, **_PASID, **_NEW}),
     "detach_device_pasid": ("iommu_detach_device_pasid() (an SVA unbind).",
-                            {"gdev": "str: the device", "pasid": "int: the PASID"}),
+                            {**_DEV, **_PASID}),
     "store_type": ("iommu_group_store_type() (sysfs `type`).",
                    {"type": "str: the type written"}),
-    "probe_device": ("__iommu_probe_device(): the device joins its group.",
-                     {"gdev": "str: the device"}),
-    "release_device": ("iommu_release_device(): the device leaves its group.",
-                       {"gdev": "str: the device"}),
+    "probe_device": ("__iommu_probe_device(): the device joins its group.", _DEV),
+    "release_device": ("iommu_release_device(): the device leaves its group.", _DEV),
 }
 
 _FINDING = {
@@ -77,9 +70,8 @@ MODEL = {
                             "with the group mutex still held.", {**own, **GROUP_STATE})
        for fn, (what, own) in _EXITS.items()},
     "iommu.prepare.enter": ("pci_dev_reset_iommu_prepare() is called (before its unlocked "
-                            "reads).", {"gdev": "str: the device"}),
-    "iommu.done.enter": ("pci_dev_reset_iommu_done() is called.",
-                         {"gdev": "str: the device"}),
+                            "reads).", _DEV),
+    "iommu.done.enter": ("pci_dev_reset_iommu_done() is called.", _DEV),
     "iommu.device_add": ("A device is probed into its group (the machine's setup).", {
         "gdev": "str: the device", "group": "str: its group",
         "rid": "str: its requester ID", "ats": "bool: it has ATS",
@@ -92,12 +84,10 @@ MODEL = {
     "iommu.gdev_free": ("A gdev is freed with the device's removal.", {
         "gdev": "str: the device", "blocked": "bool: it was still blocked",
         "reset_depth": "int: its reset depth then"}),
-    "hw.reset.begin": ("The device enters a hardware reset (nested resets count).", {
-        "gdev": "str: the device", "what": "str: the reset (FLR, bus reset, ...)",
-        "depth": "int: how many resets of it are in progress now"}),
-    "hw.reset.end": ("The device leaves a hardware reset.", {
-        "gdev": "str: the device", "what": "str: the reset",
-        "depth": "int: how many resets of it are still in progress"}),
+    **{f"hw.reset.{edge}": (f"The device {does} a hardware reset (nested resets count).", {
+        **_DEV, "what": "str: the reset (FLR, bus reset, firmware reset, ...)",
+        "depth": f"int: how many resets of it are in progress {when}"})
+       for edge, does, when in (("begin", "enters", "now"), ("end", "leaves", "still"))},
     "hw.rid_attach": ("The IOMMU driver's attach_dev programmed a requester ID's context.", {
         "gdev": "str: the device", "domain": "str: the domain now in hardware",
         "old": "str | null: the domain the core says it had",

@@ -126,7 +126,8 @@ def test_every_event_is_a_glyph_a_click_reaches_and_shows(browser, pages, name):
       let n = 0;
       for (let a = 0; a < boxes.length; a++) for (let b = a + 1; b < boxes.length; b++) {
         const p = boxes[a], q = boxes[b];
-        if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1) n++;
+        if (p.left < q.right - 1 && q.left < p.right - 1 &&
+            p.top < q.bottom - 1 && q.top < p.bottom - 1) n++;
       }
       return n; }""")
     assert overlaps == 0
@@ -185,8 +186,10 @@ def test_labels_stay_in_view_and_zoom_pan_and_anchors(browser, pages):
     page.click("#zoomin")
     page.click("#zoomin")
     assert float(page.get_attribute("#svg", "width")) > width * 1.8  # 1.5 x 1.5 the steps
-    page.evaluate("() => { const s = document.getElementById('scroll'); s.scrollLeft = s.scrollWidth; }")
-    lefts = page.eval_on_selector_all(".lane-label", "ls => ls.map(l => l.getBoundingClientRect().left)")
+    page.evaluate("() => { const s = document.getElementById('scroll'); "
+                  "s.scrollLeft = s.scrollWidth; }")
+    lefts = page.eval_on_selector_all(".lane-label",
+                                      "ls => ls.map(l => l.getBoundingClientRect().left)")
     assert lefts and set(lefts) == {page.evaluate(
         "() => document.getElementById('scroll').getBoundingClientRect().left")}
     page.close()
