@@ -133,7 +133,7 @@ MODEL = {
         "domain": "str: the domain of the callback", "pasid": "int: the PASID",
         "reset": "str: pci_dev_wait: the reset waited for"}),
     # The fields the checkers of iommu.invariants add to a violation.
-    "check.fail": ("The model's checkers (docs/kernel.md §8) add the fields below.", {
+    "check.fail": ("The model's checkers (docs/kernel.md §8) give those below them.", {
         **_FINDING, "cond": "str: the WARN's condition", "group": "str | null: the group",
         "domain": "str: the domain", "pasid": "int | str: the PASID",
         "expected": "any: what the invariant wants", "actual": "any: what there was",

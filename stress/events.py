@@ -39,7 +39,8 @@ ENGINE: Table = {
         "lock": "str: the lock's name",
         "state": "object: for a lock made with a state function, the state it guards"}),
     "check.fail": ("A checker's violation: the run stops here (or goes on, in the zoo's "
-                   "keep-going runs). Besides the fields below, a checker adds its own.", {
+                   "keep-going runs). Every checker gives `check` and `message`; the other "
+                   "fields are a checker's own.", {
         "check": "str: the checker's name",
         "message": "str: what is wrong, in a sentence"}),
     "run.fail": ("The engine's own verdict on a run: a deadlock, an actor's exception, "

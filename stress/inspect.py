@@ -191,7 +191,10 @@ def timeline_rows(events: list[dict[str, Any]], chosen: list[dict[str, Any]],
     for s in timeline["series"]:
         if s["track"] in tracks:
             changes.setdefault(s["step"], {})[s["track"]] = s["value"]
-    windows = [w for w in timeline["windows"] if w["track"] in tracks]
+    windows: dict[str, list[dict[str, Any]]] = {}
+    for w in timeline["windows"]:
+        if w["track"] in tracks:
+            windows.setdefault(w["track"], []).append(w)
     marks = timeline.get("marks", {})  # the window kinds a cell shows as a letter
     acts: dict[int, dict[str, list[str]]] = {}
     notes = {id(events[i]): text for i, text in timeline.get("notes", [])}
@@ -201,7 +204,7 @@ def timeline_rows(events: list[dict[str, Any]], chosen: list[dict[str, Any]],
         text = _short(e, notes.get(id(e)), findings)
         if text is not None and e["actor"]:
             acts.setdefault(e["step"], {}).setdefault(e["actor"], []).append(text)
-    edges = {w[k] for w in windows for k in ("start", "end")}
+    edges = {w[k] for ws in windows.values() for w in ws for k in ("start", "end")}
     row_steps = sorted(set(acts) | {s for s in set(changes) | edges if lo <= s <= hi})
     values: dict[str, Any] = {}
     pending = sorted(changes)
@@ -215,8 +218,8 @@ def timeline_rows(events: list[dict[str, Any]], chosen: list[dict[str, Any]],
             if lane["kind"] == "actor":
                 row[lane["label"]] = "; ".join(acts.get(step, {}).get(track, []))
                 continue
-            now = [marks[w["kind"]] for w in windows if w["kind"] in marks
-                   and w["track"] == track and w["start"] <= step <= w["end"]]
+            now = [marks[w["kind"]] for w in windows.get(track, [])
+                   if w["kind"] in marks and w["start"] <= step <= w["end"]]
             v = values.get(track)
             row[lane["label"]] = " ".join(([] if v is None else [str(v)]) + now)
         rows.append(row)

@@ -24,7 +24,10 @@ def _ts(vt: float, step: int) -> float:
 def trace(events: list[dict[str, Any]], timeline: dict[str, Any]) -> dict[str, Any]:
     kept = lanes(events, timeline)
     vt = {e["step"]: e["vt"] for e in events}
-    at = lambda step: _ts(vt.get(step, 0.0), step)  # noqa: E731
+
+    def at(step: int) -> float:
+        return _ts(vt.get(step, 0.0), step)
+
     pids = {"actor": 1}
     out: list[dict[str, Any]] = []
     tid: dict[str, tuple[int, int]] = {}
