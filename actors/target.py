@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from actors import driver, function, hotplug, plugin, reset, sva, sysfs, vfio
+from actors import driver, events, function, hotplug, plugin, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
@@ -95,6 +95,9 @@ class IommuTarget:
 
     def counters(self) -> dict[str, str]:
         return dict(invariants.Coverage.KEYS)
+
+    def events(self) -> dict[str, tuple[str, dict[str, str]]]:
+        return events.TABLE
 
 
 def _with_actor(config: IommuConfig, i: int, **changes: Any) -> IommuConfig:

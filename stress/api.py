@@ -128,11 +128,13 @@ def patch_name(model: dict[str, Any]) -> str:
 def sweep(target: Target, config: Any, seeds: int | range | None = None,
           out: Path | str | None = None, *, log: str = "fail", workers: int | None = None,
           stop_after: int | None = None, check_determinism: bool = False,
-          dask: str | None = None, progress: Progress | None = None) -> Summary:
+          dask: str | None = None, progress: Progress | None = None,
+          command: str | None = None) -> Summary:
     """Run `seeds` of `config` (a path, a dict or the config model) into the folder
     `out` (default: runs/...), or finish the sweep already there; bad input raises
     ConfigError before anything is written. `workers`: processes (0: all cores;
-    default: run.workers); `log`: fail | all | none."""
+    default: run.workers); `log`: fail | all | none; `command`: what started it, kept
+    in sweep.json for `report`."""
     config = as_config(target, config)
     seeds = seed_range(config, seeds)
     if log not in ("fail", "all", "none"):
@@ -140,7 +142,7 @@ def sweep(target: Target, config: Any, seeds: int | range | None = None,
     if dask is not None:
         sweep_mod.dask_client(dask).close()  # unreachable: refused before any write
     out = Path(out) if out is not None else default_out(target, config, seeds)
-    sweep_mod.claim(out, config, seeds, log, target.describe(config))
+    sweep_mod.claim(out, config, seeds, log, target.describe(config), command)
     run = sweep_mod.Sweep(target, config, out, log=log, check_determinism=check_determinism,
                           workers=config.run.workers if workers is None else workers,
                           stop_after=stop_after, dask=dask)

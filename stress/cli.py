@@ -6,6 +6,7 @@ import argparse
 import copy
 import os
 import re
+import shlex
 import sys
 import time
 import traceback
@@ -18,12 +19,14 @@ from rich.table import Table
 
 import orjson
 
-from stress import api, artifact, checkpatch, config as configs, inspect, logfile, shrink
+from stress import api, artifact, checkpatch, config as configs, html, inspect, lanes, \
+    logfile, perfetto, report, shrink
 from stress import explore as explore_mod
 from stress import zoo as zoo_mod
 from stress import compare as compare_mod
 from stress import coverage as coverage_mod
 from stress.config import ConfigError
+from stress.junit import junit
 from stress.log import trace_hash, write_atomic
 from stress.run import Result, run_seed
 from stress import sweep as sweep_mod
@@ -65,6 +68,9 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run the seeds on this Dask distributed scheduler ([dask] extra)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<run id>)")
+    run.add_argument("--junit", type=Path, metavar="FILE",
+                     help="also write the results as JUnit XML (a test case per failure "
+                     "group, one for the clean seeds)")
     run.add_argument("--log", choices=("fail", "all", "none"),
                      help="which seeds' logs to write (default: fail)")
 
@@ -89,6 +95,11 @@ def _parser(target: Target) -> argparse.ArgumentParser:
                      help="the violation and the events that led to it")
     ins.add_argument("--timeline", action="store_true",
                      help="one lane per actor, device reset windows and counters")
+    ins.add_argument("--format", choices=("table", "text", "json"),
+                     help="table (the default on a terminal), text (one line per event, "
+                     "the default in a pipe) or json (one object per line)")
+    ins.add_argument("--width", type=int, metavar="COLUMNS",
+                     help="lay out for this many columns (default: the terminal's)")
     ins.add_argument("--html", type=Path, metavar="FILE", help="write a swimlane page")
     ins.add_argument("--perfetto", type=Path, metavar="FILE",
                      help="write Chrome trace-event JSON (ui.perfetto.dev)")
@@ -162,6 +173,11 @@ def _parser(target: Target) -> argparse.ArgumentParser:
     cmp.add_argument("b", type=Path, metavar="B", help="the sweep to judge against it")
     cmp.add_argument("--json", action="store_true", help="the comparison as JSON on stdout")
 
+    rep = sub.add_parser("report", help="one self-contained HTML page for a sweep folder")
+    rep.add_argument("dir", type=Path, metavar="DIR", help="the sweep's folder (run --out)")
+    rep.add_argument("--out", type=Path, metavar="FILE",
+                     help="where to write it (default: DIR/report.html)")
+
     sub.add_parser("versions", help="list the model versions and fix switches")
     return p
 
@@ -182,11 +198,12 @@ def _from_cwd(spec: str) -> str:
 
 def main(target: Target, argv: list[str] | None = None) -> int:
     args = _parser(target).parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     console = Console(highlight=False, soft_wrap=True, markup=False)
     commands = {"run": _run, "replay": _replay, "check": _check, "shrink": _shrink,
                 "zoo": _zoo, "inspect": _inspect, "versions": _versions,
                 "compare": _compare, "check-patch": _check_patch, "coverage": _coverage,
-                "explore": _explore}
+                "explore": _explore, "report": _report}
     try:
         return commands[args.command](target, args, console)
     except ConfigError as e:
@@ -274,8 +291,13 @@ def _run(target: Target, args: argparse.Namespace, console: Console) -> int:
     _more_than_cores(console, workers)
     summary = api.sweep(target, config, seeds, out, log=log, workers=workers,
                         stop_after=args.stop_after, check_determinism=args.check_determinism,
-                        dask=args.dask, progress=reporter)
+                        dask=args.dask, progress=reporter,
+                        command=f"{target.prog} {shlex.join(args.argv)}")
     _print_summary(console, summary.data, out)
+    if args.junit is not None:
+        write_atomic(args.junit, junit(summary.data, f"{target.prog} {out}", bool(
+            args.fail_on_step_bound or config.run.fail_on_step_bound)))
+        console.print(f"junit: {args.junit}")
     if summary.interrupted:
         console.print(f"interrupted: {counted(summary.data['seeds_run'], 'finished seed')} "
                       f"kept; finish with {target.prog} run --resume {out}")
@@ -510,34 +532,53 @@ def _step_range(text: str) -> tuple[int, int]:
 
 def _inspect(target: Target, args: argparse.Namespace, console: Console) -> int:
     events, problems, _ = logfile.load(args.log)
+    if args.width is not None:
+        console.width = args.width
+    fmt = args.format or ("table" if console.is_terminal else "text")
     for problem in problems:
         console.print(problem, style="yellow")
     timeline = target.timeline(events)
+    logged = events  # what the timeline was made from (--failure keeps part of it)
     if args.html is not None:
-        write_atomic(args.html, inspect.html(events, timeline, f"{target.prog}: {args.log}")
+        write_atomic(args.html, html.page(events, timeline, f"{target.prog}: {args.log}")
                      .encode())
         console.print(f"wrote {args.html}")
     if args.perfetto is not None:
-        write_atomic(args.perfetto, orjson.dumps(inspect.perfetto(events, timeline)))
+        write_atomic(args.perfetto, orjson.dumps(perfetto.trace(events, timeline)))
         console.print(f"wrote {args.perfetto} (open it in ui.perfetto.dev)")
     if args.failure:
         fail, led = inspect.failure_context(events)
         if fail is None:
-            console.print(f"{args.log}: no failure in this log")
+            if fmt != "json":
+                console.print(f"{args.log}: no failure in this log")
             return 0
-        console.print(inspect.title(fail), style="bold red")
-        for line in inspect.failure_report(fail):
-            console.print(line)
+        if fmt != "json":
+            console.print(inspect.title(fail), style="bold red")
+            for line in inspect.failure_report(fail):
+                console.print(line)
         events = led
     chosen = inspect.select(events, gdev=args.gdev, actor=args.actor, event=args.event,
                             steps=args.steps, around=args.around, context=args.context)
-    if not chosen:
+    if not chosen and fmt != "json":
         console.print(inspect.unmatched(events, gdev=args.gdev, actor=args.actor,
                                         event=args.event) or "no event passes these filters")
     if args.timeline:
-        console.print(inspect.timeline_table(chosen, timeline))
+        kept = lanes.lanes(chosen, timeline, actor=args.actor, gdev=args.gdev)
+        rows = inspect.timeline_rows(logged, chosen, timeline, kept, args.steps)
+        if fmt == "json":
+            _json_lines(rows)
+            return 0
+        for t in inspect.timeline_tables(rows, kept, console.width):
+            console.print(t)
+        console.print(inspect.legend(timeline))
     elif args.html is None and args.perfetto is None or args.failure:
-        console.print(inspect.table(chosen))
+        if fmt == "json":
+            _json_lines({k: v for k, v in e.items() if k != "_line"} for e in chosen)
+        elif fmt == "text":
+            for e in chosen:
+                console.print(inspect.line(e))
+        else:
+            console.print(inspect.table(chosen))
     return 0
 
 
@@ -586,6 +627,17 @@ def _explore(target: Target, args: argparse.Namespace, console: Console) -> int:
                   f"{seconds:.1f} s); log: {out / 'logs' / f'{seed}.jsonl'}")
     console.print(f"reproduce: {target.prog} replay {path}")
     return 1
+
+
+def _json_lines(objects: Any) -> None:
+    """One JSON object per line on stdout, as a log is."""
+    out = sys.stdout.buffer
+    try:
+        for o in objects:
+            out.write(orjson.dumps(o) + b"\n")
+        out.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:
@@ -851,6 +903,12 @@ def _coverage(target: Target, args: argparse.Namespace, console: Console) -> int
         else:
             console.print("every counter is reached by some config")
     return 1 if report["holes"] else 0
+
+
+def _report(target: Target, args: argparse.Namespace, console: Console) -> int:
+    out = report.write(target, args.dir, args.out or args.dir / "report.html")
+    console.print(f"wrote {out}")
+    return 0
 
 
 def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:

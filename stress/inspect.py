@@ -1,5 +1,6 @@
-"""Looking at a log: filters, the failure and what led to it, a terminal timeline, a
-self-contained HTML swimlane page, and Chrome trace-event JSON for ui.perfetto.dev."""
+"""Looking at a log in the terminal: filters, the failure and what led to it, the events
+as a table, plain lines or JSON, and a timeline of lanes (stress/lanes.py) that wraps to
+the width rather than cutting. The HTML page is stress/html.py, Perfetto stress/perfetto.py."""
 
 from __future__ import annotations
 
@@ -102,201 +103,172 @@ def failure_context(events: list[dict[str, Any]], context: int = 12) -> tuple[
     return fail, led
 
 
+def line(e: dict[str, Any]) -> str:
+    """An event as one plain line, for pipes: step, virtual time, actor, name, fields."""
+    return f"{e['step']} {e['vt']:g} {e['actor'] or '-'} {e['event']} {details(e)}".rstrip()
+
+
+def setup_of(events: list[dict[str, Any]], timeline: dict[str, Any],
+             index: int) -> list[dict[str, Any]]:
+    """The events that set up the failure `events[index]`: those its `*_step` fields
+    point to (the free of a domain, the prepare that blocked a device: that step's last
+    action of the device, not a decision nor a lock), and the events that opened the
+    windows open then on its device or another of its group (the prepare that fenced
+    the group, the reset that began); for a deadlock, where each awaited lock was
+    taken."""
+    fail = events[index]
+    gdev = fail.get("gdev")
+    group = next((lane.get("group") for lane in timeline.get("lanes", [])
+                  if lane["track"] == gdev), None)
+    near = {lane["track"] for lane in timeline.get("lanes", [])
+            if lane["track"] == gdev or group is not None and lane.get("group") == group}
+    found = [(w.get("opened_by"), f"{w['track']} {w['kind']}") for w in timeline["windows"]
+             if w["track"] in near and w["start"] <= fail["step"] <= w["end"]]
+    for key, step in fail.items():
+        if key.endswith("_step") and isinstance(step, int):
+            at = [i for i, e in enumerate(events) if e["step"] == step and i != index
+                  and e["event"] != "sched.pick" and not e["event"].startswith("lock.")]
+            mine = [i for i in at if gdev is not None and events[i].get("gdev") == gdev]
+            found.append(((mine or at or [None])[-1], key[:-len("_step")].replace("_", " ")))
+    for w in fail.get("blocked") or []:  # a deadlock: where each awaited lock was taken
+        if isinstance(w, dict) and w.get("held_by"):
+            took = [i for i, e in enumerate(events[:index]) if e["event"] == "lock.acquire"
+                    and e["actor"] == w["held_by"] and e.get("lock") == w.get("waits_for")]
+            found.append((took[-1] if took else None, f"{w['held_by']} took {w['waits_for']}"))
+    out: list[dict[str, Any]] = []
+    for i, why in sorted((f for f in found if f[0] is not None), key=lambda f: f[0]):
+        if all(o["index"] != i for o in out):
+            out.append({"index": i, "why": why})
+    return out
+
+
 def details(e: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in e.items() if k not in HIDDEN and v is not None)
 
 
 def table(events: Iterable[dict[str, Any]]) -> Table:
     t = Table("step", "vt", "actor", "event", "details", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in t.columns:
+        column.overflow = "fold"
     for e in events:
         t.add_row(str(e["step"]), f"{e['vt']:g}", e["actor"] or "", e["event"], details(e))
     return t
 
 
-def _short(e: dict[str, Any]) -> str | None:
-    """How an event reads in its actor's lane, or None to leave it out of the timeline."""
+def _short(e: dict[str, Any], note: str | None, findings: Iterable[str]) -> str | None:
+    """How an event reads in its actor's lane: an operation, a finding, or the target's
+    note on it; None leaves it out of the timeline."""
     name = e["event"]
     if name == "op.invoke":
         return f"{e['op']} >"
     if name in ("op.ok", "op.fail"):
         return f"{e['op']} {'ok' if name == 'op.ok' else e['ret']}"
-    if name in ("iommu.prepare.exit", "iommu.done.exit"):
-        return f"{name.split('.')[1]}({e['gdev']}) {e.get('path')}"
-    if name in ("warn", "oops", "uaf", *FAILURES):
-        return f"!! {name} {e.get('site') or e.get('check') or e.get('kind') or ''}"
-    if name in ("hw.reset.begin", "hw.reset.end"):
-        return f"{name[3:]} {e['gdev']}"
-    if name == "hw.ats_inval" and e.get("in_reset"):
-        return f"!! ats_inval {e['gdev']} in reset"
-    return None
+    if name in FAILURES or name in findings:
+        return f"!! {name} {e.get('site') or e.get('check') or e.get('kind') or ''}".rstrip()
+    return note
 
 
-def timeline_table(events: list[dict[str, Any]], timeline: dict[str, list]) -> Table:
-    """One lane per actor, one column per track (a device's blocked/depth and reset, a
-    group's counter), one row per step where something in them changed."""
-    actors = list(dict.fromkeys(e["actor"] for e in events if e["actor"]))
-    tracks = list(dict.fromkeys([s["track"] for s in timeline["series"]]
-                                + [w["track"] for w in timeline["windows"]]))
-    inside = {(w["track"], w["kind"], step) for w in timeline["windows"]
-              for step in range(w["start"], w["end"] + 1)}
-    values: dict[str, Any] = {}
+# The marks of the actors' lanes (the target's own come with its timeline).
+ACTOR_LEGEND = [
+    ["OP >", "actor: operation OP invoked"],
+    ["OP ok, OP EBUSY", "actor: operation OP returned 0, or an error"],
+    ["!! NAME SITE", "actor: a finding (a checker's violation, the engine's verdict, "
+                     "the target's own) and where"],
+]
+
+
+def timeline_rows(events: list[dict[str, Any]], chosen: list[dict[str, Any]],
+                  timeline: dict[str, Any], kept: list[dict[str, Any]],
+                  steps: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+    """One row per step where a kept lane has something: an actor's event, a change of a
+    device's or group's value, a window's edge (within `steps`); a cell is the lane's
+    value and the marks of the windows open (`timeline["marks"]`). Values are carried
+    from before the first row, so a stretch of the log starts from the state it had.
+    `chosen` are some of `events`, the log the target's `timeline` was made from."""
+    lo, hi = steps or (-1, 10**18)
+    tracks = {lane["track"] for lane in kept if lane["kind"] != "actor"}
     changes: dict[int, dict[str, Any]] = {}
     for s in timeline["series"]:
-        changes.setdefault(s["step"], {})[s["track"]] = s["value"]
-    lanes: dict[int, dict[str, list[str]]] = {}
-    for e in events:
-        text = _short(e)
-        if text is not None and e["actor"]:
-            lanes.setdefault(e["step"], {}).setdefault(e["actor"], []).append(text)
-    windows = {w["start"] for w in timeline["windows"]} | {w["end"] for w in timeline["windows"]}
-    t = Table("step", *actors, *tracks, box=box.SIMPLE_HEAD, pad_edge=False)
-    for step in sorted(set(lanes) | set(changes) | windows):
-        values.update(changes.get(step, {}))
-        cells = ["; ".join(lanes.get(step, {}).get(a, [])) for a in actors]
-        marks = []
-        for track in tracks:
-            v = values.get(track)
-            if v is None and (track, "blocked", step) in inside:
-                v = "B"  # versions without a per-gdev flag: the prepare..done window
-            text = "" if v is None else str(v)
-            if (track, "in reset", step) in inside:
-                text += " R"
-            marks.append(text.strip())
-        t.add_row(str(step), *cells, *marks)
-    return t
-
-
-def perfetto(events: list[dict[str, Any]], timeline: dict[str, list]) -> dict[str, Any]:
-    """Chrome trace-event JSON: one thread per actor (operations as slices, other events
-    as instants), one per device (its windows), counters for the series. Time is the
-    scheduling step (1 step = 1 µs): the harness has no wall clock."""
-    actors = list(dict.fromkeys(e["actor"] for e in events if e["actor"]))
-    tid = {a: i + 1 for i, a in enumerate(actors)}
-    tracks = list(dict.fromkeys(w["track"] for w in timeline["windows"]))
-    out: list[dict[str, Any]] = [
-        {"ph": "M", "pid": 1, "tid": 0, "name": "process_name", "args": {"name": "actors"}},
-        {"ph": "M", "pid": 2, "tid": 0, "name": "process_name", "args": {"name": "devices"}}]
-    out += [{"ph": "M", "pid": 1, "tid": tid[a], "name": "thread_name", "args": {"name": a}}
-            for a in actors]
-    out += [{"ph": "M", "pid": 2, "tid": i + 1, "name": "thread_name", "args": {"name": t}}
-            for i, t in enumerate(tracks)]
-    for e in events:
-        if not e["actor"]:
-            continue
-        args = {k: v for k, v in e.items() if k not in ("_line",)}
-        base = {"pid": 1, "tid": tid[e["actor"]], "ts": e["step"]}
-        if e["event"] == "op.invoke":
-            out.append({**base, "ph": "B", "name": e["op"], "args": args})
-        elif e["event"] in ("op.ok", "op.fail"):
-            out.append({**base, "ph": "E", "name": e["op"], "args": args})
-        elif e["event"] != "sched.pick":
-            out.append({**base, "ph": "i", "s": "t", "name": e["event"], "args": args})
+        if s["track"] in tracks:
+            changes.setdefault(s["step"], {})[s["track"]] = s["value"]
+    windows: dict[str, list[dict[str, Any]]] = {}
     for w in timeline["windows"]:
-        out.append({"ph": "X", "pid": 2, "tid": tracks.index(w["track"]) + 1, "ts": w["start"],
-                    "dur": max(w["end"] - w["start"], 1), "name": w["kind"],
-                    "args": {"device": w["track"]}})
-    for s in timeline["series"]:
-        if isinstance(s["value"], (int, float)) and not isinstance(s["value"], bool):
-            out.append({"ph": "C", "pid": 2, "ts": s["step"], "name": s["track"],
-                        "args": {"value": s["value"]}})
-    return {"traceEvents": out, "displayTimeUnit": "ns"}
+        if w["track"] in tracks:
+            windows.setdefault(w["track"], []).append(w)
+    marks = timeline.get("marks", {})  # the window kinds a cell shows as a letter
+    acts: dict[int, dict[str, list[str]]] = {}
+    notes = {id(events[i]): text for i, text in timeline.get("notes", [])}
+    findings = set(timeline.get("findings", []))
+    vt = {e["step"]: e["vt"] for e in events}
+    for e in chosen:
+        text = _short(e, notes.get(id(e)), findings)
+        if text is not None and e["actor"]:
+            acts.setdefault(e["step"], {}).setdefault(e["actor"], []).append(text)
+    edges = {w[k] for ws in windows.values() for w in ws for k in ("start", "end")}
+    row_steps = sorted(set(acts) | {s for s in set(changes) | edges if lo <= s <= hi})
+    values: dict[str, Any] = {}
+    pending = sorted(changes)
+    rows = []
+    for step in row_steps:
+        while pending and pending[0] <= step:
+            values.update(changes[pending.pop(0)])
+        row: dict[str, Any] = {"step": step, "vt": vt.get(step)}
+        for lane in kept:
+            track = lane["track"]
+            if lane["kind"] == "actor":
+                row[lane["label"]] = "; ".join(acts.get(step, {}).get(track, []))
+                continue
+            now = [marks[w["kind"]] for w in windows.get(track, [])
+                   if w["kind"] in marks and w["start"] <= step <= w["end"]]
+            v = values.get(track)
+            row[lane["label"]] = " ".join(([] if v is None else [str(v)]) + now)
+        rows.append(row)
+    return rows
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>__TITLE__</title>
-<style>
-body{font:13px system-ui,sans-serif;margin:0;color:#222}
-header{padding:8px 12px;background:#f4f4f4;border-bottom:1px solid #ddd}
-header .fail{color:#b00;font-weight:600}
-#wrap{display:flex;height:calc(100vh - 60px)}
-#lanes{overflow:auto;flex:1}
-#side{width:360px;overflow:auto;border-left:1px solid #ddd;padding:8px;background:#fafafa}
-#side pre{white-space:pre-wrap;font-size:12px}
-.label{font-size:12px;fill:#333}
-.ev{cursor:pointer}
-.ev:hover{stroke:#000;stroke-width:2}
-.sel{stroke:#000;stroke-width:3}
-</style></head><body>
-<header>__TITLE__ <span class="fail" id="failure"></span></header>
-<div id="wrap"><div id="lanes"><svg id="svg"></svg></div>
-<div id="side"><b>event</b><pre id="detail">click an event</pre></div></div>
-<script type="application/json" id="data">__DATA__</script>
-<script>
-const data = JSON.parse(document.getElementById('data').textContent);
-const ev = data.events, W = 12, H = 26, LEFT = 170;
-const actors = [...new Set(ev.filter(e => e.actor).map(e => e.actor))];
-const tracks = [...new Set(data.timeline.windows.map(w => w.track))];
-const rows = actors.concat(tracks);
-const steps = ev.length ? ev[ev.length - 1].step + 2 : 2;
-const svg = document.getElementById('svg'), NS = 'http://www.w3.org/2000/svg';
-svg.setAttribute('width', LEFT + steps * W); svg.setAttribute('height', (rows.length + 2) * H);
-function el(tag, attrs, text) {
-  const e = document.createElementNS(NS, tag);
-  for (const k in attrs) e.setAttribute(k, attrs[k]);
-  if (text !== undefined) e.textContent = text;
-  svg.appendChild(e); return e;
-}
-const x = s => LEFT + s * W, y = r => (r + 1) * H;
-rows.forEach((r, i) => {
-  el('rect', {x: 0, y: y(i) - H + 4, width: LEFT + steps * W, height: H - 2,
-              fill: i < actors.length ? (i % 2 ? '#fff' : '#f7f9fc') : '#fdf7ee'});
-  el('text', {x: 4, y: y(i) - 8, class: 'label'}, (i < actors.length ? '' : 'device ') + r);
-});
-for (let s = 0; s < steps; s += 10) {
-  el('line', {x1: x(s), x2: x(s), y1: 4, y2: y(rows.length), stroke: '#eee'});
-  el('text', {x: x(s), y: y(rows.length) + 14, class: 'label'}, s);
-}
-el('text', {x: 4, y: y(rows.length) + 14, class: 'label'}, 'step');
-const COLORS = {'in reset': '#e57373', 'blocked': '#ffcc80'};
-data.timeline.windows.forEach(w => {
-  const r = actors.length + tracks.indexOf(w.track);
-  const rect = el('rect', {x: x(w.start), y: y(r) - H + 6 + (w.kind === 'in reset' ? 8 : 0),
-    width: Math.max((w.end - w.start) * W, 3), height: w.kind === 'in reset' ? 10 : 18,
-    fill: COLORS[w.kind] || '#ccc', opacity: 0.8, class: 'window'});
-  el('title', {}, w.kind + ' ' + w.track + ' steps ' + w.start + '-' + w.end);
-  rect.appendChild(svg.lastChild);
-});
-function colour(e) {
-  if (['warn', 'oops', 'uaf', 'check.fail', 'run.fail'].includes(e.event)) return '#c62828';
-  if (e.event === 'op.fail') return '#ef6c00';
-  if (e.event.startsWith('op.')) return '#2e7d32';
-  if (e.event.startsWith('iommu.')) return '#1565c0';
-  if (e.event.startsWith('hw.')) return '#6a1b9a';
-  return '#9e9e9e';
-}
-let selected = null;
-function showEvent(i) {
-  const e = ev[i]; if (!e) return;
-  if (selected) selected.classList.remove('sel');
-  selected = document.getElementById('ev' + i); if (selected) selected.classList.add('sel');
-  document.getElementById('detail').textContent = JSON.stringify(e, null, 2);
-}
-window.showEvent = showEvent;
-const seen = {};
-ev.forEach((e, i) => {
-  if (!e.actor || e.event === 'sched.pick') return;
-  const r = actors.indexOf(e.actor), key = r + ':' + e.step, k = seen[key] = (seen[key] || 0) + 1;
-  const c = el('circle', {id: 'ev' + i, cx: x(e.step) + W / 2, cy: y(r) - 13 + Math.min(k - 1, 3) * 3,
-    r: 4, fill: colour(e), class: 'ev', 'data-event': e.event});
-  c.addEventListener('click', () => showEvent(i));
-  const t = document.createElementNS(NS, 'title'); t.textContent = e.step + ' ' + e.event; c.appendChild(t);
-});
-if (data.failure) {
-  el('line', {x1: x(data.failure.step) + W / 2, x2: x(data.failure.step) + W / 2, y1: 0,
-              y2: (rows.length + 1) * H, stroke: '#c62828', 'stroke-width': 2, id: 'failstep'});
-  document.getElementById('failure').textContent = 'step ' + data.failure.step + ': [' +
-    (data.failure.check || data.failure.kind) + '] ' + data.failure.message;
-}
-const m = location.hash.match(/select=(\\d+)/); if (m) showEvent(+m[1]);
-</script></body></html>
-"""
+def timeline_tables(rows: list[dict[str, Any]], kept: list[dict[str, Any]],
+                    width: int) -> list[Table]:
+    """The rows as tables that fit `width`: as many lanes side by side as fit, the rest
+    in the next table; a long cell wraps, nothing is cut. A lane's table shows the rows
+    where an actor did something or a value changed."""
+    step_w = max([4] + [len(str(r["step"])) for r in rows])
+    room = max(width - step_w - 2, 8)  # a column costs its width, 2 pads, 1 rule
+    blocks: list[list[tuple[dict[str, Any], int]]] = [[]]
+    used = 0
+    for lane in kept:
+        label = lane["label"]
+        natural = max([len(label)] + [min(len(r[label]), 28) for r in rows])
+        w = min(natural, room - 3)
+        if blocks[-1] and used + w + 3 > room:
+            blocks.append([])
+            used = 0
+        blocks[-1].append((lane, w))
+        used += w + 3
+    tables = []
+    for n, block in enumerate(blocks):
+        t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title_justify="left",
+                  title=f"lanes {sum(len(b) for b in blocks[:n]) + 1}-"
+                        f"{sum(len(b) for b in blocks[:n + 1])} of {len(kept)}"
+                  if len(blocks) > 1 else None)
+        t.add_column("step", justify="right", width=step_w, no_wrap=True)
+        for lane, w in block:
+            t.add_column(lane["label"], width=w, overflow="fold")
+        before: list[str] | None = None
+        for r in rows:
+            cells = [r[lane["label"]] for lane, _ in block]
+            acted = any(r[lane["label"]] for lane, _ in block if lane["kind"] == "actor")
+            states = [c for (lane, _), c in zip(block, cells) if lane["kind"] != "actor"]
+            if acted or states and states != before:
+                t.add_row(str(r["step"]), *cells)
+            before = states
+        tables.append(t)
+    return tables
 
 
-def html(events: list[dict[str, Any]], timeline: dict[str, list], title: str) -> str:
-    """A single file with its data inline and no outside resource."""
-    fail = failure_of(events)
-    clean = [{k: v for k, v in e.items() if k != "_line"} for e in events]
-    data = orjson.dumps({"events": clean, "timeline": timeline, "failure": fail}).decode()
-    data = data.replace("</", "<\\/")
-    safe_title = title.replace("&", "&amp;").replace("<", "&lt;")
-    return PAGE.replace("__TITLE__", safe_title).replace("__DATA__", data)
+def legend(timeline: dict[str, Any]) -> Table:
+    """What the marks in the lanes mean: the actors' (here) and the target's own."""
+    t = Table("mark", "meaning", box=None, title="legend", title_justify="left",
+              pad_edge=False)
+    for mark, meaning in ACTOR_LEGEND + list(timeline.get("legend", [])):
+        t.add_row(mark, meaning)
+    return t

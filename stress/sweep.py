@@ -457,7 +457,8 @@ def dask_client(address: str) -> Any:
         raise ConfigError(f"--dask {address}: cannot reach the scheduler: {e}") from None
 
 
-def claim(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any]) -> None:
+def claim(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any],
+          command: str | None = None) -> None:
     """A folder holds one sweep. The same sweep again picks up where it stopped; another
     one there would mix two sweeps' results, so it is refused before anything is
     written, as is a folder that cannot be one. `model` (the target's description, a
@@ -474,7 +475,7 @@ def claim(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any])
                               f"--out, or finish that one with --resume {out}")
         return
     try:
-        save_plan(out, config, seeds, log, model)
+        save_plan(out, config, seeds, log, model, command)
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write there: {e.strerror or e}") from None
 
@@ -490,11 +491,15 @@ def usable(out: Path) -> None:
             return
 
 
-def save_plan(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any]) -> None:
-    """What the sweep runs, so that `--resume DIR` needs nothing else."""
-    write_atomic(out / "sweep.json", orjson.dumps({
-        "config": config.model_dump(mode="json"), "seeds": [seeds.start, seeds.stop],
-        "log": log, "model": model}, option=orjson.OPT_INDENT_2))
+def save_plan(out: Path, config: Any, seeds: range, log: str, model: dict[str, Any],
+              command: str | None = None) -> None:
+    """What the sweep runs, so that `--resume DIR` needs nothing else, and the command
+    that started it (for `report`)."""
+    plan = {"config": config.model_dump(mode="json"), "seeds": [seeds.start, seeds.stop],
+            "log": log, "model": model}
+    if command is not None:
+        plan["command"] = command
+    write_atomic(out / "sweep.json", orjson.dumps(plan, option=orjson.OPT_INDENT_2))
 
 
 def resumable(target: Target, out: Path) -> tuple[Any, range, str]:

@@ -85,6 +85,10 @@ class Target(Protocol):
     def switches(self) -> dict[str, str]:
         """The switches versions are made of: name -> what it stands for (a commit)."""
 
+    def events(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """The target's events and the fields it adds to the engine's (`check.fail`):
+        name -> (meaning, {field: "type: meaning"}), as in stress/events.py."""
+
 
 def model_label(model: dict[str, Any]) -> str:
     """`vf`, or `s4 + v6.py:V6 (sha 1a2b3c4d)`: what a run ran, in one phrase."""

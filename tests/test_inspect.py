@@ -1,9 +1,10 @@
-"""inspect: filters, the failure and what led to it, the terminal timeline, the HTML
-page (rendered in headless Chromium where there is one) and the Perfetto trace."""
+"""inspect: filters, the failure and what led to it, the terminal timeline and the
+formats of each view. The HTML page is tests/test_html.py, Perfetto tests/test_perfetto.py."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -19,8 +20,9 @@ def logs(tmp_path_factory):
     out = tmp_path_factory.mktemp("inspect")
     assert cli("run", "--version", "v0", "--seeds", "3", "--out", str(out / "v0")).returncode == 1
     cli("run", "configs/hinic-quirk.toml", "--seed", "3", "--log", "all", "--out", str(out / "vf"))
+    cli("run", "configs/all-actors.toml", "--seed", "0", "--log", "all", "--out", str(out / "aa"))
     return {"fail": out / "v0" / "logs" / "1.jsonl", "ok": out / "vf" / "logs" / "3.jsonl",
-            "dir": out}
+            "all": out / "aa" / "logs" / "0.jsonl", "dir": out}
 
 
 def test_filters(logs):
@@ -53,7 +55,7 @@ def test_timeline_has_a_lane_per_actor_and_the_device_state(logs):
     proc = cli("inspect", str(logs["ok"]), "--timeline")
     assert proc.returncode == 0
     header = proc.stdout.splitlines()[1]
-    for column in ("sva.hinic0", "quirk_reset.hinic0", "group0.recovery_cnt", "hinic0"):
+    for column in ("sva.hinic0", "quirk_reset.hinic0", "group0 recovery_cnt", "hinic0"):
         assert column in header
     events, _ = logfile.read(logs["ok"])
     tl = TARGET.timeline(events)
@@ -63,58 +65,6 @@ def test_timeline_has_a_lane_per_actor_and_the_device_state(logs):
     assert kinds == {"in reset", "blocked"}
     for w in tl["windows"]:
         assert w["start"] <= w["end"]
-
-
-def test_perfetto_trace_is_well_formed(logs, tmp_path):
-    out = tmp_path / "trace.json"
-    assert cli("inspect", str(logs["ok"]), "--perfetto", str(out)).returncode == 0
-    trace = json.loads(out.read_text())
-    events = trace["traceEvents"]
-    names = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
-    assert {"sva.hinic0", "quirk_reset.hinic0", "hinic0"} <= names
-    depth: dict[tuple, int] = {}
-    for e in events:
-        assert {"ph", "pid"} <= set(e)
-        if e["ph"] in ("B", "E"):
-            key = (e["pid"], e["tid"])
-            depth[key] = depth.get(key, 0) + (1 if e["ph"] == "B" else -1)
-            assert depth[key] >= 0
-    assert all(v == 0 for v in depth.values())
-    assert any(e["ph"] == "X" and e["name"] == "in reset" for e in events)
-    assert any(e["ph"] == "C" for e in events)
-
-
-def test_html_is_self_contained(logs, tmp_path):
-    page = tmp_path / "page.html"
-    assert cli("inspect", str(logs["fail"]), "--html", str(page)).returncode == 0
-    text = page.read_text()
-    for resource in ("<link", "src=", "url(", "@import", "https://"):
-        assert resource not in text
-    assert text.count("http://") == 1 and "http://www.w3.org/2000/svg" in text  # a namespace
-
-
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(n)), None)
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install "
-                    "chromium) to render the HTML page")
-def test_html_renders_in_headless_chromium(logs, tmp_path):
-    page = tmp_path / "page.html"
-    cli("inspect", str(logs["fail"]), "--html", str(page))
-    events, _ = logfile.read(logs["fail"])
-    pick = next(i for i, e in enumerate(events) if e["event"] == "warn")
-    proc = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-         f"file://{page}#select={pick}"], capture_output=True, text=True, timeout=120)
-    dom = proc.stdout
-    shown = [e for e in events if e["actor"] and e["event"] != "sched.pick"]
-    assert dom.count('class="ev') == len(shown)  # one clickable mark per event
-    assert 'id="failstep"' in dom  # the failing step is marked
-    assert 'class="window"' in dom  # reset windows shaded
-    assert '"event": "warn"' in dom  # the selected event's fields are shown
 
 
 def test_inspect_of_what_is_not_a_log_is_bad_input(tmp_path):
@@ -188,3 +138,64 @@ def test_a_failure_with_no_site_or_check_reads_cleanly(tmp_path):
     assert replay.stdout.startswith("reproduced exactly: seed 1, fail check I9 at step ")
     for out in (shrunk.stdout, replay.stdout):
         assert not [slip for line in out.splitlines() for slip in slips(line)], out
+
+
+def _json(proc):
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_timeline_piped_at_80_columns_shows_every_lane_uncut(logs):
+    """The 5-group all-actors log: 9 actors, 9 devices, 5 groups; nothing cut to "…"."""
+    events, _ = logfile.read(logs["all"])
+    tl = TARGET.timeline(events)
+    lanes = ([a for a in dict.fromkeys(e["actor"] for e in events if e["actor"])]
+             + [lane["label"] for lane in tl["lanes"]])
+    assert sum(lane["kind"] == "group" for lane in tl["lanes"]) == 5 and len(lanes) >= 20
+    proc = cli("inspect", str(logs["all"]), "--timeline", "--width", "80")
+    assert proc.returncode == 0
+    assert "…" not in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
+    headers = " ".join(line for line in proc.stdout.splitlines() if line.startswith("step "))
+    for lane in lanes:
+        assert f" {lane} " in headers + " ", lane
+    assert "legend" in proc.stdout and re.search(r"^ *R +device: in a hardware reset",
+                                                 proc.stdout, re.M)
+    # Every step of a lane that did something is in its table.
+    wide = _json(cli("inspect", str(logs["all"]), "--timeline", "--format", "json"))
+    busy = {r["step"] for r in wide if any(r[a] for a in lanes[:9])}
+    shown = {int(m.group(1)) for m in re.finditer(r"^ +(\d+) ", proc.stdout, re.M)}
+    assert busy <= shown
+
+
+def test_timeline_filters_reduce_every_lane(logs):
+    log = str(logs["all"])
+    rows = _json(cli("inspect", log, "--timeline", "--steps", "30:60", "--format", "json"))
+    assert rows and all(30 <= r["step"] <= 60 for r in rows)
+    rows = _json(cli("inspect", log, "--timeline", "--gdev", "acc0", "--format", "json"))
+    lanes = set().union(*(r.keys() for r in rows)) - {"step", "vt"}
+    assert lanes == {"reset.acc0", "vfio.acc0", "group1 recovery_cnt", "acc0"}, lanes
+    rows = _json(cli("inspect", log, "--timeline", "--actor", "sva.cxl0", "--format", "json"))
+    lanes = set().union(*(r.keys() for r in rows)) - {"step", "vt"}
+    assert lanes == {"sva.cxl0", "cxl0", "group0 recovery_cnt"}, lanes
+    # Without a filter, every device and group has its lane.
+    rows = _json(cli("inspect", log, "--timeline", "--format", "json"))
+    assert {"acc0", "fn1", "group4 recovery_cnt"} <= set(rows[0])
+
+
+def test_every_view_has_json_and_plain_text(logs):
+    events, _ = logfile.read(logs["fail"])
+    clean = [{k: v for k, v in e.items() if k != "_line"} for e in events]
+    assert _json(cli("inspect", str(logs["fail"]), "--format", "json")) == clean
+    led = _json(cli("inspect", str(logs["fail"]), "--failure", "--format", "json"))
+    assert led[-1]["event"] in ("check.fail", "run.end") and len(led) < len(clean)
+    picked = _json(cli("inspect", str(logs["fail"]), "--event", "op.*", "--format", "json"))
+    assert picked and all(e["event"].startswith("op.") for e in picked)
+    # In a pipe: one plain line per event, whole.
+    text = cli("inspect", str(logs["fail"]), "--event", "iommu.*").stdout.splitlines()
+    iommu = [e for e in events if e["event"].startswith("iommu.")]
+    assert len(text) == len(iommu)
+    for line, e in zip(text, iommu):
+        assert line.startswith(f"{e['step']} {e['vt']:g} {e['actor'] or '-'} {e['event']}")
+    table = cli("inspect", str(logs["fail"]), "--event", "iommu.*", "--format", "table")
+    assert "─" in table.stdout and "…" not in table.stdout

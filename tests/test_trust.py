@@ -385,7 +385,7 @@ def test_stop_after_is_recorded_in_the_summary(tmp_path):
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from stress import inspect, logfile  # noqa: E402
+from stress import html, inspect, logfile  # noqa: E402
 from stress.log import ENVELOPE, dumps, jsonable, payload  # noqa: E402
 from stress.target import finding  # noqa: E402
 from tests.toy import run_toy  # noqa: E402
@@ -459,7 +459,7 @@ def test_any_violation_payload_survives_the_log_check_and_inspect(tmp_path_facto
             } == offline
     inspect.title(fail)
     inspect.table(inspect.failure_context(events)[1])
-    assert '"event":"check.fail"' in inspect.html(events, {"windows": [], "series": []}, "t")
+    assert '"event":"check.fail"' in html.page(events, {"windows": [], "series": []}, "t")
 
 
 def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path):
