@@ -34,6 +34,7 @@ class IommuTarget:
         for spec in config.actor:
             for i in range(spec.count):
                 name = f"{spec.kind}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
+                world.think[name] = spec.think
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
         return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),
                      coverage=invariants.Coverage(faults=bool(config.faults)))

@@ -7,12 +7,21 @@ interleaves.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NamedTuple, Protocol
 
 # Where the model asks the runtime whether to fail (docs/kernel.md §9.5). `default_domain` is asked
 # once per group at probe: when it fires, the group has no default domain (B9's state).
 FAULT_SITES = ("blocking_domain_alloc", "attach_dev", "set_dev_pasid", "pci_dev_wait",
                "default_domain")
+
+
+class Span(NamedTuple):
+    """The range a virtual duration may take (seconds): `nominal` is the kernel's
+    constant, the value with drawing off; [lo, hi] is what the kernel allows."""
+
+    nominal: float
+    lo: float
+    hi: float
 
 
 class Lock(Protocol):
@@ -33,6 +42,9 @@ class Runtime(Protocol):
         """A scheduling point: another actor may run before the caller goes on."""
     async def sleep(self, seconds: float) -> None:
         """Wait in virtual time."""
+    def duration(self, name: str, span: Span, pin: float | None = None) -> float:
+        """How long the wait `name` (`kind/instance`) lasts this time: its nominal value,
+        a pin, or drawn from the span per seed, as the engine's config says."""
     def emit(self, event: str, **fields: Any) -> None:
         """Record one event; checkers see it at once."""
     def fault(self, site: str) -> bool:
@@ -86,6 +98,9 @@ class Sequential:
 
     async def sleep(self, seconds: float) -> None:
         self.vt += seconds
+
+    def duration(self, name: str, span: Span, pin: float | None = None) -> float:
+        return span.nominal if pin is None else pin
 
     def emit(self, event: str, **fields: Any) -> None:
         self.events.append({"event": event, "vt": self.vt, **fields})

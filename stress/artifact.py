@@ -32,6 +32,7 @@ def make(result: Result, config: Any, model: dict[str, Any], trace: str) -> dict
         "strategy": result.strategy,
         "schedule": "seed",  # the decisions are the seed's own; replay regenerates them
         "swarm": result.swarm,
+        "timing": result.timing,  # every duration: its nominal value, what each wait took
         "actors": result.actors,
         "decisions": [[c, e] for c, e in result.decisions],
         "outcome": result.outcome,

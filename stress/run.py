@@ -9,6 +9,7 @@ from stress import strategies
 from stress.log import Sink, dumps
 from stress.runtime import Scheduler, StopRun
 from stress.streams import Faults, Swarm
+from stress.timing import Timing, values
 from stress.target import Target, finding
 
 
@@ -24,6 +25,7 @@ class Result:
     coverage: dict[str, int]
     strategy: dict[str, Any]
     swarm: dict[str, bool] = field(default_factory=dict)
+    timing: dict[str, dict[str, Any]] = field(default_factory=dict)  # name: nominal, drawn
     events: list[dict[str, Any]] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)  # keep_going: all of them
 
@@ -57,10 +59,14 @@ def learned_steps(target: Target, config: Any) -> int:
 def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
              strategy: dict[str, Any] | None = None,
              replay: dict[str, Any] | None = None,
-             guide: list[str] | None = None, keep_going: bool = False) -> Result:
+             guide: list[str] | None = None, keep_going: bool = False,
+             timing: dict[str, list[float]] | None = None,
+             nominal: tuple[str, ...] = ()) -> Result:
     """Run `seed` under `strategy` (default: the config's, for this seed); with `replay`
-    (an artifact), under its recorded strategy, following its recorded decisions; with
-    `guide`, following a schedule of actor names where it can (for shrinking)."""
+    (an artifact), under its recorded strategy and durations, following its recorded
+    decisions; with `guide`, following a schedule of actor names where it can, and with
+    `timing` (recorded durations) and `nominal` (names held at their nominal value),
+    for shrinking."""
     # `keep_going`: a checker's violation does not end the run; every distinct one (at
     # most MAX_FINDINGS) is kept, so a bug is looked for also after another was found.
     if replay is not None:
@@ -78,8 +84,12 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             observer(event)
 
     sink = Sink(keep_log, observe)
+    if replay is not None:
+        timing = values(replay.get("timing") or {})
+    clock = Timing(seed, config.timing.draw, config.timing.pins(), timing, nominal)
     sched = Scheduler(seed=seed, max_steps=config.run.max_steps, swarm=swarm, sink=sink,
-                      faults=Faults(config.faults, seed, swarm, config.swarm.faults))
+                      faults=Faults(config.faults, seed, swarm, config.swarm.faults),
+                      timing=clock)
     sched.emit("run.start", strategy=strategy, config=target.describe(config),
                checks=config.checks.model_dump())
     setup = target.setup(config, sched, seed)
@@ -163,6 +173,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         seed=seed, outcome=outcome, failure=failure, steps=sched.step, vt=sched.vt,
         actors=names, decisions=sched.decisions,
         coverage=dict(coverage.counts) if coverage is not None else {},
-        strategy=strategy, swarm=dict(swarm.decisions), events=sink.events,
+        strategy=strategy, swarm=dict(swarm.decisions), timing=clock.record,
+        events=sink.events,
         findings=findings if keep_going else [failure] if failure else [],
     )
