@@ -213,9 +213,7 @@ def _pin(span: Any, what: str) -> Any:
 
 
 class IommuTiming(TimingSection):
-    """The waits of the model (iommu/pci.py WAITS, actors/sva.py HOLD), each pinned for
-    every device (or actor) here; a device's firmware_wait or an actor's hold or think
-    pins one instance."""
+    """Each kind of wait (iommu/pci.py WAITS, SVA_HOLD) pinned for every device or actor."""
 
     flr_wait: float | None = _pin(WAITS["flr_wait"], "pcie_flr()'s msleep(100)")
     dev_wait: float | None = _pin(WAITS["dev_wait"], "pci_dev_wait() until the device "

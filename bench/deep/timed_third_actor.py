@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from iommu.core import Device
 from iommu.pci import Kernel, PciDev
 from iommu.ret import OK, Ret, err
 
@@ -44,24 +45,13 @@ class EarlyDone(Kernel):
         poll = self.duration("dev_wait", pdev.name)
         if poll:  # not ready at the first read
             if reset_type == "FLR" and self._sibling_resetting(pdev):  # the defect
-                self.done_early.add(pdev.name)
-                await self.pci_dev_reset_iommu_done(pdev.dev)
+                await super().pci_dev_reset_iommu_done(pdev.dev)
+                self.done_early.add(pdev.name)  # pcie_flr()'s own done() is skipped
             await self.rt.sleep(poll)
         return OK
 
-    async def _flr_like(self, pdev: PciDev, what: str) -> Ret:
-        await self.rt.point(f"wait pending transactions {pdev.name}")
-        ret = await self._prepare(pdev)
-        if ret:
-            return ret
-        await self.rt.point(f"{what} {pdev.name}")
-        self.hw.reset_begin(pdev.dev, what)
-        if not pdev.imm_ready:
-            await self._wait("flr_wait", pdev.name)
-            ret = await self.pci_dev_wait(pdev, what)
-        self.hw.reset_end(pdev.dev, what)
-        if pdev.name in self.done_early:
-            self.done_early.discard(pdev.name)
-        else:
-            await self.pci_dev_reset_iommu_done(pdev.dev)
-        return ret
+    async def pci_dev_reset_iommu_done(self, dev: Device) -> None:
+        if dev.name in self.done_early:  # the poll ran it already
+            self.done_early.discard(dev.name)
+            return
+        await super().pci_dev_reset_iommu_done(dev)
