@@ -145,6 +145,13 @@ def test_shrink_brings_durations_back_to_nominal_and_the_result_replays(tmp_path
     assert after < before
     shrunk = json.loads((out / "failures" / "0.min.json").read_text())
     assert off_nominal(shrunk["timing"]) == after
+    # Not only fewer actors, hence fewer waits: a wait that is still there went back to
+    # its nominal value, and what is left off nominal is what the window needs: the
+    # device's poll, a sibling's reset and an SVA hold.
+    original = json.loads((out / "failures" / "0.json").read_text())["timing"]
+    kept_off = {n for n, e in shrunk["timing"].items() if off_nominal({n: e})}
+    assert any(off_nominal({n: original[n]}) and n not in kept_off for n in shrunk["timing"])
+    assert "dev_wait/acc0" in kept_off and any(n.startswith("sva_hold/") for n in kept_off)
     assert cli("replay", str(out / "failures" / "0.min.json")).returncode == 0
 
 
