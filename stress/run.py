@@ -9,8 +9,8 @@ from stress import strategies
 from stress.log import Sink, dumps
 from stress.runtime import Scheduler, StopRun
 from stress.streams import Faults, Swarm
-from stress.timing import Timing, values
 from stress.target import Target, finding
+from stress.timing import Timing, values
 
 
 @dataclass
