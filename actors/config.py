@@ -10,10 +10,10 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from actors import plugin
 from iommu.invariants import CHECKERS
-from iommu.pci import Kernel, probe_reset_methods
-from iommu.runtime import FAULT_SITES, Sequential
+from iommu.pci import WAITS, Kernel, probe_reset_methods
+from iommu.runtime import FAULT_SITES, Sequential, Span
 from iommu.versions import FIX_COMMITS, PRESETS, Fixes, preset
-from stress.config import StressConfig, Strict
+from stress.config import StressConfig, Strict, TimingSection
 
 RESET_METHODS = Literal["device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus"]
 QUIRKS = Literal["hinic", "delay_250ms_after_flr", "ivb_igd", "flr"]
@@ -84,7 +84,9 @@ class DeviceSection(Strict):
                                                    "(no slot reset)")
     quirk: QUIRKS | None = Field(None, description="a device-specific reset: the "
                                                     "device_specific method")
-    firmware_wait: float = Field(1.0, ge=0, description="hinic: seconds until firmware acks")
+    firmware_wait: float | None = Field(
+        None, ge=0, description="hinic: seconds until firmware acks (past 15: the quirk's "
+        "timeout); default: timing.firmware_wait, else 1.0 or drawn up to 15")
     require_direct: bool = Field(False, description="RMRR/unity map: may not be blocked "
                                                     "through set_domain")
     attach_deferred: bool = Field(False, description="first attach deferred to the first "
@@ -130,6 +132,9 @@ class ActorBase(Strict):
     iterations: int = Field(3, ge=1, description="how many times each repeats its work")
     weights: dict[str, Chance] = Field(default_factory=dict, description="chance (0..1) "
                                        "that an optional operation is done in an iteration")
+    think: float | None = Field(None, ge=0, description="virtual seconds it pauses before "
+                                "each operation; default: none, or drawn up to "
+                                "timing.think")
     OPS: ClassVar[dict[str, float]] = {}  # optional operations and their default chance
 
     def chance(self, op: str) -> float:
@@ -171,13 +176,19 @@ class VfioActor(ActorBase):
                                        "reset": 0.3, "hot_reset": 0.0}
 
 
+# [INFERRED] how long an SVA process runs between its mm changes (the kernel does not
+# say): nominal 50 ms, drawn between 1 ms and 0.5 s.
+SVA_HOLD = Span(0.05, 0.001, 0.5)
+
+
 class SvaActor(ActorBase):
     """SVA bind of an mm's PASID, mm-driven invalidations while bound, unbind."""
     kind: Literal["sva"]
     pasid: int = Field(2, ge=1, description="the mm's PASID (count > 1: the next ones)")
     invalidations: int = Field(2, ge=0, description="mm changes while bound")
-    hold: float = Field(0.05, ge=0, description="virtual seconds between binding, each mm "
-                                                "change and unbinding: how long it stays bound")
+    hold: float | None = Field(None, ge=0, description="virtual seconds between binding, "
+                               "each mm change and unbinding; default: timing.sva_hold, "
+                               "else 0.05 or drawn in 0.001..0.5")
 
 
 class SysfsActor(ActorBase):
@@ -215,8 +226,31 @@ ACTOR_CLASSES = (DriverActor, ResetActor, CxlResetActor, QuirkResetActor, VfioAc
 Actor = Annotated[Union[ACTOR_CLASSES], Field(discriminator="kind")]
 
 
+def _pin(span: Any, what: str) -> Any:
+    return Field(None, ge=span.lo, le=span.hi,
+                 description=f"{what}: pin it (seconds, {span.lo:g}..{span.hi:g}; "
+                             f"nominal {span.nominal:g})")
+
+
+class IommuTiming(TimingSection):
+    """Each kind of wait (iommu/pci.py WAITS, SVA_HOLD) pinned for every device or actor."""
+
+    flr_wait: float | None = _pin(WAITS["flr_wait"], "pcie_flr()'s msleep(100)")
+    dev_wait: float | None = _pin(WAITS["dev_wait"], "pci_dev_wait() until the device "
+                                  "answers after an FLR or a PM reset")
+    d3hot_wait: float | None = _pin(WAITS["d3hot_wait"], "a PM reset's D3hot delay")
+    reset_wait: float | None = _pin(WAITS["reset_wait"], "a slot, secondary bus or _RST "
+                                    "reset and its wait")
+    ivb_wait: float | None = _pin(WAITS["ivb_wait"], "reset_ivb_igd()'s poll")
+    firmware_wait: float | None = _pin(WAITS["firmware_wait"], "the hinic firmware ack")
+    delay_after_flr: float | None = _pin(WAITS["delay_after_flr"], "delay_250ms_after_flr()")
+    sva_hold: float | None = _pin(SVA_HOLD, "an SVA user's time between bind, mm changes and "
+                                  "unbind")
+
+
 class IommuConfig(StressConfig):
     model: ModelSection = Field(default_factory=ModelSection)
+    timing: IommuTiming = Field(default_factory=IommuTiming)
     group: list[GroupSection] = Field(min_length=1)
     actor: list[Actor] = Field(default_factory=list)
 

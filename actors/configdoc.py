@@ -14,13 +14,14 @@ Command-line options (`--seeds`, `--seed-start`, `--version`, `--strategy`,
 `--pct-depth`, `--workers`) override the matching keys. Made from the config models
 (`python -m actors.configdoc > configs/README.md`); a test keeps it current.
 
-Sections: `[run]`, `[model]`, `[[group]]` with `[[group.device]]`, `[[actor]]`,
+Sections: `[run]`, `[model]`, `[timing]`, `[[group]]` with `[[group.device]]`, `[[actor]]`,
 `[faults]` (fault site = probability 0..1 that a call there fails: `blocking_domain_alloc`,
 `attach_dev`, `set_dev_pasid`, `pci_dev_wait`, `default_domain`), `[swarm]`, `[checks]`."""
 
 SECTIONS = [
     ("[run]", s.RunSection, ()),
     ("[model]", c.ModelSection, ()),
+    ("[timing]", c.IommuTiming, ()),
     ("[[group]]", c.GroupSection, ()),
     ("[[group.device]]", c.DeviceSection, ()),
     ("[[actor]]: every kind", c.ActorBase, ()),

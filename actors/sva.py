@@ -6,7 +6,7 @@ fenced) and the domain goes away."""
 
 from __future__ import annotations
 
-from actors.config import SvaActor
+from actors.config import SVA_HOLD, SvaActor
 from actors.world import World
 from iommu.domain import SVA
 
@@ -15,14 +15,17 @@ async def run(world: World, spec: SvaActor, name: str, index: int) -> None:
     k = world.kernel
     dev = world.pdevs[spec.target].dev
     pasid = spec.pasid + index
+
+    async def hold() -> None:  # the process runs; its mm changes (or it exits)
+        await world.rt.sleep(world.rt.duration(f"sva_hold/{name}", SVA_HOLD, spec.hold))
     for _ in range(spec.iterations):
         sva = k.alloc_domain(SVA, prefix="sva")
         if not await world.op("sva_bind", k.iommu_attach_device_pasid, sva, dev, pasid,
                               gdev=dev.name, pasid=pasid):
             for _ in range(spec.invalidations):
-                await world.rt.sleep(spec.hold)  # the process runs; its mm changes
+                await hold()
                 k.hw.flush_domain(sva, f"mm invalidate pasid {pasid}")
-            await world.rt.sleep(spec.hold)
+            await hold()
             await world.op("sva_unbind", k.iommu_detach_device_pasid, sva, dev, pasid,
                            gdev=dev.name, pasid=pasid)
         await world.rt.point(f"mm drop {sva.name}")

@@ -45,6 +45,7 @@ class IommuTarget:
             for i in range(spec.count):
                 what = spec.fn.rpartition(":")[2] if spec.kind == "function" else spec.kind
                 name = f"{what}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
+                world.think[name] = spec.think
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
         # Actors' own code touches only its device's state, and says so (World.op, maybe).
         return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),

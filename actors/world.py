@@ -8,7 +8,9 @@ from actors.config import IommuConfig, alias_chain
 from iommu.core import Device
 from iommu.pci import Bridge, PciDev, probe_reset_methods
 from iommu.ret import as_ret
+from iommu.runtime import Span
 from iommu.versions import Fixes
+from stress.log import ACTOR
 
 
 def fixes_of(config: IommuConfig) -> Fixes:
@@ -18,6 +20,8 @@ def fixes_of(config: IommuConfig) -> Fixes:
 class World:
     def __init__(self, config: IommuConfig, rt: Any) -> None:
         self.rt = rt
+        self.think_max = config.timing.think
+        self.think: dict[str, float | None] = {}  # actor name -> its pinned think time
         self.kernel = config.model.kernel_class()(rt, fixes_of(config))
         self.pdevs: dict[str, PciDev] = {}
         self.group_of = {d.name: g.name for g in config.group for d in g.device}
@@ -59,13 +63,29 @@ class World:
             return False
         return self.rt.rng.random() < chance
 
+    async def pause(self) -> None:
+        """The running actor's think time before an operation: its pin, else drawn in
+        [0, timing.think]; none (and no scheduling point) when that is 0. [INFERRED]
+        the kernel says nothing of how often users act: off unless configured."""
+        actor = ACTOR.get()
+        if actor not in self.think:
+            return
+        pin = self.think[actor]
+        if pin is None and not self.think_max:
+            return
+        seconds = self.rt.duration(f"think/{actor}", Span(0.0, 0.0, self.think_max), pin)
+        if seconds:
+            await self.rt.sleep(seconds)
+
     async def op(self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any,
                  **fields: Any) -> int:
-        """One user-visible operation, logged Jepsen-style: invoke, then ok or fail.
+        """One user-visible operation, logged Jepsen-style: invoke, then ok or fail;
+        after the actor's think time, if it has one.
 
         An actor's own code around its operations reads the state of its device (its
         group, its fields, its PCI function) unlocked: the steps it runs in touch them
         (and maybe()'s), so that explore knows what each step of an actor touches."""
+        await self.pause()
         self._touch(fields)
         self.rt.emit("op.invoke", op=op, **fields)
         ret = as_ret(await fn(*args) or 0)

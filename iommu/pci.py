@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from iommu.core import Device, IommuCore
 from iommu.ret import OK, Ret, as_ret, err
+from iommu.runtime import Span
 
 if TYPE_CHECKING:
     from iommu.runtime import Lock
@@ -27,6 +28,30 @@ RESET_WAIT = 0.1  # [INFERRED] virtual seconds a slot, secondary bus or _RST res
 IVB_WAIT = 0.01  # [INFERRED] reset_ivb_igd() polls the GPU for a few ms
 HINIC_TIMEOUT = 15.0  # reset_hinic_vf_dev(): firmware ack polled for up to 15 s
 DELAY_AFTER_FLR = 0.25  # delay_250ms_after_flr()
+
+# What each kind of wait may take (docs/kernel.md §6.8). The constants above are the
+# nominal values, what a run takes with drawing off; `[timing] draw = true` draws each
+# wait per seed in [lo, hi], and `[timing] KIND = seconds` pins a kind. A wait is named
+# `kind/instance` (the device, or the bridge for a hot reset's wait).
+WAITS = {
+    # msleep(100): at least 100 ms; [INFERRED] up to two jiffies late at HZ=100.
+    "flr_wait": Span(FLR_WAIT, 0.1, 0.12),
+    # pci_dev_wait(): config reads polled (1 ms, doubling) until the device answers.
+    # [INFERRED] nominal: it answers at once; at most PCIe's 1 s readiness limit (the
+    # kernel's 60 s timeout is the fault site `pci_dev_wait`).
+    "dev_wait": Span(0.0, 0.0, 1.0),
+    # pci_dev_d3_sleep(): usleep_range(d3hot_delay, d3hot_delay + 20%) [INFERRED: the
+    # body is not in the spec; 10 ms is PCI_PM_D3HOT_WAIT].
+    "d3hot_wait": Span(PM_WAIT, 0.01, 0.012),
+    # [INFERRED] a slot, secondary bus or _RST reset and the wait after it: 100 ms, up to
+    # the 1 s readiness limit.
+    "reset_wait": Span(RESET_WAIT, 0.1, 1.0),
+    "ivb_wait": Span(IVB_WAIT, 0.001, 0.05),  # [INFERRED] the GPU answers within 50 ms
+    # reset_hinic_vf_dev(): firmware polled every 20 ms for up to 15 s; [INFERRED]
+    # nominal 1 s. Past 15 s (only as a pin) is the "Reset dev timeout" path.
+    "firmware_wait": Span(1.0, 0.0, HINIC_TIMEOUT),
+    "delay_after_flr": Span(DELAY_AFTER_FLR, 0.25, 0.27),  # msleep(250), as flr_wait
+}
 QUIRKS = ("hinic", "delay_250ms_after_flr", "ivb_igd", "flr")
 
 
@@ -55,7 +80,7 @@ class PciDev:
     slot: bool = True  # behind a hotplug slot that can reset it
     multifunction: bool = False
     quirk: str | None = None  # a pci_dev_reset_methods[] entry, see QUIRKS
-    firmware_wait: float = 1.0  # hinic: how long firmware takes to ack the FLR
+    firmware_wait: float | None = None  # hinic: seconds until firmware acks (None: WAITS)
     reset_methods: list[str] = field(default_factory=list)
 
     @property
@@ -107,19 +132,32 @@ class PciLayer(IommuCore):
             self.pci_err(pdev, f"failed to stop IOMMU for a PCI reset: {int(ret)}", ret)
         return ret
 
-    async def _hw_reset(self, pdev: PciDev, what: str, seconds: float) -> None:
-        """Issue a reset and wait for it: the device is in reset for the whole wait."""
+    def duration(self, kind: str, instance: str, pin: float | None = None) -> float:
+        """How long this wait of `kind` (a key of WAITS) lasts: see WAITS."""
+        return self.rt.duration(f"{kind}/{instance}", WAITS[kind], pin)
+
+    async def _wait(self, kind: str, instance: str,
+                    touches: tuple[str, ...] | None = None) -> None:
+        await self.rt.sleep(self.duration(kind, instance), touches)
+
+    async def _hw_reset(self, pdev: PciDev, what: str, wait: str = "reset_wait") -> None:
+        """Issue a reset and wait for it (`wait`: a kind of WAITS): the device is in reset
+        for the whole wait."""
         await self.rt.point(f"{what} {pdev.name}", pdev.touches)
         self.hw.reset_begin(pdev.dev, what)
-        await self.rt.sleep(seconds, pdev.touches)
+        await self._wait(wait, pdev.name, pdev.touches)
         self.hw.reset_end(pdev.dev, what)
 
     async def pci_dev_wait(self, pdev: PciDev, reset_type: str) -> Ret:
         """Wait for the device to answer config reads again; a timeout is -ENOTTY, so the
-        walk moves on to the next method (fault site `pci_dev_wait`)."""
+        walk moves on to the next method (fault site `pci_dev_wait`). A device that
+        answers at once (the nominal case) costs no scheduling point."""
         if self.rt.fault("pci_dev_wait"):
             self.rt.emit("fault", site="pci_dev_wait", gdev=pdev.name, reset=reset_type)
             return err("ENOTTY", f"not ready after {reset_type} (injected timeout)")
+        poll = self.duration("dev_wait", pdev.name)
+        if poll:
+            await self.rt.sleep(poll, pdev.touches)
         return OK
 
     # ----- methods (docs/kernel.md §6.2) -----
@@ -133,7 +171,7 @@ class PciLayer(IommuCore):
         await self.rt.point(f"{what} {pdev.name}", pdev.touches)
         self.hw.reset_begin(pdev.dev, what)
         if not pdev.imm_ready:
-            await self.rt.sleep(FLR_WAIT, pdev.touches)
+            await self._wait("flr_wait", pdev.name, pdev.touches)
             ret = await self.pci_dev_wait(pdev, what)
         self.hw.reset_end(pdev.dev, what)
         await self.pci_dev_reset_iommu_done(pdev.dev)
@@ -169,7 +207,7 @@ class PciLayer(IommuCore):
             return ret
         await self.rt.point(f"D3hot {pdev.name}", pdev.touches)
         self.hw.reset_begin(pdev.dev, "D3hot")
-        await self.rt.sleep(PM_WAIT, pdev.touches)
+        await self._wait("d3hot_wait", pdev.name, pdev.touches)
         ret = await self.pci_dev_wait(pdev, "PM D3hot->D0")
         self.hw.reset_end(pdev.dev, "D3hot")
         await self.pci_dev_reset_iommu_done(pdev.dev)
@@ -183,7 +221,7 @@ class PciLayer(IommuCore):
         ret = await self._prepare(pdev)
         if ret:
             return ret
-        await self._hw_reset(pdev, "_RST", RESET_WAIT)
+        await self._hw_reset(pdev, "_RST")
         await self.pci_dev_reset_iommu_done(pdev.dev)
         return OK
 
@@ -191,7 +229,7 @@ class PciLayer(IommuCore):
         if pdev.multifunction or not pdev.slot:
             return err("ENOTTY", "no slot reset for this function")
         if not probe:
-            await self._hw_reset(pdev, "slot reset", RESET_WAIT)
+            await self._hw_reset(pdev, "slot reset")
         return OK
 
     async def pci_parent_bus_reset(self, pdev: PciDev, probe: bool) -> Ret:
@@ -201,7 +239,7 @@ class PciLayer(IommuCore):
         if any(f is not pdev for f in bridge.functions):
             return err("ENOTTY", "other functions on the bus")
         if not probe:
-            await self._hw_reset(pdev, "secondary bus reset", RESET_WAIT)
+            await self._hw_reset(pdev, "secondary bus reset")
         return OK
 
     async def pci_reset_bus_function(self, pdev: PciDev, probe: bool) -> Ret:
@@ -268,9 +306,9 @@ class PciLayer(IommuCore):
         self.hw.reset_begin(pdev.dev, "hinic firmware reset")
         await self.pcie_flr(pdev)  # return value ignored
         await self.rt.point(f"hinic: config write {pdev.name}", pdev.touches)
-        waited = min(pdev.firmware_wait, HINIC_TIMEOUT)
-        await self.rt.sleep(waited, pdev.touches)
-        if pdev.firmware_wait > HINIC_TIMEOUT:
+        wait = self.duration("firmware_wait", pdev.name, pdev.firmware_wait)
+        await self.rt.sleep(min(wait, HINIC_TIMEOUT), pdev.touches)
+        if wait > HINIC_TIMEOUT:
             self.rt.emit("pci.err", gdev=pdev.name, msg="Reset dev timeout, FLR ack reg",
                          ret="0", cause="firmware did not ack")
         self.hw.reset_end(pdev.dev, "hinic firmware reset")
@@ -283,7 +321,7 @@ class PciLayer(IommuCore):
             return await self.pcie_reset_flr(pdev, True)
         await self.pcie_reset_flr(pdev, False)  # return value ignored
         self.hw.reset_begin(pdev.dev, "delay after FLR")
-        await self.rt.sleep(DELAY_AFTER_FLR, pdev.touches)
+        await self._wait("delay_after_flr", pdev.name, pdev.touches)
         self.hw.reset_end(pdev.dev, "delay after FLR")
         return OK
 
@@ -301,7 +339,7 @@ class PciLayer(IommuCore):
         inner = self.fixes.variant == "rc-pci"
         if inner and (ret := await self._prepare(pdev)):
             return ret
-        await self._hw_reset(pdev, "ivb_igd MMIO reset", IVB_WAIT)
+        await self._hw_reset(pdev, "ivb_igd MMIO reset", "ivb_wait")
         if inner:
             await self.pci_dev_reset_iommu_done(pdev.dev)
         return OK
@@ -395,7 +433,7 @@ class PciLayer(IommuCore):
 
     async def pci_bridge_wait_for_secondary_bus(self, bridge: Bridge) -> Ret:
         """The functions are in reset until they answer again, after the wait."""
-        await self.rt.sleep(RESET_WAIT)
+        await self._wait("reset_wait", bridge.name)
         for function in bridge.functions:
             self.hw.reset_end(function.dev, "bus hot reset")
         return OK

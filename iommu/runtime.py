@@ -7,12 +7,21 @@ interleaves.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NamedTuple, Protocol
 
 # Where the model asks the runtime whether to fail (docs/kernel.md §9.5). `default_domain` is asked
 # once per group at probe: when it fires, the group has no default domain (B9's state).
 FAULT_SITES = ("blocking_domain_alloc", "attach_dev", "set_dev_pasid", "pci_dev_wait",
                "default_domain")
+
+
+class Span(NamedTuple):
+    """The range a virtual duration may take (seconds): `nominal` is the kernel's
+    constant, the value with drawing off; [lo, hi] is what the kernel allows."""
+
+    nominal: float
+    lo: float
+    hi: float
 
 
 class Lock(Protocol):
@@ -47,6 +56,9 @@ class Runtime(Protocol):
         """The running step touches `resources` too (state no lock or point covers)."""
     async def sleep(self, seconds: float, touches: tuple[str, ...] | None = None) -> None:
         """Wait in virtual time; the step after the wait touches `touches`, as point()'s."""
+    def duration(self, name: str, span: Span, pin: float | None = None) -> float:
+        """How long the wait `name` (`kind/instance`) lasts this time: its nominal value,
+        a pin, or drawn from the span per seed, as the engine's config says."""
     def emit(self, event: str, **fields: Any) -> None:
         """Record one event; checkers see it at once."""
     def fault(self, site: str) -> bool:
@@ -104,6 +116,9 @@ class Sequential:
 
     async def sleep(self, seconds: float, touches: tuple[str, ...] | None = None) -> None:
         self.vt += seconds
+
+    def duration(self, name: str, span: Span, pin: float | None = None) -> float:
+        return span.nominal if pin is None else pin
 
     def emit(self, event: str, **fields: Any) -> None:
         self.events.append({"event": event, "vt": self.vt, **fields})

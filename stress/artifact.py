@@ -32,6 +32,7 @@ def make(result: Result, config: Any, model: dict[str, Any], trace: str) -> dict
         "strategy": result.strategy,
         "schedule": "seed",  # the decisions are the seed's own; replay regenerates them
         "swarm": result.swarm,
+        "timing": result.timing,  # every duration: its nominal value, what each wait took
         "actors": result.actors,
         "decisions": [[c, e] for c, e in result.decisions],
         "outcome": result.outcome,
@@ -62,6 +63,14 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(artifact.get("failure"), (dict, type(None))):
         raise ConfigError(f"{path}: failure: expected an object or null, got "
                           f"{type(artifact.get('failure')).__name__}")
+    timing = artifact.get("timing", {})  # absent in artifacts from before it existed
+    if not isinstance(timing, dict):
+        raise ConfigError(f"{path}: timing: expected an object, got {type(timing).__name__}")
+    for name, entry in timing.items():
+        if not (isinstance(entry, dict) and _seconds(entry.get("nominal"))
+                and isinstance(entry.get("drawn"), list) and all(map(_seconds, entry["drawn"]))):
+            raise ConfigError(f"{path}: timing.{name}: expected {{\"nominal\": seconds, "
+                              f"\"drawn\": [seconds...]}}, got {entry!r}")
     actors = range(len(artifact["actors"]))
     for i, d in enumerate(artifact["decisions"]):
         if not (isinstance(d, list) and len(d) == 2 and isinstance(d[0], int)
@@ -70,3 +79,7 @@ def load(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: decisions[{i}]: expected [chosen, [enabled...]], "
                               f"indices of the {len(actors)} actors, got {d!r}")
     return artifact
+
+
+def _seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0

@@ -441,7 +441,7 @@ def _replay(target: Target, args: argparse.Namespace, console: Console) -> int:
                       f"{art['trace_hash']}) although every decision matched; log: {log_path}")
         return 1
     replayed = {"outcome": result.outcome, "failure": result.failure, "steps": result.steps,
-                "actors": result.actors, "swarm": result.swarm,
+                "actors": result.actors, "swarm": result.swarm, "timing": result.timing,
                 "model": target.describe(config)}
     edited = [key for key, value in replayed.items() if key in art and art[key] != value]
     for key in edited:
@@ -660,7 +660,8 @@ def _shrink(target: Target, args: argparse.Namespace, console: Console) -> int:
     console.print(f"same failure: {signature}" if after != before else
                   f"already minimal: nothing smaller fails with {signature}")
     for key in before:
-        console.print(f"  {key:<12} {before[key]:>6} -> {after[key]}")
+        if key != "timing" or before[key]:  # durations: only a run that drew some
+            console.print(f"  {key:<12} {before[key]:>6} -> {after[key]}")
     console.print(f"wrote {path} (replay it with {target.prog} replay {path})")
     return 0
 

@@ -64,8 +64,31 @@ class SwarmSection(Strict):
     faults: float = Field(0.5, ge=0, le=1, description="chance a fault site is armed in a run")
 
 
+class TimingSection(Strict):
+    """Virtual durations: nominal, or drawn per seed from the range the target allows
+    (stress/timing.py). A target adds one key per kind of wait, to pin it."""
+
+    draw: bool = Field(False, description="draw every duration per seed from its range "
+                       "(off: each is its nominal value, as the kernel's constants say)")
+    think: float = Field(0.0, ge=0, description="actors pause up to this many virtual "
+                         "seconds before each operation (drawn; needs draw = true)")
+
+    @model_validator(mode="after")
+    def _think_drawn(self) -> "TimingSection":
+        if self.think and not self.draw:
+            raise ValueError("timing.think: think times are drawn, so they need "
+                             "timing.draw = true; expected draw = true or think = 0")
+        return self
+
+    def pins(self) -> dict[str, float]:
+        """The durations the config pins, by kind: every key a target adds that is set."""
+        return {key: value for key, value in self if key not in TimingSection.model_fields
+                and value is not None}
+
+
 class StressConfig(Strict):
     run: RunSection = Field(default_factory=RunSection)
+    timing: TimingSection = Field(default_factory=TimingSection)
     checks: ChecksSection = Field(default_factory=ChecksSection)
     swarm: SwarmSection = Field(default_factory=SwarmSection)
     faults: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(

@@ -10,6 +10,7 @@ from stress.log import Sink, dumps
 from stress.runtime import Scheduler, StopRun
 from stress.streams import Faults, Swarm
 from stress.target import Target, finding
+from stress.timing import Timing, values
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Result:
     coverage: dict[str, int]
     strategy: dict[str, Any]
     swarm: dict[str, bool] = field(default_factory=dict)
+    timing: dict[str, dict[str, Any]] = field(default_factory=dict)  # name: nominal, drawn
     events: list[dict[str, Any]] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)  # keep_going: all of them
     footprints: list[frozenset[str] | None] | None = None  # per step, with `schedule`
@@ -59,12 +61,14 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
              strategy: dict[str, Any] | None = None,
              replay: dict[str, Any] | None = None,
              guide: list[str] | None = None, keep_going: bool = False,
-             schedule: Any = None) -> Result:
+             schedule: Any = None, timing: dict[str, list[float]] | None = None,
+             nominal: tuple[str, ...] = ()) -> Result:
     """Run `seed` under `strategy` (default: the config's, for this seed); with `replay`
-    (an artifact), under its recorded strategy, following its recorded decisions; with
-    `guide`, following a schedule of actor names where it can (for shrinking); with
-    `schedule`, a function of the number of actors that gives what decides every step
-    (`explore`'s), keeping each step's footprint (`Result.footprints`)."""
+    (an artifact), under its recorded strategy and durations, following its recorded
+    decisions; with `guide`, following a schedule of actor names where it can, and with
+    `timing` (recorded durations) and `nominal` (names held at their nominal value),
+    for shrinking; with `schedule`, a function of the number of actors that gives what
+    decides every step (`explore`'s), keeping each step's footprint (`Result.footprints`)."""
     # `keep_going`: a checker's violation does not end the run; every distinct one (at
     # most MAX_FINDINGS) is kept, so a bug is looked for also after another was found.
     if replay is not None:
@@ -82,8 +86,12 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             observer(event)
 
     sink = Sink(keep_log, observe)
+    if replay is not None:
+        timing = values(replay.get("timing") or {})
+    clock = Timing(seed, config.timing.draw, config.timing.pins(), timing, nominal)
     sched = Scheduler(seed=seed, max_steps=config.run.max_steps, swarm=swarm, sink=sink,
-                      faults=Faults(config.faults, seed, swarm, config.swarm.faults))
+                      faults=Faults(config.faults, seed, swarm, config.swarm.faults),
+                      timing=clock)
     sched.emit("run.start", strategy=strategy, config=target.describe(config),
                checks=config.checks.model_dump())
     setup = target.setup(config, sched, seed)
@@ -172,7 +180,8 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
         seed=seed, outcome=outcome, failure=failure, steps=sched.step, vt=sched.vt,
         actors=names, decisions=sched.decisions,
         coverage=dict(coverage.counts) if coverage is not None else {},
-        strategy=strategy, swarm=dict(swarm.decisions), events=sink.events,
+        strategy=strategy, swarm=dict(swarm.decisions), timing=clock.record,
+        events=sink.events,
         findings=findings if keep_going else [failure] if failure else [],
         footprints=sched.footprints,
     )

@@ -21,6 +21,7 @@ from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 from stress import interrupt
 from stress.log import ACTOR, Sink, bind, jsonable
 from stress.streams import never, stream
+from stress.timing import Span, Timing
 
 READY, BLOCKED, SLEEPING, DONE = "ready", "blocked", "sleeping", "done"
 
@@ -202,7 +203,8 @@ class Scheduler:
     """Runs the actors of one seed under a strategy; provides the model's runtime."""
 
     def __init__(self, *, seed: int, max_steps: int, faults: Callable[[str], bool] = never,
-                 swarm: Any = None, sink: Sink | None = None) -> None:
+                 swarm: Any = None, sink: Sink | None = None,
+                 timing: Timing | None = None) -> None:
         self.strategy: Any = None  # given to run(): it needs the actors, made after this
         self._faults = faults
         self.seed = seed
@@ -218,6 +220,7 @@ class Scheduler:
                                           else lambda event, **fields: None)
         self._rng = stream(seed, "data")
         self.swarm = swarm  # the run's swarm decisions, for actors' operations
+        self.timing = timing or Timing(seed)  # the run's durations, by name
         self._main: Any = None
         # With `footprints` a list (explore sets one), each step's footprint is appended
         # to it as the step ends: what its point declared, what the locks its actor held
@@ -275,6 +278,10 @@ class Scheduler:
         me.wake_at = self.vt_ns + round(seconds * 1e9)
         me.what = f"wake after {seconds}s"
         await self.yield_(me)
+
+    def duration(self, name: str, span: Span, pin: float | None = None) -> float:
+        """How long the wait `name` lasts this time (stress/timing.py)."""
+        return self.timing(name, span, pin)
 
     @property
     def vt(self) -> float:

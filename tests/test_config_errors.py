@@ -40,7 +40,7 @@ def _fails(tmp_path, text):
     (lambda t: t.replace('kind = "vfio"', 'kind = "vfoo"'), "actor[1].kind",
      "actor[1].kind: unknown value 'vfoo'; expected one of: 'driver', 'reset', 'cxl_reset'"),
     (lambda t: t.replace("iterations = 3", "iterations = 3\nweight = 2"), "actor[1].weight",
-     "unknown key; expected one of: target, count, iterations, weights, kind, mode, pasid"),
+     "unknown key; expected one of: target, count, iterations, weights, think, kind, mode, pasid"),
     (lambda t: t.replace("seeds = 200", "seeds = -4"), "run.seeds",
      "greater than or equal to 1"),
     (lambda t: t.replace("iterations = 3", "iterations = 3\nweights = {replce = 0.5}"),
