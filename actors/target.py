@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from actors import driver, hotplug, plugin, reset, sva, sysfs, vfio
+from actors import driver, hotplug, owner, plugin, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
@@ -17,7 +17,7 @@ from stress.target import Setup
 
 KINDS = {"driver": driver.run, "reset": reset.run, "cxl_reset": reset.run,
          "quirk_reset": reset.run, "vfio": vfio.run, "sva": sva.run, "sysfs": sysfs.run,
-         "hotplug": hotplug.run}
+         "hotplug": hotplug.run, "owner": owner.run}
 
 
 class IommuTarget:

@@ -63,7 +63,7 @@ def kernel(version: str, *devices: dict, default_domain: bool = True,
         pdev = PciDev(dev, rt.lock(dev.name), bridge,
                       **{key: v for key, v in spec.items() if key not in device_keys})
         bridge.functions.append(pdev)
-        pdev.reset_methods = probe_reset_methods(pdev)
+        pdev.reset_methods = probe_reset_methods(pdev, k.fixes)
         pdevs[dev.name] = pdev
     return k, rt, pdevs
 
