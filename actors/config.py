@@ -171,8 +171,7 @@ class VfioActor(ActorBase):
 
 
 class OwnerActor(ActorBase):
-    """A kernel driver owning an unmanaged domain through iommu_attach_device() and
-    iommu_detach_device() (vhost-vdpa, usNIC), while others reset its device."""
+    """A driver owning a domain through iommu_attach_device() (vhost-vdpa, usNIC); count 1."""
     kind: Literal["owner"]
     count: int = Field(1, ge=1, le=1, description="one driver binds a device; its opens "
                                                   "and closes are `iterations`")
