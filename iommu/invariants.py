@@ -744,7 +744,7 @@ class DetachPostcondition:
         call = "iommu_" + ev["event"][len("iommu."):-len(".exit")]
         return {"check": self.name, "group": ev["group"], "gdev": ev.get("gdev"),
                 "domain": detached, "message": f"{call}({detached}) returned with "
-                f"{ev['group']}'s domain still {detached}: freeing it is a use-after-free"}
+                f"{ev['group']}'s domain still {detached}, which its caller let go"}
 
 
 class LockDiscipline:
