@@ -181,6 +181,19 @@ class VfioActor(ActorBase):
 SVA_HOLD = Span(0.05, 0.001, 0.5)
 
 
+class OwnerActor(ActorBase):
+    """A driver owning a domain through iommu_attach_device() (vhost-vdpa, usNIC); count 1."""
+    kind: Literal["owner"]
+    count: int = Field(1, ge=1, le=1, description="one driver binds a device; its opens "
+                                                  "and closes are `iterations`")
+    maps: int = Field(2, ge=0, description="map/unmap pairs while attached (each unmap "
+                                           "flushes the device TLBs)")
+    detach: Literal["checked", "stale", "wrong"] = Field(
+        "checked", description="checked: detach only an attached domain; stale: also "
+        "after a refused attach (N3: a WARN, a no-op); wrong: pass another domain than "
+        "the attached one (N3: a WARN, the domain stays attached and is freed)")
+
+
 class SvaActor(ActorBase):
     """SVA bind of an mm's PASID, mm-driven invalidations while bound, unbind."""
     kind: Literal["sva"]
@@ -194,7 +207,10 @@ class SvaActor(ActorBase):
 class SysfsActor(ActorBase):
     """Writes to sysfs: `reset`, `reset_method` (probes), the group's `type`."""
     kind: Literal["sysfs"]
-    OPS: ClassVar[dict[str, float]] = {"reset": 0.5, "reset_method": 0.5, "type": 0.3}
+    # `auto`: a type write is "auto" (the boot default) rather than identity or DMA; off
+    # by default, so that the shipped configs' earlier runs are unchanged.
+    OPS: ClassVar[dict[str, float]] = {"reset": 0.5, "reset_method": 0.5, "type": 0.3,
+                                       "auto": 0.0}
 
 
 class HotplugActor(ActorBase):
@@ -222,7 +238,7 @@ class FunctionActor(ActorBase):
 
 
 ACTOR_CLASSES = (DriverActor, ResetActor, CxlResetActor, QuirkResetActor, VfioActor,
-                 SvaActor, SysfsActor, HotplugActor, FunctionActor)
+                 SvaActor, SysfsActor, HotplugActor, FunctionActor, OwnerActor)
 Actor = Annotated[Union[ACTOR_CLASSES], Field(discriminator="kind")]
 
 
@@ -258,16 +274,24 @@ class IommuConfig(StressConfig):
         """Actor mixes the kernel itself rules out (so their WARNs would be noise)."""
         in_group = {d.name for d in group.device}
         kinds = {(b.kind, b.target) for b in self.actor}
-        if a.kind == "vfio" and any(k in ("driver", "sva") and t in in_group for k, t in kinds):
+        if a.kind == "vfio" and any(k in ("driver", "sva", "owner") and t in in_group
+                                    for k, t in kinds):
             return (f"actor[{ai}].target: vfio owns the whole group {group.name!r}, so no "
-                    "kernel driver (driver, sva) can be bound in it")
+                    "kernel driver (driver, sva, owner) can be bound in it")
+        if a.kind == "owner" and len(group.device) != 1:
+            return (f"actor[{ai}].target: iommu_attach_device() takes only a device alone "
+                    f"in its group; {group.name!r} has {len(group.device)} devices")
+        if a.kind == "owner" and any(k in ("driver", "sva") and t == a.target
+                                     for k, t in kinds):
+            return (f"actor[{ai}].target: the owner is the driver bound to {a.target!r}; "
+                    "no driver or sva actor can be bound there too")
         if a.kind == "driver" and any(k == "sva" and t in in_group for k, t in kinds):
             return (f"actor[{ai}].target: SVA binds are made by the bound driver and "
                     f"group-wide: use either driver or sva actors in group {group.name!r}")
-        if a.kind == "hotplug" and any(k in ("driver", "sva", "vfio") and t == a.target
-                                       for k, t in kinds):
+        if a.kind == "hotplug" and any(k in ("driver", "sva", "vfio", "owner")
+                                       and t == a.target for k, t in kinds):
             return (f"actor[{ai}].target: a removal unbinds {a.target!r}'s driver first; "
-                    "hotplug cannot share its device with driver, sva or vfio actors")
+                    "hotplug cannot share its device with driver, sva, vfio or owner actors")
         return None
 
     @model_validator(mode="after")
@@ -362,7 +386,7 @@ class IommuConfig(StressConfig):
                              ) from None
         for gi, g in enumerate(self.group):
             for di, d in enumerate(g.device):
-                can = probe_reset_methods(world.pdevs[d.name])
+                can = probe_reset_methods(world.pdevs[d.name], world.kernel.fixes)
                 bad = [m for m in d.reset_methods or () if m not in can]
                 if bad:
                     raise ValueError(f"group[{gi}].device[{di}].reset_methods: {d.name!r} "

@@ -16,7 +16,8 @@ Command-line options (`--seeds`, `--seed-start`, `--version`, `--strategy`,
 
 Sections: `[run]`, `[model]`, `[timing]`, `[[group]]` with `[[group.device]]`, `[[actor]]`,
 `[faults]` (fault site = probability 0..1 that a call there fails: `blocking_domain_alloc`,
-`attach_dev`, `set_dev_pasid`, `pci_dev_wait`, `default_domain`), `[swarm]`, `[checks]`."""
+`attach_dev`, `set_dev_pasid`, `pci_dev_wait`, `default_domain`, `dma_init_fq`), `[swarm]`,
+`[checks]`."""
 
 SECTIONS = [
     ("[run]", s.RunSection, ()),

@@ -81,6 +81,6 @@ def build(version: str | None = None, *devices: dict[str, Any], plugin: str | No
         pdev = PciDev(dev, rt.lock(dev.name), bridge,
                       **{key: v for key, v in spec.items() if key not in device_keys})
         bridge.functions.append(pdev)
-        pdev.reset_methods = probe_reset_methods(pdev)
+        pdev.reset_methods = probe_reset_methods(pdev, k.fixes)
         pdevs[dev.name] = pdev
     return Machine(k, rt, pdevs)

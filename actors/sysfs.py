@@ -1,7 +1,8 @@
 """sysfs writers (docs/kernel.md §5.8, §6.2, §6.5): `reset` (pci_reset_function), `reset_method`
 (re-storing the device's methods probes each one, and the bus and device-specific
 probes call prepare/done), and the group's `type` (a default-domain change, fenced
-during a reset; DMA -> DMA-FQ is converted in place)."""
+during a reset; DMA -> DMA-FQ is converted in place; "auto" is the boot default, a no-op
+when the default domain already has that type)."""
 
 from __future__ import annotations
 
@@ -21,5 +22,6 @@ async def run(world: World, spec: SysfsActor, name: str, index: int) -> None:
                            list(pdev.reset_methods), gdev=pdev.name)
         group = pdev.dev.iommu_group
         if group is not None and world.maybe(spec, "type"):
-            await world.op("sysfs_type", k.iommu_group_store_type, group, types[i % 2],
+            buf = "auto" if world.maybe(spec, "auto") else types[i % 2]
+            await world.op("sysfs_type", k.iommu_group_store_type, group, buf,
                            gdev=pdev.name)

@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from actors import driver, events, function, hotplug, plugin, reset, sva, sysfs, vfio
+from actors import driver, events, function, hotplug, owner, plugin, reset, sva, sysfs, vfio
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
@@ -27,7 +27,7 @@ CONFIGS = _configs()
 
 KINDS = {"driver": driver.run, "reset": reset.run, "cxl_reset": reset.run,
          "quirk_reset": reset.run, "vfio": vfio.run, "sva": sva.run, "sysfs": sysfs.run,
-         "hotplug": hotplug.run, "function": function.run}
+         "hotplug": hotplug.run, "function": function.run, "owner": owner.run}
 
 
 class IommuTarget:

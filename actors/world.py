@@ -52,7 +52,8 @@ class World:
                 self.pdevs[d.name] = pdev
         for d in (d for g in config.group for d in g.device):
             pdev = self.pdevs[d.name]
-            pdev.reset_methods = list(d.reset_methods or probe_reset_methods(pdev))
+            pdev.reset_methods = list(d.reset_methods
+                                      or probe_reset_methods(pdev, self.kernel.fixes))
 
     def maybe(self, spec: Any, op: str) -> bool:
         """Whether an optional operation is done now: on in this run's swarm, then drawn

@@ -617,7 +617,8 @@ class IommuCore:
                 ret = err("EINVAL", "group has more than one device")
             else:
                 ret = await self._iommu_attach_group(domain, group)
-            return self.transition("iommu.attach_device.exit", group, ret, new=domain.name)
+            return self.transition("iommu.attach_device.exit", group, ret, gdev=dev.name,
+                                   new=domain.name)
 
     async def iommu_attach_group(self, domain: Domain, group: IommuGroup) -> Ret:
         async with group.mutex:
@@ -666,24 +667,29 @@ class IommuCore:
         if group is None:
             return
         async with group.mutex:
+            # `detached`: the domain the call detached from, which I14 says group->domain
+            # no longer is; absent when one of the two WARNs made the call a no-op.
+            detached = {}
             if domain is not group.domain:
                 self.warn("iommu_detach_device", "domain != group->domain", gdev=dev.name)
             elif len(group.devices) != 1:
                 self.warn("iommu_detach_device", "group has more than one device", gdev=dev.name)
             else:
                 await self._iommu_group_set_core_domain(group)
-            self.transition("iommu.detach_device.exit", group, OK, gdev=dev.name)
+                detached = {"detached": domain.name}
+            self.transition("iommu.detach_device.exit", group, OK, gdev=dev.name, **detached)
 
     async def iommu_detach_group(self, domain: Domain | None, group: IommuGroup) -> None:
         async with group.mutex:
             await self._iommu_group_set_core_domain(group)
-            self.transition("iommu.detach_group.exit", group, OK)
+            self.transition("iommu.detach_group.exit", group, OK, detached=name_of(domain))
 
     async def iommu_detach_group_handle(self, domain: Domain, group: IommuGroup) -> None:
         async with group.mutex:
             await self._iommu_group_set_core_domain(group)
             group.pasid_array.pop(IOMMU_NO_PASID, None)
-            self.transition("iommu.detach_group_handle.exit", group, OK)
+            self.transition("iommu.detach_group_handle.exit", group, OK,
+                            detached=domain.name)
 
     # ----- §5.6 DMA ownership -----
 
@@ -730,28 +736,34 @@ class IommuCore:
                 ret = await self._iommu_take_dma_ownership(group, owner)
             return self.transition("iommu.device_claim_dma_owner.exit", group, ret, gdev=dev.name)
 
-    async def _iommu_release_dma_ownership(self, group: IommuGroup) -> None:
+    async def _iommu_release_dma_ownership(self, group: IommuGroup) -> dict[str, str]:
+        """Returns the `detached` field of the exit event (I14): the domain the group is
+        released from, unless the WARN made it a no-op or that is the default domain."""
         if not group.owner_cnt or group.owner is None or group.pasid_array:
             self.warn("__iommu_release_dma_ownership", "not owned or PASIDs attached")
-            return
+            return {}
         group.owner_cnt = 0
         group.owner = None
+        old = group.domain
         await self._iommu_group_set_domain_nofail(group, group.default_domain)
+        return {} if old is None or old is group.default_domain else {"detached": old.name}
 
     async def iommu_group_release_dma_owner(self, group: IommuGroup) -> None:
         async with group.mutex:
-            await self._iommu_release_dma_ownership(group)
-            self.transition("iommu.group_release_dma_owner.exit", group, OK)
+            detached = await self._iommu_release_dma_ownership(group)
+            self.transition("iommu.group_release_dma_owner.exit", group, OK, **detached)
 
     async def iommu_device_release_dma_owner(self, dev: Device) -> None:
         group = dev.iommu_group
         assert group is not None
         async with group.mutex:
+            detached = {}
             if group.owner_cnt > 1:
                 group.owner_cnt -= 1
             else:
-                await self._iommu_release_dma_ownership(group)
-            self.transition("iommu.device_release_dma_owner.exit", group, OK, gdev=dev.name)
+                detached = await self._iommu_release_dma_ownership(group)
+            self.transition("iommu.device_release_dma_owner.exit", group, OK, gdev=dev.name,
+                            **detached)
 
     async def iommu_device_use_default_domain(self, dev: Device) -> Ret:
         """A kernel driver binds: counts a user, changes no domain, is never fenced."""
@@ -774,7 +786,8 @@ class IommuCore:
         if group is None:
             return
         async with group.mutex:
-            # [INFERRED] from mainline; the spec only says "count users".
+            # WARN_ON(!group->owner_cnt || !xa_empty(&group->pasid_array)): no count
+            # without it; never fenced (docs/kernel.md §5.6).
             if not group.owner_cnt or group.pasid_array:
                 self.warn("iommu_device_unuse_default_domain", "not used or PASIDs attached",
                           gdev=dev.name)
@@ -866,6 +879,10 @@ class IommuCore:
     # ----- §5.8 sysfs iommu_group/type -----
 
     TYPES = {"identity": IDENTITY, "DMA": DMA, "DMA-FQ": DMA_FQ, "auto": None}
+    # iommu_def_domain_type, the boot default "auto" falls back to (DMA; DMA-FQ when not
+    # strict; IDENTITY with iommu.passthrough=1). [INFERRED] The model boots strict, and
+    # its IOMMU driver states no def_domain_type for any device (docs/kernel.md §5.8).
+    def_domain_type = DMA
 
     async def iommu_group_store_type(self, group: IommuGroup, buf: str,
                                      capable: bool = True) -> Ret:
@@ -879,22 +896,42 @@ class IommuCore:
         async with group.mutex:
             default = group.default_domain
             if req == DMA_FQ and default is not None and default.type == DMA:
-                default.type = DMA_FQ  # converted in place: no domain switch, no fence
-                ret = OK
+                # Converted in place: no owner_cnt check, no domain switch, no fence.
+                ret = self.iommu_dma_init_fq(default)
+                if not ret:
+                    default.type = DMA_FQ
             elif not group.devices or group.owner_cnt:
                 ret = err("EPERM", "group in use (owned or a driver bound)")
             else:
                 ret = await self.iommu_setup_default_domain(group, req)
             return self.transition("iommu.store_type.exit", group, ret, type=buf)
 
+    def iommu_dma_init_fq(self, domain: Domain) -> Ret:
+        """The flush queue of a DMA domain; its failure (fault site `dma_init_fq`) is the
+        store's error, and the domain stays DMA."""
+        if self.rt.fault("dma_init_fq"):
+            self.rt.emit("fault", site="dma_init_fq", domain=domain.name)
+            return err("ENOMEM", "iommu_dma_init_fq failed (injected)")
+        return OK
+
+    def iommu_get_default_domain_type(self, group: IommuGroup, req: str | None) -> str:
+        """The type a store asks for; "auto" (None) is what the drivers' def_domain_type
+        combine to over the group, and with no preference (the model's driver states
+        none) the boot default iommu_def_domain_type. [INFERRED] The model has no
+        untrusted devices, so the "refusing to probe" -EINVAL cannot happen."""
+        return req or self.def_domain_type
+
     async def iommu_setup_default_domain(self, group: IommuGroup, req: str | None) -> Ret:
         """Re-create the default domain of a live group (group->domain set): a flags-0
         domain change, so fenced; on failure the old default is restored."""
         old = group.default_domain
         assert old is not None
-        type_ = req or old.type
+        type_ = self.iommu_get_default_domain_type(group, req)
         if type_ == old.type:
-            return OK  # [INFERRED] the allocation returns the current default: no change
+            # __iommu_group_alloc_default_domain() returns the current default, and
+            # `if (group->default_domain == dom) return 0;` comes before any set_domain:
+            # a same-type request is a no-op, never fenced.
+            return OK
         new = self.alloc_domain(type_, prefix=f"{group.name}.default")
         group.default_domain = new
         if group.domain is not None:
@@ -949,11 +986,16 @@ class IommuCore:
             self.transition("iommu.release_device.exit", group, OK, gdev=dev.name)
 
     async def iommu_deinit_device(self, group: IommuGroup, dev: Device) -> None:
-        if not dev.attach_deferred:
-            # The driver's release_domain (its blocked domain; identity for require_direct
-            # devices). The core passes group->domain as old even when the device is
-            # physically on blocking [INFERRED mismatch, docs/kernel.md §5.10].
-            release = self.identity_domain if dev.require_direct else self.blocked_domain
+        # ops->release_domain: [INFERRED] the model's IOMMU driver has one, its blocked
+        # domain (also for a legacy group, whose *blocking* domain is a paging one).
+        release = self.blocked_domain
+        if not dev.attach_deferred and release is not None:
+            # Identity only under exactly this three-way condition (docs/kernel.md §5.10).
+            if dev.require_direct and self.identity_domain is not None \
+                    and release is self.blocked_domain:
+                release = self.identity_domain
+            # old is the logical group->domain even when the device is physically on
+            # blocking; the result is ignored, with no WARN.
             await self.driver.attach_dev(release, dev, group.domain)
         if not group.devices:
             for domain in (group.default_domain, group.blocking_domain):

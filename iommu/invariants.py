@@ -683,7 +683,9 @@ class ErrorsReachCaller:
     """I13 (errors reach the right caller): prepare returns -EBUSY only together with a
     WARN (V0-S4; never from S5 on); a PCI reset method returns a prepare error unchanged,
     so the walk stops and pci_reset_function's caller gets it (a quirk that swallows the
-    error of its inner pcie_flr(), as B2, breaks this)."""
+    error of its inner pcie_flr(), as B2, breaks this); iommu_attach_device() returns
+    -EBUSY only while the group is fenced or already attached to another domain (an
+    owner driver's attach refused during a reset is designed behaviour, N2)."""
 
     name = "I13"
 
@@ -697,6 +699,13 @@ class ErrorsReachCaller:
             self.warned[actor] = False
         elif name == "warn":
             self.warned[actor] = True
+        elif name == "iommu.attach_device.exit" and ev["ret"] == "EBUSY":
+            fenced = bool(ev.get("recovery_cnt") or ev.get("resetting_domain"))
+            if not fenced and ev["domain"] in (ev["default"], ev["blocking"]):
+                return {"check": self.name, "gdev": ev.get("gdev"), "domain": ev["new"],
+                        "message": f"iommu_attach_device({ev['new']}) returned EBUSY while "
+                                   f"{ev['group']} is neither resetting nor attached to "
+                                   "another domain"}
         elif name == "iommu.prepare.exit" and ev["ret"] != "0":
             if ev["ret"] == "EBUSY" and not self.warned.get(actor):
                 return {"check": self.name, "gdev": ev["gdev"],
@@ -716,6 +725,26 @@ class ErrorsReachCaller:
                         "actual": ev.get("ret", "0"),
                         "message": f"pcie_flr returned {ev.get('ret', '0')}, not {err}"}
         return None
+
+
+class DetachPostcondition:
+    """I14 (detach postcondition): when iommu_detach_device(U, D) (without its own WARN),
+    iommu_detach_group(U), iommu_detach_group_handle(U), iommu_group_release_dma_owner
+    or the last owner's iommu_device_release_dma_owner returns, group->domain is not U,
+    the domain detached or released from (the exit event's `detached`): only then is a
+    later iommu_domain_free(U) safe against done(). Violated in V0-S6 by a detach inside
+    a reset (B7, N1: the nofail path hits the fence); holds from S7 (5474e6e1)."""
+
+    name = "I14"
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        detached = ev.get("detached")
+        if detached is None or ev.get("domain") != detached:
+            return None
+        call = "iommu_" + ev["event"][len("iommu."):-len(".exit")]
+        return {"check": self.name, "group": ev["group"], "gdev": ev.get("gdev"),
+                "domain": detached, "message": f"{call}({detached}) returned with "
+                f"{ev['group']}'s domain still {detached}, which its caller let go"}
 
 
 class LockDiscipline:
@@ -776,14 +805,15 @@ class LockDiscipline:
 CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyFenced,
             "I5": NoAtsToResetting, "I6": Restore, "I7": Quiescence, "I8": Isolation,
             "I9": DriverView, "I10": DomainLiveness, "I11": Pairing, "I12": WarnPolicy,
-            "I13": ErrorsReachCaller, "B14": RemovalDuringReset, "oops": Oops,
+            "I13": ErrorsReachCaller, "I14": DetachPostcondition,
+            "B14": RemovalDuringReset, "oops": Oops,
             "LOCK": LockDiscipline}
 # The order findings are reported in when one event breaks several: the precondition
 # and the crash first, then the lock discipline (a race the rest may only show the
 # consequences of), then the kernel's own WARN, then the invariants. The shared world
 # folds each event in after the checkers that judge it against the state before (I10,
 # I3, I8) and before those that judge the state after it.
-ORDER = ("B14", "oops", "LOCK", "I12", "I10", "I1", "I2", "I3", "I8", "shadow", "I4", "I5",
+ORDER = ("B14", "oops", "LOCK", "I12", "I10", "I14", "I1", "I2", "I3", "I8", "shadow", "I4", "I5",
          "I6", "I9", "I11", "I13", "I7")
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from iommu.core import Device, IommuCore
 from iommu.ret import OK, Ret, as_ret, err
 from iommu.runtime import Span
+from iommu.versions import Fixes
 
 if TYPE_CHECKING:
     from iommu.runtime import Lock
@@ -95,23 +96,24 @@ class PciDev:
         return (f"dev:{self.name}", f"hw:{self.dev.rid}", *bridge)
 
 
-def probe_reset_methods(pdev: PciDev) -> list[str]:
+def probe_reset_methods(pdev: PciDev, fixes: Fixes | None = None) -> list[str]:
     """pci_init_reset_methods() at enumeration, in table order (docs/kernel.md §6.1).
 
     [INFERRED] At enumeration dev_has_iommu() is still false, so the prepare/done that
     `bus` and `device_specific` run while probing are no-ops and do not change the answer.
     """
     bridge = pdev.bridge
+    masked = bridge is not None and bridge.cxl_port and bridge.sbr_masked
     has = {
         "device_specific": pdev.quirk is not None,
         "acpi": pdev.acpi_rst,
         "flr": pdev.flr,
         "af_flr": pdev.af_flr,
         "pm": pdev.pm,
-        # Probing `bus` answers 0 when SBR is masked by a CXL port, and otherwise when a
-        # slot or the parent bus (no other function on it) can be reset.
-        "bus": (bridge is not None and bridge.cxl_port and bridge.sbr_masked)
-        or (pdev.slot and not pdev.multifunction)
+        # Probing `bus` answers 0 when SBR is masked by a CXL port (-ENOTTY from 702c1d56),
+        # and otherwise when a slot or the parent bus (no other function on it) can be reset.
+        "bus": not (fixes is not None and fixes.hide_masked_sbr) if masked
+        else (pdev.slot and not pdev.multifunction)
         or (bridge is not None and bridge.functions == [pdev]),
         "cxl_bus": bridge is not None and bridge.cxl_port,
     }
@@ -245,7 +247,9 @@ class PciLayer(IommuCore):
     async def pci_reset_bus_function(self, pdev: PciDev, probe: bool) -> Ret:
         bridge = pdev.bridge
         if bridge is not None and bridge.cxl_port and bridge.sbr_masked:
-            return OK if probe else err("ENOTTY", "SBR masked by the CXL port")
+            if probe and not self.fixes.hide_masked_sbr:  # up to 7.0: listed, fails later
+                return OK
+            return err("ENOTTY", "SBR masked by the CXL port")
         ret = await self._prepare(pdev)  # even when probing (docs/kernel.md §6.2)
         if ret:
             return ret

@@ -11,8 +11,9 @@ from typing import Any, Callable, NamedTuple, Protocol
 
 # Where the model asks the runtime whether to fail (docs/kernel.md §9.5). `default_domain` is asked
 # once per group at probe: when it fires, the group has no default domain (B9's state).
+# `dma_init_fq`: the flush queue of a sysfs DMA -> DMA-FQ store (§5.8).
 FAULT_SITES = ("blocking_domain_alloc", "attach_dev", "set_dev_pasid", "pci_dev_wait",
-               "default_domain")
+               "default_domain", "dma_init_fq")
 
 
 class Span(NamedTuple):

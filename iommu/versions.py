@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-# Fix switches in the order the commits landed on the iommu fixes branch (docs/kernel.md §0).
+# Fix switches in the order the commits landed on the iommu fixes branch (docs/kernel.md §0),
+# then the one PCI commit of the 7.1 merge window the model follows (§6.2: a CXL-masked
+# secondary bus reset no longer probes as the `bus` method).
 FIX_COMMITS = {
     "null_domain_guard": "d769711fcddd",
     "per_gdev_blocked": "b296ca1fb43a",
@@ -18,6 +20,7 @@ FIX_COMMITS = {
     "pasid_detach_skip_blocked": "fc3523b16d2b",
     "nofail_through_fence": "5474e6e17a26",
     "alias_unblock_warn": "15dd29ca6206",
+    "hide_masked_sbr": "702c1d56c717",
 }
 
 
@@ -32,6 +35,7 @@ class Fixes:
     pasid_detach_skip_blocked: bool = False
     nofail_through_fence: bool = False
     alias_unblock_warn: bool = False
+    hide_masked_sbr: bool = False
     # Not a fix commit: the code shape of a rejected design (docs/kernel.md §0).
     variant: str = "mainline"
 

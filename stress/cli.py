@@ -15,7 +15,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 import orjson
 
@@ -914,9 +914,12 @@ def _report(target: Target, args: argparse.Namespace, console: Console) -> int:
 
 def _versions(target: Target, args: argparse.Namespace, console: Console) -> int:
     switches = target.switches()
-    table = Table("version", *(commit[:4] for commit in switches.values()), "about",
+    versions = target.versions()
+    # The names whole, however narrow the terminal: the about column wraps instead.
+    name = Column("version", no_wrap=True, min_width=max(len(v["name"]) for v in versions))
+    table = Table(name, *(commit[:4] for commit in switches.values()), "about",
                   box=box.SIMPLE_HEAD, pad_edge=False)
-    for v in target.versions():
+    for v in versions:
         marks = ["x" if name in v["fixes"] else "." for name in switches]
         table.add_row(v["name"], *marks, v["about"])
     console.print(table)

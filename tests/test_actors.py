@@ -26,7 +26,9 @@ GROUPS = [
     {"name": "group1", "device": [{"name": "acc1", "flr": True, "max_pasids": 8}]},
 ]
 TARGETS = {"cxl_reset": "cxl0", "quirk_reset": "hinic0", "reset": "fn0", "sysfs": "fn0",
-           "sva": "cxl0", "driver": "fn1", "vfio": "fn1", "hotplug": "fn0"}
+           "sva": "cxl0", "driver": "fn1", "vfio": "fn1", "hotplug": "fn0", "owner": "acc1"}
+# The owner needs a device alone in its group; the resets it is paired with go there.
+OWNED = {"reset", "sysfs"}
 # Kinds the kernel keeps apart within one group (see IommuConfig._clash): the second
 # of such a pair goes to the other group.
 APART = {frozenset(p) for p in (("vfio", "driver"), ("vfio", "sva"), ("driver", "sva"))}
@@ -38,7 +40,7 @@ def config_for(*kinds: str, version: str = "vf"):
     actors = []
     for i, kind in enumerate(kinds):
         target = TARGETS[kind]
-        if i and frozenset(kinds) in APART:
+        if i and frozenset(kinds) in APART or "owner" in kinds and kind in OWNED:
             target = "acc1"
         actors.append({"kind": kind, "target": target, "iterations": 2})
     raw = {"run": {"max_steps": 5000}, "model": {"version": version},
@@ -118,7 +120,7 @@ def test_actor_operations_are_logged_invoke_then_ok_or_fail():
 
 
 CLEAN_ON_VF = ["default", "cxl-nested", "hinic-quirk", "multi-device-group", "vfio-teardown",
-               "sva-pasid", "all-actors", "deferred-attach"]
+               "sva-pasid", "all-actors", "deferred-attach", "owner-reset"]
 
 
 @pytest.mark.parametrize("name", CLEAN_ON_VF)
@@ -156,3 +158,77 @@ def test_config_clashes_are_explained(tmp_path):
     raw["actor"] = [{"kind": "sva", "target": "fn0"}]
     with pytest.raises(configs.ConfigError, match="sva needs a PASID-capable device"):
         configs.validate(TARGET.config_model, raw, "x.toml")
+    raw["actor"] = [{"kind": "owner", "target": "fn0"}]
+    with pytest.raises(configs.ConfigError, match="actor\\[0\\].target: iommu_attach_device"
+                                                  "\\(\\) takes only a device alone in its "
+                                                  "group; 'group0' has 4 devices"):
+        configs.validate(TARGET.config_model, raw, "x.toml")
+    raw["actor"] = [{"kind": "owner", "target": "acc1"}, {"kind": "driver", "target": "acc1"}]
+    with pytest.raises(configs.ConfigError, match="the owner is the driver bound to 'acc1'"):
+        configs.validate(TARGET.config_model, raw, "x.toml")
+    raw["actor"] = [{"kind": "owner", "target": "acc1", "count": 2}]
+    with pytest.raises(configs.ConfigError, match=r"actor\[0\]\.count: Input should be less than or equal to 1"):
+        configs.validate(TARGET.config_model, raw, "x.toml")
+    assert configs.validate(TARGET.config_model, {**raw, "actor": [
+        {"kind": "owner", "target": "acc1", "detach": "stale"},
+        {"kind": "reset", "target": "acc1"}]}, "x.toml").actor[0].detach == "stale"
+
+
+ZOO = ROOT / "configs" / "zoo"
+
+
+def kept_going(scenario: str, version: str, seeds: range, **overrides):
+    """Each seed's findings, the run going on after the first violation."""
+    config = configs.load(TARGET.config_model, ZOO / scenario,
+                          {"model.version": version, **overrides})
+    for seed in seeds:
+        yield seed, run_seed(TARGET, config, seed, keep_log=False, keep_going=True).findings
+
+
+@pytest.mark.parametrize("version", ["v0", "s3", "s6", "v6"])
+def test_owner_detach_inside_a_reset_warns_then_uses_the_freed_domain(version):
+    """The seed review's finding (N1) through the owner actor: iommu_detach_device()
+    inside the reset WARNs in __iommu_group_set_domain_nofail, the group stays on the
+    domain (I14), the driver frees it and done() re-attaches it (I10), in that order."""
+    for seed, findings in kept_going("n01-owner-detach.toml", version, range(50)):
+        first = {}
+        for f in findings:
+            key = "nofail" if f.get("site") == "__iommu_group_set_domain_nofail" else f["check"]
+            first.setdefault(key, f["step"])
+        if {"nofail", "I14", "I10"} <= set(first):
+            assert first["nofail"] <= first["I14"] < first["I10"], (seed, findings)
+            return
+    raise AssertionError(f"no seed of 50 showed the WARN, I14 and the use-after-free on {version}")
+
+
+@pytest.mark.parametrize("version", ["s7", "vf", "stable-7.0.10"])
+def test_owner_detach_inside_a_reset_is_clean_from_5474(version):
+    found = [(seed, f) for seed, fs in kept_going("n01-owner-detach.toml", version, range(300))
+             for f in fs]
+    assert found == []
+
+
+@pytest.mark.parametrize("version", ["v0", "s6", "vf"])
+def test_owner_attach_refused_inside_a_reset_is_designed_not_flagged(version):
+    """N2: the scenario does refuse attaches with the fence's -EBUSY, and no checker
+    objects (its zoo row, found nowhere, is therefore no empty promise)."""
+    config = configs.load(TARGET.config_model, ZOO / "n02-owner-attach-refused.toml",
+                          {"model.version": version})
+    refused = 0
+    for seed in range(40):
+        result = run_seed(TARGET, config, seed, keep_log=True, keep_going=True)
+        assert not [f for f in result.findings if f["check"] == "I13"], seed
+        refused += sum(1 for e in result.events if e["event"] == "op.fail"
+                       and e["op"] == "attach_device" and e["cause"] == "reset fence")
+    assert refused
+
+
+@pytest.mark.parametrize("version", ["v0", "vf"])
+def test_owner_detaching_the_wrong_domain_frees_an_attached_one(version):
+    """N3's inverse variant: the detach WARNs and is a no-op, so the freed domain stays
+    the group's (I10), on every version."""
+    for seed, findings in kept_going("n01-owner-detach.toml", version, range(20),
+                                     **{"actor": [{"kind": "owner", "target": "vdpa0",
+                                                   "detach": "wrong"}]}):
+        checks = [(f["check"], f.get("site")) for f in findings]
+        assert checks[0] == ("I12", "iommu_detach_device") and ("I10", None) in checks, checks

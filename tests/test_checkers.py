@@ -582,6 +582,46 @@ def test_i13_pcie_flr_returns_its_prepare_error():
     assert run(inv.ErrorsReachCaller(), [*failed, store]) is None
 
 
+def test_i13_attach_device_ebusy_only_while_fenced_or_owned():
+    """N2: an owner's attach refused during a reset, or while another domain is attached,
+    is designed behaviour; an -EBUSY with neither is not."""
+    refused = dict(gdev="a", ret="EBUSY", new="owned1")
+    fenced = state("iommu.attach_device.exit", {"a": {"blocked": True}}, recovery_cnt=1,
+                   cause="reset fence", **refused)
+    v0 = state("iommu.attach_device.exit", {"a": {}}, resetting="blocked",
+               cause="reset fence", **refused)
+    owned = state("iommu.attach_device.exit", {"a": {"blocked": False}}, recovery_cnt=0,
+                  domain="owned0", cause="group already attached to another domain", **refused)
+    for ok in (fenced, v0, owned):
+        assert run(inv.ErrorsReachCaller(), [ok]) is None
+    spurious = state("iommu.attach_device.exit", {"a": {"blocked": False}}, recovery_cnt=0,
+                     cause="reset fence", **refused)
+    v = run(inv.ErrorsReachCaller(), [spurious])
+    assert v["check"] == "I13" and v["gdev"] == "a" and v["domain"] == "owned1"
+    assert "neither resetting nor attached" in v["message"]
+
+
+def test_i14_detach_postcondition():
+    """The domain a detach or an ownership release leaves must no longer be the group's:
+    B7/N1 (V0-S6) leave it there, S7 moves the group to its core domain."""
+    gdevs = {"a": {"blocked": True}}
+    v6 = state("iommu.detach_device.exit", gdevs, recovery_cnt=1, domain="owned1",
+               gdev="a", ret="0", detached="owned1")
+    s7 = {**v6, "domain": "g.default"}
+    assert run(inv.DetachPostcondition(), [s7]) is None
+    v = run(inv.DetachPostcondition(), [v6])
+    assert v["check"] == "I14" and v["domain"] == "owned1" and v["gdev"] == "a"
+    assert v["message"].startswith("iommu_detach_device(owned1) returned with g's domain "
+                                   "still owned1")
+    # A detach that WARNed (no `detached`) is a no-op by design (N3): not judged here.
+    assert run(inv.DetachPostcondition(), [{k: x for k, x in v6.items()
+                                            if k != "detached"}]) is None
+    release = state("iommu.group_release_dma_owner.exit", gdevs, recovery_cnt=1,
+                    domain="blocked", ret="0", detached="blocked")
+    assert "iommu_group_release_dma_owner(blocked)" in run(inv.DetachPostcondition(),
+                                                           [release])["message"]
+
+
 def test_b14_removal_during_reset():
     reset = [ev("iommu.prepare.enter", 1, "r", gdev="a"),
              ev("iommu.prepare.exit", 2, "r", gdev="a", ret="0")]
@@ -597,7 +637,7 @@ def test_oops():
 
 
 def test_every_spec_invariant_has_a_checker_with_the_spec_wording():
-    for i in range(1, 14):
+    for i in range(1, 15):
         cls = inv.CHECKERS[f"I{i}"]
         assert cls.__doc__.startswith(f"I{i} ("), cls
     assert inv.ORDER[0] == "B14" and set(inv.ORDER) - {"shadow"} == set(inv.CHECKERS)

@@ -124,6 +124,7 @@ CASES = {
     "I11": Case("legacy", "FlrDoneAfterFailedPrepare", 40),  # 16/50
     "I12": Case("cxl-nested", "NestingRefused", 5),  # 50/50
     "I13": Case("legacy", "PrepareErrorAsEnotty", 40),  # 16/50
+    "I14": Case("owner-reset", "DetachSkippedInReset", 20),  # 14/50
     "B14": Case("hotplug", "FlrProbeResets", 10),  # 41/50
     "oops": Case("no-default-domain", "NoNullDomainGuard", 5),  # 50/50
     "LOCK": Case("default", "PrepareWithoutMutex", 5),  # 50/50

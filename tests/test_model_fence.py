@@ -92,11 +92,14 @@ async def test_nofail_passes_the_fence_from_5474(version):
 async def test_b1_cxl_reset_through_the_walk(version, outcome):
     k, rt, p = kernel(version, {"name": "cxl0", "cxl": True})
     pdev = p["cxl0"]
-    assert pdev.reset_methods == ["bus", "cxl_bus"]
+    # Up to 7.0 the masked SBR still probes as `bus`, and the walk goes through its
+    # -ENOTTY; 702c1d56 (vf) hides it, and the walk starts at cxl_bus.
+    hidden = version == "vf"
+    assert pdev.reset_methods == ["cxl_bus"] if hidden else ["bus", "cxl_bus"]
     ret = await k.pci_reset_function(pdev)
     assert ret.name == outcome
     methods = [(e["method"], e["ret"]) for e in rt.named("pci.method")]
-    assert methods == [("bus", "ENOTTY"), ("cxl_bus", outcome)]
+    assert methods == [("bus", "ENOTTY")] * (not hidden) + [("cxl_bus", outcome)]
     resets = rt.named("hw.reset.begin")
     if outcome == "EBUSY":
         assert warns(rt) == [("pci_dev_reset_iommu_prepare", "re-entry")] and not resets

@@ -317,3 +317,15 @@ class PrepareWithoutMutex(Kernel):
         # (`async with group.mutex:` is gone)
         ret, path = await self._prepare_locked(group, dev)
         return self.transition("iommu.prepare.exit", group, ret, gdev=dev.name, path=path)
+
+
+class DetachSkippedInReset(Kernel):
+    """I14: a patch that leaves the core-domain switch of a detach or ownership release
+    to done() while the group is fenced, silently: iommu_detach_device() returns with
+    the owner's domain still the group's, and the owner frees it."""
+
+    base = "*"
+
+    async def _iommu_group_set_core_domain(self, group):
+        if not self.fenced(group):
+            await super()._iommu_group_set_core_domain(group)
