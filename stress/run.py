@@ -9,7 +9,7 @@ from stress import strategies
 from stress.log import Sink, dumps
 from stress.runtime import Scheduler, StopRun
 from stress.streams import Faults, Swarm
-from stress.target import Target, finding
+from stress.target import Dispatch, Target, finding
 
 
 @dataclass
@@ -113,12 +113,11 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                              "actor": violation.get("actor", actor)})
             sched.emit("check.fail", **violation)
 
+    readers = Dispatch(([coverage] if coverage is not None else []) + checkers)
+    readers["sched.pick"] = []  # a decision, not an action: nothing to judge
+
     def check(event: dict[str, Any]) -> None:
-        if event["event"] == "sched.pick":  # a decision, not an action: nothing to judge
-            return
-        if coverage is not None:
-            coverage.feed(event)
-        for checker in checkers:
+        for checker in readers[event["event"]]:  # coverage first; its feed says nothing
             violation = checker.feed(event)
             if violation is None:
                 continue

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -11,11 +13,37 @@ from stress.log import payload
 
 class Checker(Protocol):
     """A fold over events. `feed` returns a violation (a dict with at least `check` and
-    `message`) or None; the same code runs online and over a saved log."""
+    `message`) or None; the same code runs online and over a saved log. `events`, if
+    it has them: the names of the events it folds (glob patterns, `iommu.*.exit`); it
+    is fed no other, and must ignore any other it is given (a unit test's)."""
 
     name: str
 
     def feed(self, event: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
+class Dispatch(dict):  # type: ignore[type-arg]
+    """Event name -> the observers that fold it, in their order: most events are read
+    by one or two of them, many by none. Each name is resolved once, on first sight,
+    from the observers' `events` (an observer without them reads every event)."""
+
+    def __init__(self, observers: list[Any]) -> None:
+        super().__init__()
+        self.observers = observers
+
+    def __missing__(self, name: str) -> list[Any]:
+        readers = self[name] = [o for o in self.observers if reads(o, name)]
+        return readers
+
+
+def reads(observer: Any, name: str) -> bool:
+    patterns = getattr(observer, "events", None)
+    return patterns is None or _matches(tuple(patterns), name)
+
+
+@lru_cache(maxsize=4096)
+def _matches(patterns: tuple[str, ...], name: str) -> bool:
+    return any(fnmatchcase(name, p) for p in patterns)
 
 
 def finding(checker: Any, violation: Any) -> dict[str, Any]:
