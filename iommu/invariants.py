@@ -753,7 +753,8 @@ class LockDiscipline:
     callback on one of its devices (hw.rid_attach, hw.pasid_set) comes from the actor
     holding the group's mutex; and the state the next holder finds is the one the last
     holder left, or it was changed with no one holding the lock. Who holds which lock,
-    and the state at each acquire and release, are the engine's lock.* events."""
+    and the state at each acquire and release, are the engine's lock.* events: an
+    event without `state` has the state the lock's last event told."""
 
     name = "LOCK"
     events = ("iommu.device_add", "lock.acquire", "lock.release", STATE, "hw.rid_attach",
@@ -763,6 +764,7 @@ class LockDiscipline:
         self.holder: dict[str, str] = {}  # lock -> actor
         self.mutex: dict[str, str] = {}  # group -> its mutex (the lock whose state it is)
         self.left: dict[str, tuple[dict[str, Any], int]] = {}  # lock -> state, step released
+        self.told: dict[str, Any] = {}  # lock -> the state its last event told
         self.group_of: dict[str, str] = {}  # gdev -> group
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
@@ -770,7 +772,8 @@ class LockDiscipline:
         if name == "iommu.device_add":
             self.group_of[ev["gdev"]] = ev["group"]
         elif name == "lock.acquire":
-            lock, state = ev["lock"], ev.get("state")
+            lock = ev["lock"]
+            state = self.told[lock] = ev.get("state", self.told.get(lock))
             self.holder[lock] = actor
             if isinstance(state, dict) and "group" in state:
                 self.mutex[state["group"]] = lock
@@ -781,9 +784,11 @@ class LockDiscipline:
                             "message": f"{state['group']}'s state changed while no one held "
                                        f"{lock} (released at step {left[1]})"}
         elif name == "lock.release":
-            self.holder.pop(ev["lock"], None)
-            if isinstance(ev.get("state"), dict):
-                self.left[ev["lock"]] = (ev["state"], ev["step"])
+            lock = ev["lock"]
+            state = self.told[lock] = ev.get("state", self.told.get(lock))
+            self.holder.pop(lock, None)
+            if isinstance(state, dict):
+                self.left[lock] = (state, ev["step"])
         elif "gdevs" in ev and "group" in ev:
             return self._unheld(ev, ev["group"], None, f"{ev['group']}'s state ({name})")
         elif name in ("hw.rid_attach", "hw.pasid_set") and ev["gdev"] in self.group_of:

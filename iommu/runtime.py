@@ -28,7 +28,8 @@ class Lock(Protocol):
 class Runtime(Protocol):
     def lock(self, name: str, state: Callable[[], Any] | None = None) -> Lock:
         """A lock; the runtime logs who takes and drops it, and with `state` (what the
-        lock protects) the value of that at each (the checker LOCK reads them)."""
+        lock protects) the value of that at each, or where it is the value the lock's
+        last event told, nothing (the checker LOCK reads them)."""
     async def point(self, what: str) -> None:
         """A scheduling point: another actor may run before the caller goes on."""
     async def sleep(self, seconds: float) -> None:
