@@ -27,6 +27,7 @@ ENVELOPE = ("seed", "step", "vt", "actor", "event")
 # field may take their place.
 RESERVED = (*ENVELOPE, "_sched", "_sink", "_actor", "_line")
 _RESERVED = frozenset(RESERVED)
+_NOTHING: frozenset[str] = frozenset()
 _I64, _U64 = -(1 << 63), 1 << 64  # the integers JSON writers take
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # "<object at 0x7f...>": no two runs agree
 
@@ -45,16 +46,28 @@ def _safe(v: Any) -> bool:
     if t is str:
         return v.isascii()
     if t is dict:
-        for k, x in v.items():
-            if not (type(k) is str and k.isascii() and _safe(x)):
-                return False
-        return True
+        return _safe_object(v, _NOTHING)
     if t is list:
         for x in v:
             if not _safe(x):
                 return False
         return True
     return _plain(v)
+
+
+def _safe_object(d: dict[Any, Any], taken: frozenset[str]) -> bool:
+    """_safe for a dict, with none of the keys `taken`; the common values looked at in
+    line (this runs for every field of every event)."""
+    for k, x in d.items():
+        if type(k) is not str or not k.isascii() or k in taken:
+            return False
+        t = type(x)
+        if t is str:
+            if not x.isascii():
+                return False
+        elif not (t is bool or x is None or t is int and _I64 <= x < _U64 or _safe(x)):
+            return False
+    return True
 
 
 def jsonable(value: Any) -> Any:
@@ -113,10 +126,7 @@ def payload(fields: dict[Any, Any], reserved: Iterable[str] = RESERVED) -> dict[
     so. Fields that already are (the model's values and state snapshots) are returned as
     they are, not copied: an event's fields are not changed after it is emitted."""
     taken = _RESERVED if reserved is RESERVED else frozenset(reserved)
-    for key, value in fields.items():
-        if not (type(key) is str and key.isascii() and key not in taken and _safe(value)):
-            return _object(fields, taken)
-    return fields
+    return fields if _safe_object(fields, taken) else _object(fields, taken)
 
 
 class Sink:

@@ -71,13 +71,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                                        learned_steps(target, config) if needs_steps else 0)
     swarm = Swarm(seed, config.swarm.enabled)
     early: list[dict[str, Any]] = []  # events of the setup, before the checkers exist
-    observers: list[Any] = [early.append]
-
-    def observe(event: dict[str, Any]) -> None:
-        for observer in observers:
-            observer(event)
-
-    sink = Sink(keep_log, observe)
+    sink = Sink(keep_log, early.append)
     sched = Scheduler(seed=seed, max_steps=config.run.max_steps, swarm=swarm, sink=sink,
                       faults=Faults(config.faults, seed, swarm, config.swarm.faults))
     sched.emit("run.start", strategy=strategy, config=target.describe(config),
@@ -132,7 +126,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                 sched.emit("check.fail", **violation)
                 raise StopRun
 
-    observers[:] = [check]
+    sink.observe = check
     try:
         for event in early:
             check(event)

@@ -30,20 +30,19 @@ class Dispatch(dict):  # type: ignore[type-arg]
     def __init__(self, observers: list[Any]) -> None:
         super().__init__()
         self.observers = observers
+        self.patterns = tuple(None if getattr(o, "events", None) is None else tuple(o.events)
+                              for o in observers)
 
     def __missing__(self, name: str) -> list[Any]:
-        readers = self[name] = [o for o in self.observers if reads(o, name)]
+        readers = self[name] = [self.observers[i] for i in _readers(self.patterns, name)]
         return readers
 
 
-def reads(observer: Any, name: str) -> bool:
-    patterns = getattr(observer, "events", None)
-    return patterns is None or _matches(tuple(patterns), name)
-
-
 @lru_cache(maxsize=4096)
-def _matches(patterns: tuple[str, ...], name: str) -> bool:
-    return any(fnmatchcase(name, p) for p in patterns)
+def _readers(patterns: tuple[tuple[str, ...] | None, ...], name: str) -> tuple[int, ...]:
+    """Which observers read `name` (their patterns): the same for every seed of a run."""
+    return tuple(i for i, mine in enumerate(patterns)
+                 if mine is None or any(fnmatchcase(name, p) for p in mine))
 
 
 def finding(checker: Any, violation: Any) -> dict[str, Any]:
