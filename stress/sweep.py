@@ -104,16 +104,6 @@ def _worker(target: Target, config: Any, log: str, check_determinism: bool, task
         out.put((me, None))
 
 
-RANGE = 50  # seeds a worker takes at a time, at most: a few tens of milliseconds of work
-
-
-def ranges(seeds: list[int], workers: int) -> list[list[int]]:
-    """The seeds in the ranges the pool hands out: at least 8 per worker, so that they
-    finish together, and at most RANGE seeds each."""
-    size = max(1, min(RANGE, -(-len(seeds) // (workers * 8))))
-    return [seeds[i:i + size] for i in range(0, len(seeds), size)]
-
-
 def start_method() -> str:
     """fork where it is safe (Linux, and this process runs no other thread whose locks a
     child could inherit held: the CLI's progress bar draws without one): a worker
@@ -136,6 +126,15 @@ def split(seeds: list[int], parts: int) -> list[list[int]]:
         out.append(seeds[start:end])
         start = end
     return [p for p in out if p]
+
+
+RANGE = 50  # seeds a pool worker takes at a time, at most: tens of milliseconds of work
+
+
+def ranges(seeds: list[int], workers: int, most: int) -> list[list[int]]:
+    """Contiguous ranges of `seeds` for `workers` to take as they go: at least 8 for
+    each, so that they finish together, of at most `most` seeds."""
+    return split(seeds, max(workers * 8, -(-len(seeds) // most)))
 
 
 @dataclass
@@ -228,7 +227,7 @@ class Sweep:
         method = start_method()
         ctx = multiprocessing.get_context(method)
         results, stop = ctx.Queue(), ctx.Event()
-        pending = ranges(todo, workers)
+        pending = ranges(todo, workers, RANGE)
         pending.reverse()  # handed out from the end: in seed order
         held: dict[int, list[list[int]]] = {}  # worker -> the ranges it holds
         procs: dict[int, Any] = {}
@@ -270,7 +269,7 @@ class Sweep:
                 try:
                     me, record = results.get(timeout=0.5)
                 except queue.Empty:
-                    busy -= {me for me in busy if not procs[me].is_alive()}
+                    busy -= {w for w in busy if not procs[w].is_alive()}
                     continue
                 if record is not None:
                     seen.add(record["seed"])
@@ -315,6 +314,8 @@ class Sweep:
                 if p.exitcode not in (0, None):  # died: killed, crashed
                     self._lose([s for r in held[me] for s in r if s not in seen],
                                f"worker process {p.pid} exited with code {p.exitcode}")
+            if procs and all(p.exitcode not in (0, None) for p in procs.values()):
+                self._lose([s for r in pending for s in r], "no worker process left to run it")
 
     def _keep_late(self, record: dict[str, Any]) -> None:
         with open(self.out / "results.jsonl", "ab") as results:
@@ -333,8 +334,7 @@ class Sweep:
 
         with dask_client(self.dask) as client:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
-            parts = max(workers * 8, -(-len(todo) // DASK_CHUNK))
-            chunks = split(todo, parts)
+            chunks = ranges(todo, workers, DASK_CHUNK)
             futures = [client.submit(run_chunk, self.target, self.config, chunk, self.log,
                                      self.check_determinism, pure=False)
                        for chunk in chunks]
