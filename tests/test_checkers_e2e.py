@@ -219,6 +219,9 @@ def test_each_checker_is_fed_only_what_it_reads(check, tmp_path):
     scenarios = sorted((SHIPPED / "zoo").glob("b*.toml"))
     scenario = scenarios[list(CASES).index(check) % len(scenarios)]
     runs += [(load(scenario, **{"model.version": v}), range(2)) for v in ("v0", "s3")]
+    # Injected driver failures: what they leave behind is exempt for as long as it lasts.
+    runs += [(load(SHIPPED / "default.toml", **{"faults.attach_dev": 0.2,
+                                                "faults.set_dev_pasid": 0.2}), range(4))]
     fired = set()
     for config, seeds in runs:
         for seed in seeds:
