@@ -1,6 +1,6 @@
 """Checkers for the invariants of docs/kernel.md §8: folds over the event stream.
 
-Each checker sees every event, in order, and returns a violation (a dict naming the
+Each checker sees the events it names (`events`), in order, and returns a violation (a dict naming the
 check, the devices and the expected and actual values) or None. The same objects run
 online, inside a run, and offline over a saved JSONL log.
 """
@@ -8,6 +8,11 @@ online, inside a run, and offline over a saved JSONL log.
 from __future__ import annotations
 
 from typing import Any
+
+# The exit of a locked core function: the events that carry a group's state snapshot
+# (`group`, `gdevs`: iommu/core.py `transition`). Each checker names the events it
+# folds (`events`), so the run feeds it those only (stress/target.py Dispatch).
+STATE = "iommu.*.exit"
 
 
 class WarnPolicy:
@@ -17,6 +22,7 @@ class WarnPolicy:
     guard. Any WARN is a failure unless the config expects it (`checks.expect_warn`)."""
 
     name = "I12"
+    events = ("warn",)
 
     def __init__(self, expected: list[str] | tuple[str, ...] = ()) -> None:
         self.expected = set(expected)
@@ -35,6 +41,7 @@ class Oops:
     """A kernel oops (e.g. the NULL group->domain dereference of B9): the task dies."""
 
     name = "oops"
+    events = ("oops",)
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] != "oops":
@@ -52,6 +59,7 @@ class RecoveryCount:
     Checked on every core transition (each event that carries the group state)."""
 
     name = "I1"
+    events = (STATE,)
 
     def __init__(self) -> None:
         self.windows: dict[str, dict[str, int]] = {}  # group -> gdev -> open prepares
@@ -92,6 +100,7 @@ class Pairing:
     bracketed (LIFO per device). A failed prepare is never followed by done."""
 
     name = "I11"
+    events = ("iommu.prepare.exit", "iommu.done.enter", "actor.done")
 
     def __init__(self) -> None:
         self.open: dict[str, list[tuple[str, int]]] = {}  # actor -> stack of (gdev, step)
@@ -125,6 +134,9 @@ class RemovalDuringReset:
     consequences are bug B14 (the fence leaks, a NULL or freed dev->iommu_group)."""
 
     name = "B14"
+    events = ("iommu.prepare.enter", "iommu.done.enter", "iommu.prepare.exit",
+              "iommu.done.exit", "iommu.gdev_free", "iommu.release_device.exit",
+              "iommu.probe_device.exit")
 
     def __init__(self) -> None:
         self.busy: dict[str, list[int]] = {}  # gdev -> steps of the pairs in progress
@@ -169,6 +181,8 @@ class Shadow:
     ground: not judged)."""
 
     name = "shadow"
+    events = ("iommu.device_add", "hw.rid_attach", "hw.pasid_set", "iommu.prepare.enter",
+              "iommu.done.enter", STATE, "iommu.gdev_free", "fault", "warn")
 
     def __init__(self) -> None:
         self.devices: dict[str, dict[str, Any]] = {}
@@ -301,6 +315,8 @@ class WorldChecker:
     def __init__(self, world: Shadow | None = None) -> None:
         self.w = world or Shadow()
         self.own = world is None
+        if not self.own:  # the shared world is folded by the run: judging is all
+            self.feed = self.judge  # type: ignore[method-assign]
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if self.own and not self.before:
@@ -324,6 +340,7 @@ class DomainLiveness(WorldChecker):
     on the final state; a leftover of an injected driver failure is B15's ground."""
 
     name = "I10"
+    events = ("iommu.domain_free", "uaf", STATE, "run.end")
 
     before = True
 
@@ -378,6 +395,7 @@ class DepthFlag:
     reset_method probe can legitimately nest inside a CXL reset."""
 
     name = "I2"
+    events = (STATE,)
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         for gdev, g in ev.get("gdevs", {}).items():
@@ -407,6 +425,7 @@ class Fence(WorldChecker):
     fence (a group already attached or owned, a busy slot) has another cause."""
 
     name = "I3"
+    events = (STATE, "hw.rid_attach")
 
     before = True
 
@@ -455,6 +474,7 @@ class PhysicallyFenced(WorldChecker):
     B13. Checked at every core transition (when no one holds the group mutex)."""
 
     name = "I4"
+    events = (STATE,)
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         for gdev, g in ev.get("gdevs", {}).items():
@@ -488,6 +508,7 @@ class NoAtsToResetting(WorldChecker):
     block stays live by design (B15)."""
 
     name = "I5"
+    events = ("hw.reset.begin", "hw.ats_inval")
 
     def __init__(self, world: Shadow | None = None) -> None:
         super().__init__(world)
@@ -511,6 +532,7 @@ class Restore(WorldChecker):
     and with max_pasids > 0 every PASID in pasid_array is back on its domain."""
 
     name = "I6"
+    events = ("iommu.done.exit",)
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] != "iommu.done.exit" or ev.get("path") != "restored":
@@ -540,6 +562,7 @@ class Quiescence(WorldChecker):
     run; groups with a removal and devices with an injected fault are left out."""
 
     name = "I7"
+    events = ("run.end",)
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] != "run.end" or ev.get("outcome") != "ok":
@@ -581,6 +604,7 @@ class Isolation(WorldChecker):
     attaches is intended and not checked here). Violated by V0 (B4, B5, B11) and S3 (B5)."""
 
     name = "I8"
+    events = ("hw.rid_attach", "hw.pasid_set", STATE)
 
     before = True
 
@@ -638,6 +662,7 @@ class DriverView(WorldChecker):
     after an injected driver failure is B15's ground."""
 
     name = "I9"
+    events = ("iommu.device_add", "hw.rid_attach", "hw.pasid_set", STATE)
     NOT_SET_DOMAIN = ("iommu.probe_device.exit", "iommu.release_device.exit")
 
     def __init__(self, world: Shadow | None = None) -> None:
@@ -688,6 +713,8 @@ class ErrorsReachCaller:
     owner driver's attach refused during a reset is designed behaviour, N2)."""
 
     name = "I13"
+    events = ("iommu.prepare.enter", "warn", "iommu.prepare.exit", "pci.method",
+              "op.ok", "op.fail")
 
     def __init__(self) -> None:
         self.warned: dict[str, bool] = {}
@@ -755,14 +782,18 @@ class LockDiscipline:
     callback on one of its devices (hw.rid_attach, hw.pasid_set) comes from the actor
     holding the group's mutex; and the state the next holder finds is the one the last
     holder left, or it was changed with no one holding the lock. Who holds which lock,
-    and the state at each acquire and release, are the engine's lock.* events."""
+    and the state at each acquire and release, are the engine's lock.* events: an
+    event without `state` has the state the lock's last event told."""
 
     name = "LOCK"
+    events = ("iommu.device_add", "lock.acquire", "lock.release", STATE, "hw.rid_attach",
+              "hw.pasid_set")
 
     def __init__(self) -> None:
         self.holder: dict[str, str] = {}  # lock -> actor
         self.mutex: dict[str, str] = {}  # group -> its mutex (the lock whose state it is)
         self.left: dict[str, tuple[dict[str, Any], int]] = {}  # lock -> state, step released
+        self.told: dict[str, Any] = {}  # lock -> the state its last event told
         self.group_of: dict[str, str] = {}  # gdev -> group
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
@@ -770,7 +801,8 @@ class LockDiscipline:
         if name == "iommu.device_add":
             self.group_of[ev["gdev"]] = ev["group"]
         elif name == "lock.acquire":
-            lock, state = ev["lock"], ev.get("state")
+            lock = ev["lock"]
+            state = self.told[lock] = ev.get("state", self.told.get(lock))
             self.holder[lock] = actor
             if isinstance(state, dict) and "group" in state:
                 self.mutex[state["group"]] = lock
@@ -781,9 +813,11 @@ class LockDiscipline:
                             "message": f"{state['group']}'s state changed while no one held "
                                        f"{lock} (released at step {left[1]})"}
         elif name == "lock.release":
-            self.holder.pop(ev["lock"], None)
-            if isinstance(ev.get("state"), dict):
-                self.left[ev["lock"]] = (ev["state"], ev["step"])
+            lock = ev["lock"]
+            state = self.told[lock] = ev.get("state", self.told.get(lock))
+            self.holder.pop(lock, None)
+            if isinstance(state, dict):
+                self.left[lock] = (state, ev["step"])
         elif "gdevs" in ev and "group" in ev:
             return self._unheld(ev, ev["group"], None, f"{ev['group']}'s state ({name})")
         elif name in ("hw.rid_attach", "hw.pasid_set") and ev["gdev"] in self.group_of:
@@ -835,6 +869,9 @@ class Coverage:
     invariant of §8 depends on: a sweep in which one stays at zero proved nothing about
     that branch, and its summary says so (`never_reached`)."""
 
+    # What it reads: the topology, reset results, faults, the events that carry a
+    # `cause` (a refusal by the reset fence), and the group state snapshots.
+    events = ("iommu.device_add", "op.ok", "op.fail", "fault", "warn", "pci.*", STATE)
     KEYS = {
         "reset_ok": "a reset operation completed",
         "nested_prepare": "a prepare inside the device's own reset (B1, B2; depth 2)",

@@ -47,7 +47,8 @@ class Runtime(Protocol):
     def lock(self, name: str, state: Callable[[], Any] | None = None,
              protects: tuple[str, ...] | None = None) -> Lock:
         """A lock; the runtime logs who takes and drops it, and with `state` (what the
-        lock protects) the value of that at each (the checker LOCK reads them). Every
+        lock protects) the value of that at each, or where it is the value the lock's
+        last event told, nothing (the checker LOCK reads them). Every
         step that holds, takes or drops it touches `protects` (None: everything)."""
     async def point(self, what: str, touches: tuple[str, ...] | None = None) -> None:
         """A scheduling point: another actor may run before the caller goes on. The

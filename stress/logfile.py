@@ -10,7 +10,7 @@ import orjson
 
 from stress.config import ConfigError
 from stress.log import ENVELOPE, RESERVED, payload
-from stress.target import finding
+from stress.target import Dispatch, finding
 
 
 def read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -62,6 +62,7 @@ def check(checkers: list[Any], events: list[dict[str, Any]]) -> list[dict[str, A
     many more it saw. The engine's own verdicts in the log (`run.fail`: a deadlock, an
     actor's exception, the step bound, a divergence) are findings too, named by kind."""
     found: dict[str, dict[str, Any]] = {}
+    readers = Dispatch(checkers)
     for event in events:
         if event["event"] == "run.fail":
             found.setdefault(str(event.get("kind")), {
@@ -72,7 +73,7 @@ def check(checkers: list[Any], events: list[dict[str, Any]]) -> list[dict[str, A
         if event["event"] in ("check.fail", "sched.pick"):  # as online: not judged
             continue
         clean = {k: v for k, v in event.items() if k != "_line"}
-        for checker in checkers:
+        for checker in readers[event["event"]]:
             violation = checker.feed(clean)
             if violation is None:
                 continue

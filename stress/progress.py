@@ -29,7 +29,8 @@ class Reporter:
             self.bar = Progress(TextColumn("seeds"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[failures]}"),
                                 TextColumn("{task.fields[rate]} seeds/s"),
-                                TimeRemainingColumn(), console=self.console, transient=True)
+                                TimeRemainingColumn(), console=self.console, transient=True,
+                                auto_refresh=False)  # no drawing thread: workers can fork
             self.bar.__enter__()
             self.task = self.bar.add_task("sweep", total=self.total, completed=self.done,
                                           failures="0 failing", rate="-")
@@ -50,6 +51,9 @@ class Reporter:
         failing = f"{self.failures} failing" + (f", {self.lost} lost" if self.lost else "")
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done, failures=failing, rate=rate)
+            if now - self.last >= 0.1 or self.done == self.total:
+                self.last = now
+                self.bar.refresh()
         elif now - self.last >= self.every or self.done == self.total:
             self.last = now
             self.console.print(f"{self.done}/{self.total} seeds, {failing}, {rate} seeds/s")

@@ -9,7 +9,7 @@ from stress import strategies
 from stress.log import Sink, dumps
 from stress.runtime import Scheduler, StopRun
 from stress.streams import Faults, Swarm
-from stress.target import Target, finding
+from stress.target import Dispatch, Target, finding
 from stress.timing import Timing, values
 
 
@@ -79,13 +79,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                                        learned_steps(target, config) if needs_steps else 0)
     swarm = Swarm(seed, config.swarm.enabled)
     early: list[dict[str, Any]] = []  # events of the setup, before the checkers exist
-    observers: list[Any] = [early.append]
-
-    def observe(event: dict[str, Any]) -> None:
-        for observer in observers:
-            observer(event)
-
-    sink = Sink(keep_log, observe)
+    sink = Sink(keep_log, early.append)
     if replay is not None:
         timing = values(replay.get("timing") or {})
     clock = Timing(seed, config.timing.draw, config.timing.pins(), timing, nominal)
@@ -130,12 +124,11 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                              "actor": violation.get("actor", actor)})
             sched.emit("check.fail", **violation)
 
+    readers = Dispatch(([coverage] if coverage is not None else []) + checkers)
+    readers["sched.pick"] = []  # a decision, not an action: nothing to judge
+
     def check(event: dict[str, Any]) -> None:
-        if event["event"] == "sched.pick":  # a decision, not an action: nothing to judge
-            return
-        if coverage is not None:
-            coverage.feed(event)
-        for checker in checkers:
+        for checker in readers[event["event"]]:  # coverage first; its feed says nothing
             violation = checker.feed(event)
             if violation is None:
                 continue
@@ -150,7 +143,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
                 sched.emit("check.fail", **violation)
                 raise StopRun
 
-    observers[:] = [check]
+    sink.observe = check
     try:
         for event in early:
             check(event)

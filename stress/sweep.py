@@ -14,6 +14,8 @@ import multiprocessing
 import os
 import queue
 import statistics
+import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -89,32 +91,26 @@ def _what(failure: dict[str, Any]) -> dict[str, Any]:
     return {k: failure.get(k) for k in keys if failure.get(k) is not None}
 
 
-def _worker(target: Target, config: Any, seeds: range, log: str, check_determinism: bool,
-            out: Any, stop: Any) -> None:
-    """A worker process: its contiguous range, one record per seed on the queue. Ctrl-C
-    is the parent's to handle: it sets `stop`."""
-    for seed in seeds:
-        if stop.is_set():
-            break
-        out.put(guarded(target, config, seed, log, check_determinism))
-    out.put(None)  # not reached if the process dies: the parent sees it gone
+def _worker(target: Target, config: Any, log: str, check_determinism: bool, tasks: Any,
+            out: Any, stop: Any, me: int) -> None:
+    """A pool worker: seed ranges from `tasks` until None, one record per seed on `out`
+    and then `(me, None)`, asking for another. Ctrl-C is the parent's to handle: it sets
+    `stop`, and the range in hand ends after its seed."""
+    while (seeds := tasks.get()) is not None:
+        for seed in seeds:
+            if stop.is_set():
+                break
+            out.put((me, guarded(target, config, seed, log, check_determinism)))
+        out.put((me, None))
 
 
-def _receive(results: Any, procs: list[Any], running: list[int],
-             until: float | None = None) -> Iterator[dict[str, Any]]:
-    """Records from the workers until each has said it is done (`running[0]` counts the
-    others down), none is alive any more, or `until` has passed."""
-    while running[0] and (until is None or time.monotonic() < until):
-        try:
-            record = results.get(timeout=0.5)
-        except queue.Empty:
-            if not any(p.is_alive() for p in procs):
-                return  # a worker died without saying so: keep what arrived
-            continue
-        if record is None:
-            running[0] -= 1
-        else:
-            yield record
+def start_method() -> str:
+    """fork where it is safe (Linux, and this process runs no other thread whose locks a
+    child could inherit held: the CLI's progress bar draws without one): a worker
+    starts in milliseconds, with every module already imported. Else spawn."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 DASK_CHUNK = 250  # seeds per Dask task: about a third of a second of work
@@ -130,6 +126,15 @@ def split(seeds: list[int], parts: int) -> list[list[int]]:
         out.append(seeds[start:end])
         start = end
     return [p for p in out if p]
+
+
+RANGE = 50  # seeds a pool worker takes at a time, at most: tens of milliseconds of work
+
+
+def ranges(seeds: list[int], workers: int, most: int) -> list[list[int]]:
+    """Contiguous ranges of `seeds` for `workers` to take as they go: at least 8 for
+    each, so that they finish together, of at most `most` seeds."""
+    return split(seeds, max(workers * 8, -(-len(seeds) // most)))
 
 
 @dataclass
@@ -216,45 +221,101 @@ class Sweep:
         yield from self._in_processes(todo, workers)
 
     def _in_processes(self, todo: list[int], workers: int) -> Iterator[dict[str, Any]]:
-        ctx = multiprocessing.get_context("spawn")
+        """A warm pool: `workers` processes start once and take seed ranges as they go,
+        each holding the range it runs and the next; the ranges a worker held when it
+        died are lost (exit 3), the others go on to the living."""
+        method = start_method()
+        ctx = multiprocessing.get_context(method)
         results, stop = ctx.Queue(), ctx.Event()
-        chunks = split(todo, workers)
-        procs = [ctx.Process(target=_worker, daemon=True, args=(
-            self.target, self.config, chunk, self.log, self.check_determinism, results, stop))
-            for chunk in chunks]
-        started = []
+        pending = ranges(todo, workers, RANGE)
+        pending.reverse()  # handed out from the end: in seed order
+        held: dict[int, list[list[int]]] = {}  # worker -> the ranges it holds
+        procs: dict[int, Any] = {}
+        tasks: dict[int, Any] = {}
+        if method == "fork":  # a child flushes what it inherits: print it once
+            sys.stdout.flush()
+            sys.stderr.flush()
         with interrupt.ignored():
-            for p, chunk in zip(procs, chunks):
+            for me in range(min(workers, len(pending))):
+                tasks[me] = ctx.Queue()
+                p = ctx.Process(target=_worker, daemon=True, args=(
+                    self.target, self.config, self.log, self.check_determinism, tasks[me],
+                    results, stop, me))
                 try:
                     p.start()
-                    started.append(p)
-                except Exception as e:
-                    self._lose(chunk, f"a worker process could not start: {e!r}")
+                except Exception as e:  # the others run its share, if there are others
+                    if not procs:
+                        self._lose([s for r in pending for s in r],
+                                   f"a worker process could not start: {e!r}")
+                        pending.clear()
+                    break
+                procs[me], held[me] = p, []
         seen: set[int] = set()
-        running = [len(started)]
+
+        def give(me: int) -> None:
+            """The worker's next range, or None: no more work for it."""
+            if pending and not stop.is_set():
+                held[me].append(pending.pop())
+                tasks[me].put(held[me][-1])
+            else:
+                tasks[me].put(None)
+
+        for me in procs:
+            give(me)
+            give(me)
+        busy = set(procs)  # workers that have not been told to stop nor died
         try:
-            for record in _receive(results, started, running):
-                seen.add(record["seed"])
-                yield record
+            while busy:
+                try:
+                    me, record = results.get(timeout=0.5)
+                except queue.Empty:
+                    busy -= {w for w in busy if not procs[w].is_alive()}
+                    continue
+                if record is not None:
+                    seen.add(record["seed"])
+                    yield record
+                    continue
+                if held[me]:
+                    held[me].pop(0)
+                if held[me]:
+                    give(me)
+                else:
+                    busy.discard(me)
+                    tasks[me].put(None)
         finally:
             # Stopping early (enough failures, Ctrl-C): let the workers finish their seed
             # and keep every record they finish until they are gone (a second Ctrl-C
             # stops waiting).
             stop.set()
+            for me in procs:
+                tasks[me].put(None)
+            until = time.monotonic() + 30
             try:
-                for record in _receive(results, started, running, time.monotonic() + 30):
-                    seen.add(record["seed"])
-                    self._keep_late(record)
+                while time.monotonic() < until:
+                    try:
+                        me, record = results.get(timeout=0.1)
+                    except queue.Empty:
+                        if not any(p.is_alive() for p in procs.values()):
+                            break
+                        continue
+                    if record is not None:
+                        seen.add(record["seed"])
+                        self._keep_late(record)
             except KeyboardInterrupt:
                 pass
-            for p in started:
+            for p in procs.values():
                 p.join(timeout=5)
                 if p.is_alive():
                     p.terminate()
-            for p, chunk in zip(procs, chunks):
-                if p in started and p.exitcode not in (0, None):  # died: killed, crashed
-                    self._lose([s for s in chunk if s not in seen],
+            for q in tasks.values():  # ends its feeder thread: the next pool can fork
+                q.close()
+                q.join_thread()
+            for me, p in procs.items():
+                if p.exitcode not in (0, None):  # died: killed, crashed
+                    self._lose([s for r in held[me] for s in r if s not in seen],
                                f"worker process {p.pid} exited with code {p.exitcode}")
+            if procs and all(p.exitcode not in (0, None) for p in procs.values()):
+                self._lose([s for r in pending for s in r], "no worker process left to run it")
 
     def _keep_late(self, record: dict[str, Any]) -> None:
         with open(self.out / "results.jsonl", "ab") as results:
@@ -273,8 +334,7 @@ class Sweep:
 
         with dask_client(self.dask) as client:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
-            parts = max(workers * 8, -(-len(todo) // DASK_CHUNK))
-            chunks = split(todo, parts)
+            chunks = ranges(todo, workers, DASK_CHUNK)
             futures = [client.submit(run_chunk, self.target, self.config, chunk, self.log,
                                      self.check_determinism, pure=False)
                        for chunk in chunks]

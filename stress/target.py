@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -11,11 +13,36 @@ from stress.log import payload
 
 class Checker(Protocol):
     """A fold over events. `feed` returns a violation (a dict with at least `check` and
-    `message`) or None; the same code runs online and over a saved log."""
+    `message`) or None; the same code runs online and over a saved log. `events`, if
+    it has them: the names of the events it folds (glob patterns, `iommu.*.exit`); it
+    is fed no other, and must ignore any other it is given (a unit test's)."""
 
     name: str
 
     def feed(self, event: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
+class Dispatch(dict):  # type: ignore[type-arg]
+    """Event name -> the observers that fold it, in their order: most events are read
+    by one or two of them, many by none. Each name is resolved once, on first sight,
+    from the observers' `events` (an observer without them reads every event)."""
+
+    def __init__(self, observers: list[Any]) -> None:
+        super().__init__()
+        self.observers = observers
+        self.patterns = tuple(None if getattr(o, "events", None) is None else tuple(o.events)
+                              for o in observers)
+
+    def __missing__(self, name: str) -> list[Any]:
+        readers = self[name] = [self.observers[i] for i in _readers(self.patterns, name)]
+        return readers
+
+
+@lru_cache(maxsize=4096)
+def _readers(patterns: tuple[tuple[str, ...] | None, ...], name: str) -> tuple[int, ...]:
+    """Which observers read `name` (their patterns): the same for every seed of a run."""
+    return tuple(i for i, mine in enumerate(patterns)
+                 if mine is None or any(fnmatchcase(name, p) for p in mine))
 
 
 def finding(checker: Any, violation: Any) -> dict[str, Any]:

@@ -525,6 +525,13 @@ def test_lock_discipline():
     v = run(inv.LockDiscipline(), [*held, lock("lock.acquire", "v", 3, calm, 0)])
     assert v["check"] == "LOCK" and v["lock"] == "g.mutex" and v["released_at_step"] == 2
     assert "changed while no one held g.mutex" in v["message"]
+    # As the engine logs them: an event without `state` has the one the lock last told.
+    told = [{k: v for k, v in e.items() if k != "state"} for e in later]
+    assert run(inv.LockDiscipline(), [*held, *told]) is None
+    v = run(inv.LockDiscipline(), [*held, *told, {**lock("lock.acquire", "w", 4, calm, 0),
+                                                  "step": 4}])
+    assert v["check"] == "LOCK" and v["released_at_step"] == 3
+    assert v["expected"] == held[-1]["state"] != v["actual"]
 
 
 def test_i11_pairing():
