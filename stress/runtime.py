@@ -62,7 +62,7 @@ def portable_traceback(exc: BaseException) -> str:
 
 class Actor:
     __slots__ = ("index", "name", "fn", "task", "state", "wake_at", "blocked_on", "what",
-                 "last_event")
+                 "on", "last_event")
 
     def __init__(self, index: int, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         self.index = index
@@ -73,6 +73,7 @@ class Actor:
         self.wake_at = 0
         self.blocked_on: _Waitable | None = None
         self.what = "start"
+        self.on: str | None = None  # the lock or event its pending step is on; None: anything
         self.last_event: str | None = None
 
 
@@ -91,6 +92,7 @@ class _Waitable:
         s = self.sched
         me = s.current
         me.what = what
+        me.on = self.name
         await s.yield_(me)
         while busy():
             await s.block(me, self)
@@ -137,6 +139,7 @@ class Mutex(_Waitable):
         s = self.sched
         me = s.current
         me.what = f"try{self.label}"
+        me.on = self.name
         await s.yield_(me)
         if self.owner is not None:
             return False
@@ -213,6 +216,7 @@ class Scheduler:
     async def point(self, what: str) -> None:
         me = self.current
         me.what = what
+        me.on = None
         await self.yield_(me)
 
     async def sleep(self, seconds: float) -> None:
@@ -220,6 +224,7 @@ class Scheduler:
         me.state = SLEEPING
         me.wake_at = self.vt_ns + round(seconds * 1e9)
         me.what = f"wake after {seconds}s"
+        me.on = None
         await self.yield_(me)
 
     @property
