@@ -37,7 +37,7 @@ class Result:
 
 
 MAX_FINDINGS = 32
-_LEARNED: dict[str, dict[str, Any]] = {}
+_LEARNED: dict[tuple[Any, str], dict[str, Any]] = {}
 CALIBRATION_SEEDS = 8
 
 
@@ -49,7 +49,7 @@ def learned(target: Target, config: Any) -> dict[str, Any]:
     - `interesting`: SURW's interesting steps, the labels (`what`) that two actors ran;
     - `events`: SURW's estimate of each actor's interesting steps, the mean over the
       runs it was in (at least 1)."""
-    key = config.model_dump_json()
+    key = (target, config.model_dump_json())
     if key not in _LEARNED:
         runs = [run_seed(target, config, seed, keep_log=True, strategy={"name": "random"})
                 for seed in range(CALIBRATION_SEEDS)]
