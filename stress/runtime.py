@@ -213,10 +213,12 @@ class Scheduler:
 
     # ----- the runtime interface the model uses -----
 
-    async def point(self, what: str) -> None:
+    async def point(self, what: str, on: str | None = None) -> None:
+        """A scheduling point before a step; `on` names what the step touches, if the
+        model knows (POS then lets it commute with steps on other things)."""
         me = self.current
         me.what = what
-        me.on = None
+        me.on = on
         await self.yield_(me)
 
     async def sleep(self, seconds: float) -> None:
