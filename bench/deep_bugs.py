@@ -6,11 +6,11 @@ They are benchmarks, not kernel history: none of them was ever proposed.
 
 from __future__ import annotations
 
-from iommu.core import IOMMU_NO_PASID, RESERVED, AttachHandle, IommuGroup
+from iommu.core import AttachHandle, IommuGroup
 from iommu.device import Device
 from iommu.domain import Domain
 from iommu.pci import Kernel
-from iommu.ret import Ret, err
+from iommu.ret import Ret
 
 
 class DroppedAroundCallback(Kernel):
@@ -64,24 +64,15 @@ class FastPath(Kernel):
 
     async def iommu_attach_group_handle(self, domain: Domain, group: IommuGroup,
                                         handle: AttachHandle | None) -> Ret:
-        if handle is None:
-            return await super().iommu_attach_group_handle(domain, group, handle)
-        fast = not self.fenced(group)  # the planted line: the peek decides
-        async with group.mutex:  # the rest is mainline's body
-            group.fast_path = fast
-            if IOMMU_NO_PASID in group.pasid_array:
-                ret = err("EBUSY", "pasid_array[0] occupied")
-            else:
-                group.pasid_array[IOMMU_NO_PASID] = RESERVED
-                ret = await self._iommu_attach_group(domain, group)
-                if ret:
-                    del group.pasid_array[IOMMU_NO_PASID]
-                else:
-                    handle.domain = domain
-                    group.pasid_array[IOMMU_NO_PASID] = handle
+        group.peeked = not self.fenced(group)  # the planted line: the peek decides
+        return await super().iommu_attach_group_handle(domain, group, handle)
+
+    async def _iommu_attach_group(self, domain: Domain, group: IommuGroup) -> Ret:
+        group.fast_path, group.peeked = getattr(group, "peeked", False), False
+        try:
+            return await super()._iommu_attach_group(domain, group)
+        finally:
             group.fast_path = False
-            return self.transition("iommu.attach_group_handle.exit", group, ret,
-                                   new=domain.name)
 
 
 class StaleSnapshot(Kernel):

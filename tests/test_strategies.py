@@ -87,9 +87,11 @@ def test_swarm_and_strategy_artifact_replays_exactly(tmp_path, strategy):
 def test_portfolio_rotates_strategies_per_seed():
     config = load()
     specs = [run_seed(TARGET, config, s, keep_log=False).strategy for s in range(8)]
-    assert [s["name"] for s in specs] == ["random", "pct", "pct", "pct"] * 2
-    assert [s.get("depth") for s in specs[:4]] == [None, 1, 2, 3]
-    assert len({s.get("steps") for s in specs if s["name"] == "pct"}) == 1  # learned once
+    assert [s["name"] for s in specs] == ["pos", "surw", "surw", "surw"] * 2
+    surw = [s for s in specs if s["name"] == "surw"]
+    assert all(s == surw[0] for s in surw)  # learned once, from the calibration runs
+    assert surw[0]["interesting"] and set(surw[0]["events"]) == set(run_seed(
+        TARGET, config, 0, keep_log=False).actors)
     assert len(PORTFOLIO) == 4
 
 
@@ -309,3 +311,27 @@ def test_pos_keeps_the_priorities_of_steps_that_commute():
     actors[1].on = None  # a plain point races with everything
     pos.pick(2, [0, 1, 2])
     assert pos.priority[1] is None
+
+
+def test_the_scheduler_tells_what_each_pending_step_is_on():
+    from stress.runtime import Scheduler
+    sched = Scheduler(seed=0, max_steps=100)
+    lock = sched.lock("m")
+    seen = []
+
+    async def a():
+        await sched.point("read balance", "balance")
+        await sched.point("log")
+        async with lock:
+            pass
+
+    sched.add_actor("a", a)
+
+    class Spy:
+        def pick(self, step, enabled):
+            seen.append((sched.actors[0].what, sched.actors[0].on))
+            return enabled[0]
+
+    assert sched.run(Spy()) == "ok"
+    assert seen == [("start", None), ("read balance", "balance"), ("log", None),
+                    ("lock m", "m")]
