@@ -95,7 +95,7 @@ GROUPS: dict[str, list[Case]] = {
         Case("iommu-stress replay runs/check-patch-v6/default/patch/failures/0.json", 0,
              says="WARN in __iommu_group_set_domain_nofail"),
         Case("iommu-stress replay runs/check-patch-v6/sva-pasid/patch/failures/0.json", 0,
-             says="ATS invalidation (pasid 3) sent to acc0 while it is in reset"),
+             says="ATS invalidation (pasid 2) sent to acc0 while it is in reset"),
     ],
     "v6_nested-break": [
         Case(run("configs/multi-device-group.toml --version s2", 20, "s2-siblings"), 1,
