@@ -2,7 +2,8 @@
 
 The same actors (A actors x K steps, no model) run once on plain
 `trio.lowlevel.checkpoint()` and once on the controlled scheduler, which makes a seeded
-decision and a direct hand-off at every point. `events` adds the structlog event each
+decision and a direct hand-off at every point (under random, then POS and SURW, whose
+decisions read each actor's pending step). `events` adds the structlog event each
 step emits in a real run (kept in memory, as with --log fail).
 
     python bench/engine.py [--actors 6] [--steps 50] [--runs 200]
@@ -18,7 +19,7 @@ import trio
 from stress.config import StressConfig
 from stress.run import run_seed
 from stress.runtime import Scheduler
-from stress.strategies import RandomWalk
+from stress.strategies import make
 from stress.target import Setup
 
 
@@ -35,14 +36,14 @@ def plain(actors: int, steps: int) -> None:
     trio.run(main)
 
 
-def controlled(actors: int, steps: int, seed: int) -> None:
+def controlled(actors: int, steps: int, seed: int, spec: dict | None = None) -> None:
     sched = Scheduler(seed=seed, max_steps=10**9)
     for i in range(actors):
         async def actor() -> None:
             for _ in range(steps):
                 await sched.point("step")
         sched.add_actor(f"a{i}", actor)
-    sched.run(RandomWalk(seed, actors))
+    sched.run(make(spec or {"name": "random"}, seed, sched.actors))
 
 
 class Bare:
@@ -83,11 +84,17 @@ def main() -> None:
     target = Bare(a.actors, a.steps)
     base = rate(lambda s: plain(a.actors, a.steps), a.runs, total)
     ctl = rate(lambda s: controlled(a.actors, a.steps, s), a.runs, total)
+    surw = {"name": "surw", "interesting": ["start", "step"],
+            "events": {f"a{i}": a.steps + 1 for i in range(a.actors)}}
+    others = {name: rate(lambda s: controlled(a.actors, a.steps, s, spec), a.runs, total)
+              for name, spec in (("pos", {"name": "pos"}), ("surw", surw))}
     logged = rate(lambda s: run_seed(target, config, s, keep_log=True,
                                      strategy={"name": "random"}), a.runs, total)
     print(f"{a.actors} actors x {a.steps} steps, {a.runs} runs")
     print(f"plain trio checkpoint     {base:>10,.0f} steps/s")
     print(f"controlled, no events     {ctl:>10,.0f} decisions/s  ({base / ctl:.2f}x the cost)")
+    for name, r in others.items():
+        print(f"  the same under {name:<9} {r:>10,.0f} decisions/s  ({base / r:.2f}x the cost)")
     print(f"controlled, with events   {logged:>10,.0f} decisions/s  ({base / logged:.2f}x the cost)")
 
 

@@ -52,7 +52,7 @@ def _parser(target: Target) -> argparse.ArgumentParser:
                      help=f"model version (see `versions`; `{target.prog} --version` is the "
                           "tool's own)")
     _plugin_arg(run, "the patch to run: the model version defaults to the one it patches")
-    run.add_argument("--strategy", choices=("portfolio", "random", "pct"),
+    run.add_argument("--strategy", choices=("portfolio", "random", "pct", "pos", "surw"),
                      help="scheduling strategy (default: run.strategy)")
     run.add_argument("--pct-depth", type=int, help="bug depth for pct (default: run.pct_depth)")
     run.add_argument("--check-determinism", action="store_true",

@@ -40,20 +40,39 @@ class Result:
 
 
 MAX_FINDINGS = 32
-_LEARNED: dict[str, int] = {}
+_LEARNED: dict[tuple[Any, str], dict[str, Any]] = {}
 CALIBRATION_SEEDS = 8
 
 
-def learned_steps(target: Target, config: Any) -> int:
-    """The step bound PCT needs, learned from earlier runs as Coyote and Shuttle do, but
-    from fixed calibration runs of the config (seeds 0..7 under `random`), so that a seed
-    and a config still determine the run, whichever seeds ran before it."""
-    key = config.model_dump_json()
+def learned(target: Target, config: Any) -> dict[str, Any]:
+    """What the strategies learn from earlier runs, as Coyote and Shuttle do, but from
+    fixed calibration runs of the config (seeds 0..7 under `random`), so that a seed and
+    a config still determine the run, whichever seeds ran before it:
+    - `steps`: PCT's step bound, the longest run;
+    - `interesting`: SURW's interesting steps, the labels (`what`) that two actors ran;
+    - `events`: SURW's estimate of each actor's interesting steps, the mean over the
+      runs it was in (at least 1)."""
+    key = (target, config.model_dump_json())
     if key not in _LEARNED:
-        calibration = [run_seed(target, config, seed, keep_log=False,
-                                strategy={"name": "random"})
-                       for seed in range(CALIBRATION_SEEDS)]
-        _LEARNED[key] = max(r.steps for r in calibration)
+        runs = [run_seed(target, config, seed, keep_log=True, strategy={"name": "random"})
+                for seed in range(CALIBRATION_SEEDS)]
+        picks = [[(e["actor"], e["what"]) for e in r.events if e["event"] == "sched.pick"]
+                 for r in runs]
+        who: dict[str, set[str]] = {}
+        for actor, what in (p for run in picks for p in run):
+            who.setdefault(what, set()).add(actor)
+        interesting = sorted(what for what, actors in who.items() if len(actors) > 1)
+        shared = set(interesting)
+        counts: dict[str, list[int]] = {}
+        for run, result in zip(picks, runs):
+            mine = {name: 0 for name in result.actors}
+            for actor, what in run:
+                mine[actor] += what in shared
+            for name, n in mine.items():
+                counts.setdefault(name, []).append(n)
+        _LEARNED[key] = {"steps": max(r.steps for r in runs), "interesting": interesting,
+                         "events": {name: max(1, round(sum(ns) / len(ns)))
+                                    for name, ns in counts.items()}}
     return _LEARNED[key]
 
 
@@ -74,9 +93,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
     if replay is not None:
         strategy = replay["strategy"]
     elif strategy is None:
-        needs_steps = config.run.strategy != "random"
-        strategy = strategies.spec_for(config.run, seed,
-                                       learned_steps(target, config) if needs_steps else 0)
+        strategy = strategies.spec_for(config.run, seed, lambda: learned(target, config))
     swarm = Swarm(seed, config.swarm.enabled)
     early: list[dict[str, Any]] = []  # events of the setup, before the checkers exist
     sink = Sink(keep_log, early.append)
@@ -97,7 +114,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             sched.add_actor(name, fn)
             sched.actors[-1].pending = setup.start
     names = [a.name for a in sched.actors]
-    own = strategies.make(strategy, seed, len(names))
+    own = strategies.make(strategy, seed, sched.actors)
     if schedule is not None:
         sched.footprints = []
         schedule = schedule(len(names))

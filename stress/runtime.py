@@ -72,7 +72,7 @@ def portable_traceback(exc: BaseException) -> str:
 
 class Actor:
     __slots__ = ("index", "name", "fn", "task", "state", "wake_at", "blocked_on", "what",
-                 "last_event", "pending", "held")
+                 "last_event", "pending", "held", "on")
 
     def __init__(self, index: int, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         self.index = index
@@ -83,6 +83,7 @@ class Actor:
         self.wake_at = 0
         self.blocked_on: _Waitable | None = None
         self.what = "start"
+        self.on: str | None = None  # the lock or event its pending step is on; None: anything
         self.last_event: str | None = None
         # What the actor's next step touches, as its scheduling point declared it (None:
         # unknown, e.g. the actor's own code before its first point); the locks it holds.
@@ -107,6 +108,7 @@ class _Waitable:
         me = s.current
         me.what = what
         me.pending = touches
+        me.on = self.name
         await s.yield_(me)
         while busy():
             await s.block(me, self)
@@ -249,10 +251,15 @@ class Scheduler:
 
     # ----- the runtime interface the model uses -----
 
-    async def point(self, what: str, touches: tuple[str, ...] | None = None) -> None:
+    async def point(self, what: str, touches: tuple[str, ...] | None = None,
+                    on: str | None = None) -> None:
+        """A scheduling point before a step. `touches`: the step's footprint, for
+        `explore` (None: everything); `on`: what the step is on, if the model names it,
+        for POS's sampling (None: it races with every step)."""
         me = self.current
         me.what = what
         me.pending = touches
+        me.on = on
         await self.yield_(me)
 
     def touch(self, *resources: str) -> None:
@@ -284,6 +291,7 @@ class Scheduler:
         me.state = SLEEPING
         me.wake_at = self.vt_ns + round(seconds * 1e9)
         me.what = f"wake after {seconds}s"
+        me.on = None
         await self.yield_(me)
 
     def duration(self, name: str, span: Span, pin: float | None = None) -> float:

@@ -72,7 +72,7 @@ def test_pct_after_a_change_point_runs_the_enabled_actor_of_highest_priority():
 
 def test_make_names_an_unknown_strategy():
     with pytest.raises(ValueError, match=r"^unknown strategy 'dfs'$"):
-        make({"name": "dfs"}, 0, 2)
+        make({"name": "dfs"}, 0, [])
 
 
 # -- Guided and preemptions (used by shrink) ---------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from actors.target import TARGET
 from stress import inspect
 from stress import run as run_mod
-from stress.run import learned_steps, run_seed
+from stress.run import learned, run_seed
 from stress.streams import Swarm
 from stress.sweep import Sweep
 from tests.helpers import ROOT, cli, load
@@ -30,7 +30,7 @@ def test_learned_step_bound_is_the_longest_calibration_run(monkeypatch):
     calibration = [run_seed(TARGET, config, seed, keep_log=False,
                             strategy={"name": "random"}).steps for seed in range(8)]
     assert min(calibration) < max(calibration)  # else min and max could not be told apart
-    assert learned_steps(TARGET, config) == max(calibration)
+    assert learned(TARGET, config)["steps"] == max(calibration)
     # ... and it is the bound a pct seed runs under, and records.
     for seed in (0, 5):
         result = run_seed(TARGET, config, seed, keep_log=False)

@@ -1,16 +1,19 @@
-"""Strategies (random, PCT, portfolio), swarm, streams and --check-determinism."""
+"""Strategies (random, PCT, POS, SURW, portfolio), swarm, streams and --check-determinism."""
 
 from __future__ import annotations
 
 import json
+import math
+from fractions import Fraction
 
 import pytest
 
 from actors.target import TARGET
 from stress.config import StressConfig
-from stress.run import run_seed
-from stress.strategies import PCT, PORTFOLIO, RandomWalk
+from stress.run import learned, run_seed
+from stress.strategies import PCT, POS, PORTFOLIO, RandomWalk
 from stress.sweep import Sweep
+from tests.exact import build, exact, pos_exact
 from tests.helpers import DEFAULT, cli, load
 from tests.toy import Toy, run_toy
 
@@ -60,16 +63,22 @@ def test_swarm_varies_the_mix_and_is_recorded(tmp_path):
     assert first == second
 
 
-def test_swarm_and_pct_artifact_replays_exactly(tmp_path):
+@pytest.mark.parametrize("strategy", ["pct", "pos", "surw"])
+def test_swarm_and_strategy_artifact_replays_exactly(tmp_path, strategy):
     path = tmp_path / "swarm.toml"
     path.write_text(SWARMED)
     out = tmp_path / "run"
-    proc = cli("run", str(path), "--version", "v0", "--seeds", "8", "--strategy", "pct",
+    proc = cli("run", str(path), "--version", "v0", "--seeds", "8", "--strategy", strategy,
                "--out", str(out))
     assert proc.returncode == 1
     failure = json.loads((out / "summary.json").read_text())["failures"][0]
     artifact = json.loads((out / "failures" / f"{failure['seed']}.json").read_text())
-    assert artifact["strategy"]["name"] == "pct" and artifact["strategy"]["steps"] > 0
+    spec = artifact["strategy"]
+    assert spec["name"] == strategy
+    if strategy == "pct":
+        assert spec["steps"] > 0
+    if strategy == "surw":  # what it learned is in the spec: the seed replays by itself
+        assert spec["interesting"] and set(spec["events"]) >= set(artifact["actors"])
     assert artifact["swarm"]
     proc = cli("replay", failure["artifact"])
     assert proc.returncode == 0, proc.stdout
@@ -78,9 +87,11 @@ def test_swarm_and_pct_artifact_replays_exactly(tmp_path):
 def test_portfolio_rotates_strategies_per_seed():
     config = load()
     specs = [run_seed(TARGET, config, s, keep_log=False).strategy for s in range(8)]
-    assert [s["name"] for s in specs] == ["random", "pct", "pct", "pct"] * 2
-    assert [s.get("depth") for s in specs[:4]] == [None, 1, 2, 3]
-    assert len({s.get("steps") for s in specs if s["name"] == "pct"}) == 1  # learned once
+    assert [s["name"] for s in specs] == ["pos", "surw", "surw", "surw"] * 2
+    surw = [s for s in specs if s["name"] == "surw"]
+    assert all(s == surw[0] for s in surw)  # learned once, from the calibration runs
+    assert surw[0]["interesting"] and set(surw[0]["events"]) == set(run_seed(
+        TARGET, config, 0, keep_log=False).actors)
     assert len(PORTFOLIO) == 4
 
 
@@ -190,3 +201,137 @@ def test_random_walk_does_not_draw_for_forced_steps():
     r1, r2 = RandomWalk(3, 2), RandomWalk(3, 2)
     r1.pick(1, [0])
     assert r1.pick(2, [0, 1]) == r2.pick(2, [0, 1])
+
+
+# -- Planted bugs whose probability under each strategy is computed exactly ----------------
+#
+# Two actors; `a` runs one step, `b` five, each after its start. The bugs: a's step lands
+# after b's fourth step and before its fifth (`late`), or after all of b's (`last`),
+# where a random walk rarely waits that long. WINDOW's steps are plain points on one variable (every step races
+# with every other); in LOCKS each actor's steps take a lock of its own (only the
+# starts race), where POS keeps the priorities of steps that commute.
+
+WINDOW = [[("x", None)], [("x", None)] * 5]
+LOCKS = [[("a", "la")], [("b", "lb")] * 5]
+PROGRAMS = {"window": WINDOW, "locks": LOCKS}
+
+
+def _late(done, i):
+    return i == 0 and done[0] == 1 and done[1] == 5
+
+
+def _last(done, i):
+    return i == 0 and done[0] == 1 and done[1] == 6
+
+
+BUGS = {"late": _late, "last": _last}
+
+
+def _config():
+    return StressConfig.model_validate({"run": {"strategy": "random"}})
+
+
+def _spec(name, target):
+    learned_ = learned(target, _config())
+    return {"random": {"name": "random"}, "pos": {"name": "pos"},
+            "surw": {"name": "surw", "events": learned_["events"],
+                     "interesting": learned_["interesting"]},
+            "pct1": {"name": "pct", "depth": 1, "steps": learned_["steps"]},
+            "pct2": {"name": "pct", "depth": 2, "steps": learned_["steps"]},
+            "pct3": {"name": "pct", "depth": 3, "steps": learned_["steps"]}}[name]
+
+
+def test_the_exact_probabilities_are_those_counted_by_hand():
+    target = Toy(build(WINDOW, _late))
+    # A random walk: a's step is the 7th of 8, after a's start and b's first five, with
+    # two actors enabled at each of the 7 steps: 6 places for a's start, (1/2)^7 each.
+    assert exact(_spec("random", target), WINDOW, _late) == Fraction(6, 2 ** 7)
+    # SURW with exact estimates and every step interesting: all C(8, 2) = 28 interleavings
+    # equally likely, 6 of them buggy.
+    assert learned(target, _config())["events"] == {"a": 2, "b": 6}
+    assert exact(_spec("surw", target), WINDOW, _late) == Fraction(6, 28)
+    # Every step racing, POS redraws both priorities at every step: a random walk.
+    assert pos_exact(WINDOW, _late) == Fraction(6, 2 ** 7)
+    # PCT depth 1 runs one actor to its end, then the other: never inside the window.
+    assert exact(_spec("pct1", target), WINDOW, _late) == 0
+    # Only the starts race in LOCKS: SURW walks the rest at random; POS differs from both.
+    locks = Toy(build(LOCKS, _late))
+    assert learned(locks, _config())["interesting"] == ["start"]
+    assert pos_exact(LOCKS, _late) not in (Fraction(6, 2 ** 7), 0)
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+@pytest.mark.parametrize("program, name", [
+    *(("window", name) for name in ("random", "pos", "surw", "pct1", "pct2", "pct3")),
+    ("locks", "pos"), ("locks", "surw")])  # locks change nothing for random and PCT
+def test_each_strategy_hits_a_planted_bug_at_its_computed_rate(program, bug, name):
+    target = Toy(build(PROGRAMS[program], BUGS[bug]))
+    spec = _spec(name, target)
+    p = pos_exact(PROGRAMS[program], BUGS[bug]) if name == "pos" else exact(
+        spec, PROGRAMS[program], BUGS[bug])
+    runs = 200
+    hits = sum(run_toy(target.build, seed, strategy=spec).failed for seed in range(runs))
+    # The seeds are fixed, so this cannot flake; 4 standard deviations of a binomial.
+    assert abs(hits - runs * p) <= 4 * math.sqrt(runs * p * (1 - p)) + 1, (hits, float(p))
+    if p == 0:
+        assert hits == 0
+
+
+@pytest.mark.parametrize("name", ["random", "pos", "surw", "pct2"])
+def test_each_strategy_replays_and_regenerates_its_choices(name):
+    target = Toy(build(WINDOW, _late))
+    spec = _spec(name, target)
+    seed = next(s for s in range(200) if run_toy(target.build, s, strategy=spec).failed)
+    first = run_toy(target.build, seed, strategy=spec)
+    art = {"strategy": spec, "decisions": first.decisions}
+    again = run_seed(target, _config(), seed, keep_log=False, replay=art)
+    assert (again.outcome, again.decisions) == ("fail", first.decisions)
+    # An edited decision is caught by the seed's own strategy, at the edited step.
+    step = next(n for n, (_, enabled) in enumerate(first.decisions) if len(enabled) > 1)
+    chosen, enabled = first.decisions[step]
+    edited = list(first.decisions)
+    edited[step] = (next(i for i in enabled if i != chosen), enabled)
+    diverged = run_seed(target, _config(), seed, keep_log=False,
+                        replay={"strategy": spec, "decisions": edited})
+    assert diverged.outcome == "diverged" and diverged.failure["step"] == step + 1
+
+
+def test_pos_keeps_the_priorities_of_steps_that_commute():
+    class A:
+        def __init__(self, name, on):
+            self.name, self.on, self.what = name, on, f"lock {on}"
+
+    actors = [A("a", "x"), A("b", "y"), A("c", "x")]
+    pos = POS(1, actors)
+    first = pos.pick(1, [0, 1, 2])
+    kept = {i: pos.priority[i] for i in range(3)}
+    assert kept[first] is None  # the step that ran: its actor's next step draws afresh
+    for i in range(3):  # a step on the same lock races with it, one on another does not
+        assert (kept[i] is None) == (i == first or actors[i].on == actors[first].on)
+    actors[1].on = None  # a plain point races with everything
+    pos.pick(2, [0, 1, 2])
+    assert pos.priority[1] is None
+
+
+def test_the_scheduler_tells_what_each_pending_step_is_on():
+    from stress.runtime import Scheduler
+    sched = Scheduler(seed=0, max_steps=100)
+    lock = sched.lock("m")
+    seen = []
+
+    async def a():
+        await sched.point("read balance", on="balance")
+        await sched.point("log")
+        async with lock:
+            pass
+
+    sched.add_actor("a", a)
+
+    class Spy:
+        def pick(self, step, enabled):
+            seen.append((sched.actors[0].what, sched.actors[0].on))
+            return enabled[0]
+
+    assert sched.run(Spy()) == "ok"
+    assert seen == [("start", None), ("read balance", "balance"), ("log", None),
+                    ("lock m", "m")]
