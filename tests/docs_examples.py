@@ -37,7 +37,7 @@ from pathlib import Path
 from tests.helpers import ROOT, cli
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SHARED = ("configs", "examples", "tests", "docs")  # what the scratch folder sees
+SHARED = ("configs", "examples", "tests", "docs", "bench")  # what the scratch folder sees
 FENCE = re.compile(r"^```(\S*)")
 FILE = re.compile(r"^# ([\w.-]+\.(?:py|toml))\b")
 ELLIPSIS = "..."
