@@ -23,6 +23,9 @@ GROUP_STATE = {
 _DEV = {"gdev": "str: the device"}
 _NEW = {"new": "str: the domain asked for"}
 _PASID = {"pasid": "int: the PASID"}
+# I14 (docs/kernel.md §8): the domain a detach or a release of DMA ownership detached the
+# group from (some calls leave it out when that was only the default domain).
+_DETACHED = {"detached": "str | null: the domain the call detached the group from"}
 
 # Locked core functions: (what the call is, its own fields).
 _EXITS = {
@@ -35,17 +38,17 @@ _EXITS = {
         "(unblocked), `counted` (still nested), `no-blocking`, `no-gdev`, `underflow`, "
         "`not-blocked`, `not-resetting`, `no-ats`"}),
     "deferred_attach": ("iommu_deferred_attach(): a deferred attach on first DMA use.", _DEV),
-    "attach_device": ("iommu_attach_device().", _NEW),
+    "attach_device": ("iommu_attach_device().", {**_DEV, **_NEW}),
     "attach_group": ("iommu_attach_group().", _NEW),
     "attach_group_handle": ("iommu_attach_group_handle() (iommufd, VFIO).", _NEW),
     "replace_group_handle": ("iommu_replace_group_handle().", _NEW),
-    "detach_device": ("iommu_detach_device().", _DEV),
-    "detach_group": ("iommu_detach_group().", {}),
-    "detach_group_handle": ("iommu_detach_group_handle().", {}),
+    "detach_device": ("iommu_detach_device().", {**_DEV, **_DETACHED}),
+    "detach_group": ("iommu_detach_group().", _DETACHED),
+    "detach_group_handle": ("iommu_detach_group_handle().", _DETACHED),
     "group_claim_dma_owner": ("iommu_group_claim_dma_owner().", {}),
     "device_claim_dma_owner": ("iommu_device_claim_dma_owner() (VFIO's open).", _DEV),
-    "group_release_dma_owner": ("iommu_group_release_dma_owner().", {}),
-    "device_release_dma_owner": ("iommu_device_release_dma_owner().", _DEV),
+    "group_release_dma_owner": ("iommu_group_release_dma_owner().", _DETACHED),
+    "device_release_dma_owner": ("iommu_device_release_dma_owner().", {**_DEV, **_DETACHED}),
     "use_default_domain": ("iommu_device_use_default_domain() (a driver binds).", _DEV),
     "unuse_default_domain": ("iommu_device_unuse_default_domain() (a driver unbinds).", _DEV),
     "attach_device_pasid": ("iommu_attach_device_pasid() (an SVA bind).",
