@@ -55,10 +55,11 @@ SINGULAR_S = {"bus", "class", "process", "alias", "status", "pass"}
 
 def slips(line: str) -> list[str]:
     """What reads badly in a line the CLI prints: "1 seeds", a double or trailing space
-    (but in an indented line or a table row, aligned and padded on purpose)."""
+    (but in an indented line or a table row, aligned and padded on purpose). A rate
+    ("1 seeds/s", a slow seed under load) is not a count."""
     if line.startswith(" "):
         return []
-    found = [f"1 {word}" for word in re.findall(r"(?<![\w./,-])1 ([a-z]+s)\b", line)
+    found = [f"1 {word}" for word in re.findall(r"(?<![\w./,-])1 ([a-z]+s)\b(?!/)", line)
              if word not in SINGULAR_S]
     return (found + (["double space"] if "  " in line else [])
             + (["trailing space"] if line != line.rstrip() else []))
