@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from stress import compare, html, logfile
+from stress import compare, html, logfile, strategies
 from stress.sweep import load_plan
 from stress.log import write_atomic
 from stress.target import Target, model_label
@@ -110,7 +110,5 @@ def _histogram(values: list[float], unit: str, bins: int = 20) -> str:
 
 
 def _strategies(records: list[dict[str, Any]]) -> str:
-    mix = Counter(" ".join(f"{k}={v}" if k != "name" else str(v)
-                           for k, v in r["strategy"].items() if k != "steps")
-                  for r in records)
+    mix = Counter(strategies.label(r["strategy"]) for r in records)
     return _table(["strategy", "seeds"], [[escape(k), str(n)] for k, n in sorted(mix.items())])

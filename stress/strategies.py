@@ -175,6 +175,16 @@ def make(spec: dict[str, Any], seed: int, actors: list[Any]) -> Any:
     raise ValueError(f"unknown strategy {name!r}")
 
 
+# What a spec holds that calibration taught, rather than what was chosen.
+LEARNED = ("steps", "events", "interesting")
+
+
+def label(spec: dict[str, Any]) -> str:
+    """A strategy as a reader names it: `pos`, `pct depth=2` (without what was learned)."""
+    return " ".join([spec["name"]] + [f"{k}={v}" for k, v in spec.items()
+                                      if k != "name" and k not in LEARNED])
+
+
 def spec_for(run: Any, seed: int, learned: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The strategy seed `seed` runs under. `learned()` gives what calibration runs of
     the config taught (PCT's step bound, SURW's estimates); it is asked only if needed,

@@ -46,6 +46,7 @@ ELLIPSIS = "..."
 MASKS = [
     (re.compile(r"[\d,.]+ seeds/s"), "N seeds/s"),  # speed
     (re.compile(r"\b\d+\.\d+s\b"), "N.Ns"),  # wall-clock seconds (the zoo's time to a failure)
+    (re.compile(r"\b\d+\.\d+ s\)"), "N.N s)"),  # and explore's, at the end of its line
 ]
 PROGRESS = re.compile(r"^\d+/\d+ seeds, \d+ failing.* seeds/s$")
 

@@ -39,7 +39,7 @@ def test_the_readme_runs_its_examples() -> None:
     commands = [c.text for b in blocks((ROOT / "README.md").read_text())
                 if b.language == "sh" for c in session(b)]
     assert "iommu-stress replay runs/v0/failures/1.json" in commands
-    assert "iommu-stress shrink runs/all/failures/0.json" in commands
+    assert "iommu-stress shrink runs/all/failures/1.json" in commands
     assert len(commands) >= 6
 
 
