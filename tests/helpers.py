@@ -22,15 +22,20 @@ def load(path: Path = DEFAULT, **overrides):
     return configs.load(TARGET.config_model, path, overrides)
 
 
+def not_under_mutmut_elsewhere(cwd: Path) -> None:
+    """Skips a test that starts Python in another folder under mutation testing: mutmut's
+    code in the subprocess looks for its config in the cwd."""
+    if "MUTANT_UNDER_TEST" in os.environ and Path(cwd).resolve() != ROOT:
+        pytest.skip("runs Python in another folder: not under mutation testing")
+
+
 def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
         merged: bool = False) -> subprocess.CompletedProcess:
     """`iommu-stress ARGS` in a new interpreter, with the given PYTHONHASHSEED, running
     this checkout's code (whatever the cwd, and whatever else is installed: under
     mutation testing ROOT is the mutated copy). `merged`: stderr into stdout, in the
     order a terminal 80 columns wide shows them."""
-    if "MUTANT_UNDER_TEST" in os.environ and Path(cwd).resolve() != ROOT:
-        # mutmut's code in the subprocess looks for its config in the cwd.
-        pytest.skip("runs the CLI in another folder: not under mutation testing")
+    not_under_mutmut_elsewhere(cwd)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": path}
     if merged:

@@ -19,7 +19,7 @@ from actors.pytest_plugin import function_spec, scenario
 from actors.target import TARGET
 from stress import api, testing
 from stress.config import ConfigError
-from tests.helpers import DEFAULT, ROOT, cli, load
+from tests.helpers import DEFAULT, ROOT, cli, load, not_under_mutmut_elsewhere
 
 EXAMPLE = "examples/test_my_scenario.py"
 TEST = "test_cxl_reset_next_to_a_driver"
@@ -183,6 +183,7 @@ async def test_marked(iommu_model):
 ])
 def test_the_model_fixture_follows_the_marker_and_the_options(tmp_path, options, unmarked,
                                                               marked):
+    not_under_mutmut_elsewhere(tmp_path)
     (tmp_path / "test_settings.py").write_text(SETTINGS_TESTS)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "actors.pytest_plugin",
