@@ -364,14 +364,14 @@ class Scheduler:
                 raise StopRun
 
     def _end_step(self) -> None:
-        """The running step is over: keep its footprint (when asked to)."""
-        if self.footprints is not None and len(self.footprints) < self.step:
+        """The running step is over: keep its footprint (explore only)."""
+        if len(self.footprints) < self.step:
             t = self._touched
             self.footprints.append(None if t is None else frozenset(t))
 
     def _begin_step(self, actor: Actor) -> None:
-        if self.footprints is None:
-            return
+        """A step of `actor` begins: what its point declared and its locks protect
+        (explore only)."""
         touched: set[str] | None = None if actor.pending is None else set(actor.pending)
         for lock in actor.held:
             if touched is not None and lock.touches is not None:
@@ -381,7 +381,9 @@ class Scheduler:
         self._touched = touched
 
     def _decide(self) -> Actor | None:
-        self._end_step()
+        footprints = self.footprints is not None  # explore's; off the path of a sweep
+        if footprints:
+            self._end_step()
         actors = self.actors
         enabled = [a.index for a in actors if a.state is READY]
         if not enabled:
@@ -402,7 +404,8 @@ class Scheduler:
         self.decisions.append((choice, enabled))
         nxt = actors[choice]
         self.current = nxt
-        self._begin_step(nxt)
+        if footprints:
+            self._begin_step(nxt)
         self.emit("sched.pick", _actor=nxt.name, what=nxt.what)
         return nxt
 
@@ -473,6 +476,7 @@ class Scheduler:
         with interrupt.deferred():
             trio.run(self._main_task)
         self._main = None
-        self._end_step()
+        if self.footprints is not None:
+            self._end_step()
         assert self.outcome is not None
         return self.outcome
