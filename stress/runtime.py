@@ -279,8 +279,8 @@ class Scheduler:
 
     def fault(self, site: str) -> bool:
         """The runtime's fault(site): does the fault there fire now?"""
-        if site in getattr(self._faults, "armed", ()):  # an armed site draws
-            self.touch("stream:faults")
+        if self.footprints is not None and site in getattr(self._faults, "armed", ()):
+            self.touch("stream:faults")  # an armed site draws from the shared stream
         return self._faults(site)
 
     async def sleep(self, seconds: float, touches: tuple[str, ...] | None = None) -> None:
