@@ -6,6 +6,8 @@
 #   bench/mutation.sh 'stress.streams.*' 'stress.strategies.*'
 #                                        # (re)test only these mutants (fnmatch globs)
 #   bench/mutation.sh --retest [GLOB..]  # re-test the survivors, e.g. after adding tests
+#   bench/mutation.sh --sample N [GLOB..]  # test N mutants drawn at random (seed 0): the
+#                                        # score of a sample estimates the whole run's
 #   bench/mutation.sh --score [GLOB..]   # the score of what mutants/ holds
 #   bench/mutation.sh --survivors [GLOB..]  # the surviving mutants with their diffs
 #   bench/mutation.sh --fresh [...]      # delete mutants/ first, then as above
@@ -49,6 +51,11 @@ case "${1:-}" in
         if [ "${#names[@]}" -eq 0 ]; then echo "no survivors"; exit 0; fi
         run "${names[@]}"
         python bench/mutation_report.py "$@" ;;
+    --sample)
+        n=$2; shift 2
+        mapfile -t names < <(python bench/mutation_report.py --sample "$n" "$@")
+        run "${names[@]}"
+        python bench/mutation_report.py "${names[@]}" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
     *)
         run "$@"

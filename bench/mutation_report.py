@@ -4,6 +4,7 @@ their diffs. Reads mutmut 3.8's mutants/**/*.py.meta; run from the repository ro
     python bench/mutation_report.py                      # score table
     python bench/mutation_report.py --survivors [GLOB]   # + each survivor's diff
     python bench/mutation_report.py --names [GLOB]       # survivors' names, one a line
+    python bench/mutation_report.py --sample N [GLOB]    # N mutants drawn at random (seed 0)
 
 The score counts killed (and timed-out) mutants over the mutants that were tested:
 `no tests` are mutants that no in-process test reaches (code run only inside a CLI
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import math
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -64,10 +67,30 @@ def table(files: dict[str, dict], patterns: list[str]) -> None:
     _row("total", sum(total.values()), total, seconds / timed if timed else None)
     tested = total["killed"] + total["timeout"] + total["survived"] + total["suspicious"]
     if tested:
-        print(f"\nmutation score {100 * (total['killed'] + total['timeout']) / tested:.1f}% "
-              f"({total['killed'] + total['timeout']} of {tested} tested mutants killed; "
+        killed = total["killed"] + total["timeout"]
+        low, high = wilson(killed, tested)
+        print(f"\nmutation score {100 * killed / tested:.1f}% "
+              f"(95% interval {100 * low:.1f}-{100 * high:.1f}%: "
+              f"{killed} of {tested} tested mutants killed; "
               f"{total['no tests']} reached by no in-process test, "
               f"{total['not checked']} not checked yet)")
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of k successes in n: the score of a random sample of
+    mutants estimates the whole run's."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def sample(files: dict[str, dict], patterns: list[str], n: int) -> list[str]:
+    """n mutant names drawn uniformly from those matching patterns, the same on every
+    machine (seeded, from the sorted names): a complete run takes hours on 2 cores."""
+    names = sorted(key for data in files.values() for key in data["exit_code_by_key"]
+                   if _match(key, patterns))
+    return sorted(random.Random(0).sample(names, min(n, len(names))))
 
 
 def _row(name: str, n: int, counts: Counter, mean: float | None) -> None:
@@ -92,6 +115,8 @@ def main(argv: list[str]) -> int:
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--survivors", action="store_true", help="print each survivor's diff")
     what.add_argument("--names", action="store_true", help="print the survivors' names")
+    what.add_argument("--sample", type=int, metavar="N",
+                      help="print the names of N mutants drawn at random (seed 0)")
     parser.add_argument("globs", nargs="*", default=["*"],
                         help="mutant names, e.g. 'stress.streams.*' (default: all)")
     args = parser.parse_args(argv)
@@ -100,6 +125,9 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     files = load()
+    if args.sample is not None:
+        print("\n".join(sample(files, args.globs, args.sample)))
+        return 0
     if args.names:
         print("\n".join(key for _, key in survivors(files, args.globs)))
         return 0
