@@ -53,7 +53,11 @@ case "${1:-}" in
         python bench/mutation_report.py "$@" ;;
     --sample)
         n=$2; shift 2
+        # The mutants are named only once generated: the first run generates them and
+        # maps the tests (a pattern that names no mutant tests none).
+        [ -d mutants ] || run 'no.mutant.has.this.name'
         mapfile -t names < <(python bench/mutation_report.py --sample "$n" "$@")
+        if [ "${#names[@]}" -eq 0 ]; then echo "no mutants to sample"; exit 1; fi
         run "${names[@]}"
         python bench/mutation_report.py "${names[@]}" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
