@@ -63,7 +63,7 @@ def test_bad_zoo_input(tmp_path):
 
 def test_every_bug_has_an_ordinary_scenario():
     bugs = zoo.load(ZOO / "zoo.toml", [v["name"] for v in TARGET.versions()])
-    assert list(bugs) == [f"B{i}" for i in range(1, 17)] + ["N1", "N2", "N3"]
+    assert list(bugs) == [f"B{i}" for i in range(1, 17)] + ["N1", "N2", "N3", "N4", "N5"]
     for name, bug in bugs.items():
         config = configs.load(TARGET.config_model, ZOO / bug.scenario)  # the normal schema
         assert config.actor, name
