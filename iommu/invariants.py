@@ -143,6 +143,8 @@ class OverlappingPairs:
         self.open: dict[str, dict[str, int]] = {}  # gdev -> actor -> its open pairs
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if ev["event"] not in self.events:
+            return None
         gdev, actor = ev["gdev"], ev["actor"]
         mine = self.open.setdefault(gdev, {})
         if ev["event"] == "iommu.prepare.exit":
