@@ -29,6 +29,10 @@ class ModelSection(Strict):
                                                  'or "module:Class": a subclass of '
                                                  "iommu.pci.Kernel with a patch of your own "
                                                  "(docs/patch-api.md)")
+    fence_scope: Literal["function_only", "ideal"] = Field(
+        "function_only", description="which functions a reset fences: function_only, the "
+        "device the reset method runs for (every real version); ideal, every function it "
+        "resets (a PF's VFs too: no kernel does it), so that I15 holds")
 
     @model_validator(mode="after")
     def _known(self, info: ValidationInfo) -> "ModelSection":
@@ -63,7 +67,7 @@ class ModelSection(Strict):
         return plugin.load(self.plugin) if self.plugin else Kernel
 
     def kernel_fixes(self) -> Fixes:
-        return preset(self.version).with_(**self.fixes)
+        return preset(self.version).with_(**self.fixes, fence_scope=self.fence_scope)
 
 
 class DeviceSection(Strict):
@@ -95,6 +99,9 @@ class DeviceSection(Strict):
                                                        "requester ID this one shares")
     bridge: str | None = Field(None, description="upstream bridge; devices naming the same "
                                                  "one share its bus and lock")
+    physfn: str | None = Field(None, description="SR-IOV: the PF (a device of any group) "
+                               "this function is a VF of; it sits on the PF's bus, has no "
+                               "slot reset, and a reset of the PF resets it too")
     reset_methods: list[RESET_METHODS] | None = Field(
         None, description="default: what the device's capabilities probe to")
 
@@ -148,12 +155,13 @@ class DriverActor(ActorBase):
 
 
 class ResetActor(ActorBase):
-    """A function reset by one of the kernel's paths (docs/kernel.md §6.1, §6.5)."""
+    """A function reset by one of the kernel's paths (docs/kernel.md §6.1, §6.5, §13)."""
     kind: Literal["reset"]
-    path: Literal["function", "try", "flr"] = Field(
+    path: Literal["function", "try", "flr", "aer_flr"] = Field(
         "function", description="pci_reset_function (bridge and device locks), "
-        "pci_try_reset_function (-EAGAIN on contention), or a driver's direct pcie_flr() "
-        "under its own device lock")
+        "pci_try_reset_function (-EAGAIN on contention), a driver's direct pcie_flr() "
+        "under its own device lock, or aer_flr: AER recovery's pcie_reset_flr() of an "
+        "RCiEP, with no lock at all")
 
 
 class CxlResetActor(ActorBase):
@@ -213,6 +221,13 @@ class SysfsActor(ActorBase):
                                        "auto": 0.0}
 
 
+class SriovNumvfsActor(ActorBase):
+    """Writes the PF's sysfs `sriov_numvfs`: 0 (every VF removed), then its VFs back."""
+    kind: Literal["sriov_numvfs"]
+    enable: bool = Field(True, description="after each write of 0, write the number of "
+                         "VFs back (they are probed again); false: only remove them")
+
+
 class HotplugActor(ActorBase):
     """Surprise removal and re-add of the device (docs/kernel.md §6.7: off unless configured)."""
     kind: Literal["hotplug"]
@@ -238,7 +253,8 @@ class FunctionActor(ActorBase):
 
 
 ACTOR_CLASSES = (DriverActor, ResetActor, CxlResetActor, QuirkResetActor, VfioActor,
-                 SvaActor, SysfsActor, HotplugActor, FunctionActor, OwnerActor)
+                 SvaActor, SysfsActor, HotplugActor, FunctionActor, OwnerActor,
+                 SriovNumvfsActor)
 Actor = Annotated[Union[ACTOR_CLASSES], Field(discriminator="kind")]
 
 
@@ -260,6 +276,8 @@ class IommuTiming(TimingSection):
     ivb_wait: float | None = _pin(WAITS["ivb_wait"], "reset_ivb_igd()'s poll")
     firmware_wait: float | None = _pin(WAITS["firmware_wait"], "the hinic firmware ack")
     delay_after_flr: float | None = _pin(WAITS["delay_after_flr"], "delay_250ms_after_flr()")
+    vf_disable_wait: float | None = _pin(WAITS["vf_disable_wait"], "sriov_disable()'s "
+                                         "ssleep(1) after VF Enable is cleared")
     sva_hold: float | None = _pin(SVA_HOLD, "an SVA user's time between bind, mm changes and "
                                   "unbind")
 
@@ -292,6 +310,17 @@ class IommuConfig(StressConfig):
                                        and t == a.target for k, t in kinds):
             return (f"actor[{ai}].target: a removal unbinds {a.target!r}'s driver first; "
                     "hotplug cannot share its device with driver, sva, vfio or owner actors")
+        if a.kind == "sriov_numvfs":
+            vfs = [d.name for g in self.group for d in g.device if d.physfn == a.target]
+            if not vfs:
+                return (f"actor[{ai}].target: sriov_numvfs needs a PF; no device names "
+                        f"{a.target!r} as its physfn")
+            bound = sorted({t for k, t in kinds if t in vfs
+                            and k in ("driver", "sva", "vfio", "owner", "hotplug")})
+            if bound:
+                return (f"actor[{ai}].target: removing the VFs of {a.target!r} unbinds their "
+                        f"drivers; {', '.join(bound)} cannot have driver, sva, vfio, owner "
+                        "or hotplug actors")
         return None
 
     @model_validator(mode="after")
@@ -323,6 +352,7 @@ class IommuConfig(StressConfig):
                     raise ValueError(f"{key}: {' -> '.join(map(repr, chain))} is a "
                                      "cycle; expected a chain that ends at a device without "
                                      "dma_alias_of (whose requester ID they all share)")
+        self._sriov(devices)
         for site in self.faults:
             if site not in FAULT_SITES:
                 raise ValueError(f"faults.{site}: unknown fault site; expected one of: "
@@ -353,6 +383,25 @@ class IommuConfig(StressConfig):
         self._checks()
         self._build()
         return self
+
+    def _sriov(self, devices: dict[str, DeviceSection]) -> None:
+        """A VF names a PF that is no VF itself, and sits on that PF's bus."""
+        where = {d.name: f"group[{gi}].device[{di}]" for gi, g in enumerate(self.group)
+                 for di, d in enumerate(g.device)}
+        for name, d in devices.items():
+            if d.physfn is None:
+                continue
+            key = f"{where[name]}.physfn"
+            pf = devices.get(d.physfn)
+            if pf is None or pf is d:
+                raise ValueError(f"{key}: no PF named {d.physfn!r}; expected another "
+                                 f"device: {', '.join(n for n in devices if n != name)}")
+            if pf.physfn is not None:
+                raise ValueError(f"{key}: {d.physfn!r} is itself a VF (of {pf.physfn!r}); "
+                                 "expected a PF")
+            if d.bridge is not None:
+                raise ValueError(f"{where[name]}.bridge: a VF sits on its PF's bus; expected "
+                                 f"no bridge on {name!r} (it is {d.physfn!r}'s)")
 
     def _checks(self) -> None:
         """Names in [checks] that match nothing would silently disable or expect nothing.

@@ -1,6 +1,6 @@
-"""Function resets (docs/kernel.md §6.1, §6.5): pci_reset_function(), the trylock variant that
-VFIO's reset ioctl uses (both walk the device's reset_methods), or a driver's direct
-pcie_flr(). The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
+"""Function resets (docs/kernel.md §6.1, §6.5, §13): pci_reset_function(), the trylock variant that
+VFIO's reset ioctl uses (both walk the device's reset_methods), a driver's direct
+pcie_flr(), or AER recovery's lockless pcie_reset_flr() of an RCiEP. The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
 differ in what the config demands of the target (a CXL device, a device with a quirk),
 hence in which nesting they exercise."""
 
@@ -11,15 +11,18 @@ from typing import Any
 
 from actors.world import World
 from iommu.pci import Kernel, PciDev
-from iommu.ret import Ret
+from iommu.ret import Ret, err
 
-OPS = {"function": "pci_reset_function", "try": "pci_try_reset_function", "flr": "pcie_flr"}
+OPS = {"function": "pci_reset_function", "try": "pci_try_reset_function", "flr": "pcie_flr",
+       "aer_flr": "pcie_reset_flr"}
 
 
 async def driver_flr(kernel: Kernel, pdev: PciDev) -> Ret:
     """A driver resetting its own function: pcie_flr() under the device lock only (no
     bridge lock), so siblings on one bus can reset at the same time."""
     async with pdev.lock:
+        if not pdev.added:  # a removed VF has no driver left to reset it
+            return err("ENODEV", "the function was removed")
         return await kernel.pcie_flr(pdev)
 
 
@@ -28,6 +31,6 @@ async def run(world: World, spec: Any, name: str, index: int) -> None:
     pdev = world.pdevs[spec.target]
     path = getattr(spec, "path", "function")
     fn = {"function": k.pci_reset_function, "try": k.pci_try_reset_function,
-          "flr": partial(driver_flr, k)}[path]
+          "flr": partial(driver_flr, k), "aer_flr": k.pcie_reset_flr_unlocked}[path]
     for _ in range(spec.iterations):
         await world.op(OPS[path], fn, pdev, gdev=pdev.name)

@@ -26,6 +26,7 @@ class World:
         self.pdevs: dict[str, PciDev] = {}
         self.group_of = {d.name: g.name for g in config.group for d in g.device}
         bridges: dict[str, Bridge] = {}
+        sections = {d.name: d for g in config.group for d in g.device}
         for g in config.group:
             # The fault `default_domain`: the default domain failed to allocate at probe.
             default = g.default_domain and not rt.fault("default_domain")
@@ -36,7 +37,8 @@ class World:
                              rid=alias_chain(g, d.name)[-1],
                              attach_deferred=d.attach_deferred, require_direct=d.require_direct)
                 self.kernel.add_device(group, dev)
-                name = d.bridge or f"{d.name}.port"
+                pf = sections[d.physfn] if d.physfn else d  # a VF is on its PF's bus
+                name = pf.bridge or f"{pf.name}.port"
                 bridge = bridges.get(name)
                 if bridge is None:
                     bridge = bridges[name] = Bridge(name, rt.lock(
@@ -46,11 +48,16 @@ class World:
                 pdev = PciDev(dev, rt.lock(f"{d.name}.lock", protects=(f"dev:{d.name}",)),
                               bridge, flr=d.flr,
                               af_flr=d.af_flr, pm=d.pm, acpi_rst=d.acpi_rst, d0=not d.d3hot,
-                              imm_ready=d.imm_ready, slot=d.slot, multifunction=d.multifunction,
-                              quirk=d.quirk, firmware_wait=d.firmware_wait)
+                              imm_ready=d.imm_ready, multifunction=d.multifunction,
+                              slot=d.slot and d.physfn is None,  # [INFERRED] VFs have none
+                              quirk=d.quirk, firmware_wait=d.firmware_wait, group=group)
                 bridge.functions.append(pdev)
                 self.pdevs[d.name] = pdev
-        for d in (d for g in config.group for d in g.device):
+        for d in sections.values():
+            if d.physfn:
+                self.pdevs[d.name].physfn = self.pdevs[d.physfn]
+                self.pdevs[d.physfn].vfs.append(self.pdevs[d.name])
+        for d in sections.values():
             pdev = self.pdevs[d.name]
             pdev.reset_methods = list(d.reset_methods
                                       or probe_reset_methods(pdev, self.kernel.fixes))

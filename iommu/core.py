@@ -963,6 +963,18 @@ class IommuCore:
                     dev.iommu_group = None
             return self.transition("iommu.probe_device.exit", group, ret, gdev=dev.name)
 
+    async def iommu_group_alloc_default(self, group: IommuGroup) -> None:
+        """A group freed with its last device is made again at the next probe:
+        iommu_group_alloc(), then iommu_setup_default_domain() on a group with no domain,
+        which nothing fences. The model keeps the group's name and gives it a fresh
+        default domain (a group with devices is left as it is)."""
+        async with group.mutex:
+            if group.devices or group.default_domain is not None:
+                return
+            self.rt.touch("*")
+            group.default_domain = group.domain = self.alloc_domain(
+                DMA, prefix=f"{group.name}.default")
+
     async def iommu_release_device(self, dev: Device) -> None:
         """Removal (__iommu_group_remove_device): nothing looks at reset state, so a
         blocked gdev's recovery_cnt leaks (B14) [INFERRED consequence, docs/kernel.md §5.10]."""

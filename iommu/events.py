@@ -89,7 +89,9 @@ MODEL = {
         "reset_depth": "int: its reset depth then"}),
     **{f"hw.reset.{edge}": (f"The device {does} a hardware reset (nested resets count).", {
         **_DEV, "what": "str: the reset (FLR, bus reset, firmware reset, ...)",
-        "depth": f"int: how many resets of it are in progress {when}"})
+        "depth": f"int: how many resets of it are in progress {when}",
+        "by": "str: only when the reset is another function's that resets this one too "
+              "(a PF's reset of its VFs, docs/kernel.md §13): that function (I15)"})
        for edge, does, when in (("begin", "enters", "now"), ("end", "leaves", "still"))},
     "hw.rid_attach": ("The IOMMU driver's attach_dev programmed a requester ID's context.", {
         "gdev": "str: the device", "domain": "str: the domain now in hardware",
@@ -108,7 +110,10 @@ MODEL = {
         "gdev": "str: the device it reaches",
         "via": "str | null: the device whose attach sent it (null: a domain flush)",
         "why": "str: what sent it (`rid`, `pasid N`, an unmap)",
-        "in_reset": "bool: the device is in a hardware reset (it cannot answer)"}),
+        "in_reset": "bool: the device is in a hardware reset of its own (it cannot "
+                    "answer; I5)",
+        "reset_by": "list: only when another function's reset resets it too: those "
+                    "functions (it cannot answer either; I15)"}),
     "pci.method": ("A reset method's result in the reset walk.", {
         "gdev": "str: the device", "method": "str: the method (`flr`, `bus`, ...)",
         "ret": "str: `0` or an errno name (`ENOTTY`: try the next)",

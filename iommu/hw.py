@@ -32,6 +32,10 @@ class Hardware:
         # Nesting count of reset actions in progress on a device (an FLR inside a quirk's
         # firmware reset counts twice); the device is in reset while it is above zero.
         self.resets: dict[str, int] = {}
+        # The reset windows a function is in because another function's reset resets it
+        # too (docs/kernel.md §13: a PF reset resets its VFs): function -> the functions
+        # whose resets cover it, one entry per window. No prepare/done is called for it.
+        self.covered: dict[str, list[str]] = {}
         self.devices: dict[str, "Device"] = {}
 
     def add(self, dev: "Device") -> None:
@@ -39,6 +43,7 @@ class Hardware:
         self.context.setdefault(dev.rid, None)
         self.pasid[dev.name] = {}
         self.resets[dev.name] = 0
+        self.covered[dev.name] = []
 
     def rid_domain(self, dev: "Device") -> Domain | None:
         return self.context[dev.rid]
@@ -48,11 +53,35 @@ class Hardware:
 
     def reset_begin(self, dev: "Device", what: str) -> None:
         self.resets[dev.name] += 1
-        self.rt.emit("hw.reset.begin", gdev=dev.name, what=what, depth=self.resets[dev.name])
+        self.rt.emit("hw.reset.begin", gdev=dev.name, what=what, depth=self._depth(dev))
 
     def reset_end(self, dev: "Device", what: str) -> None:
         self.resets[dev.name] -= 1
-        self.rt.emit("hw.reset.end", gdev=dev.name, what=what, depth=self.resets[dev.name])
+        self.rt.emit("hw.reset.end", gdev=dev.name, what=what, depth=self._depth(dev))
+
+    def cover_begin(self, dev: "Device", what: str, by: "Device") -> None:
+        """`dev` goes into reset because the reset `what` of `by` resets it too (I15)."""
+        self.covered[dev.name].append(by.name)
+        self.rt.emit("hw.reset.begin", gdev=dev.name, what=what, depth=self._depth(dev),
+                     by=by.name)
+
+    def cover_end(self, dev: "Device", what: str, by: "Device") -> None:
+        if by.name not in self.covered[dev.name]:
+            return  # removed and added again meanwhile: a new function, not in that reset
+        self.covered[dev.name].remove(by.name)
+        self.rt.emit("hw.reset.end", gdev=dev.name, what=what, depth=self._depth(dev),
+                     by=by.name)
+
+    def _depth(self, dev: "Device") -> int:
+        return self.resets[dev.name] + len(self.covered[dev.name])
+
+    def _inval(self, dev: "Device", via: str | None, why: str) -> None:
+        """An ATS invalidation reaches `dev`: `in_reset` says it is in a reset of its own,
+        `reset_by` (only then present) whose resets reset it too."""
+        covered = {"reset_by": sorted(set(self.covered[dev.name]))} \
+            if self.covered[dev.name] else {}
+        self.rt.emit("hw.ats_inval", gdev=dev.name, via=via, why=why,
+                     in_reset=self.in_reset(dev), **covered)
 
     def ats_invalidate(self, dev: "Device", new: Domain, olds: tuple[Domain | None, ...],
                        why: str) -> None:
@@ -64,8 +93,7 @@ class Hardware:
             return
         for other in self.devices.values():
             if other.rid == dev.rid and other.ats:
-                self.rt.emit("hw.ats_inval", gdev=other.name, via=dev.name, why=why,
-                             in_reset=self.in_reset(other))
+                self._inval(other, dev.name, why)
 
     def flush_domain(self, domain: Domain, why: str) -> None:
         """An unmap in `domain` (DMA API, iommufd) or an mm change of an SVA domain: the
@@ -74,8 +102,7 @@ class Hardware:
         for dev in self.devices.values():
             if dev.ats and (self.context.get(dev.rid) is domain
                             or domain in self.pasid[dev.name].values()):
-                self.rt.emit("hw.ats_inval", gdev=dev.name, via=None, why=why,
-                             in_reset=self.in_reset(dev))
+                self._inval(dev, None, why)
 
     def use(self, domain: Domain, what: str, dev: "Device | None") -> None:
         if domain.freed:

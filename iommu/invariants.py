@@ -97,7 +97,8 @@ class RecoveryCount:
 class Pairing:
     """I11 (pairing): at the PCI layer, every successful prepare is followed by exactly
     one done on the same device in the same method invocation. The nesting is properly
-    bracketed (LIFO per device). A failed prepare is never followed by done."""
+    bracketed within each actor (LIFO per actor: pairs of different actors on one device
+    may overlap, which I17 judges). A failed prepare is never followed by done."""
 
     name = "I11"
     events = ("iommu.prepare.exit", "iommu.done.enter", "actor.done")
@@ -125,6 +126,41 @@ class Pairing:
                         "message": f"{ev['actor']} ended with prepare({gdev}) of step {step} "
                                    "never done"}
         return None
+
+
+class OverlappingPairs:
+    """I17 (overlapping pairs; I11 is the per-actor pairing it builds on): pairs of
+    different actors on one device may overlap without nesting (a lockless AER FLR
+    against a locked reset, N7), and while any of them is open (successful prepares not
+    yet done, summed over the actors) the device stays blocked (S3+: the state's
+    `blocked`). A done that unblocks the device while another actor's pair is still open
+    breaks it."""
+
+    name = "I17"
+    events = ("iommu.prepare.exit", "iommu.done.exit")
+
+    def __init__(self) -> None:
+        self.open: dict[str, dict[str, int]] = {}  # gdev -> actor -> its open pairs
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if ev["event"] not in self.events:
+            return None
+        gdev, actor = ev["gdev"], ev["actor"]
+        mine = self.open.setdefault(gdev, {})
+        if ev["event"] == "iommu.prepare.exit":
+            if ev["ret"] == "0" and ev.get("path") != "no-ats":
+                mine[actor] = mine.get(actor, 0) + 1
+        elif mine.get(actor):
+            mine[actor] -= 1
+            if not mine[actor]:
+                del mine[actor]
+        state = ev.get("gdevs", {}).get(gdev) or {}
+        if not mine or "blocked" not in state or state["blocked"]:
+            return None
+        others = sorted(mine)
+        return {"check": self.name, "gdev": gdev, "expected": True, "actual": False,
+                "message": f"{gdev} is no longer blocked after {ev['event'][6:-5]} by "
+                           f"{actor} while the pairs of {', '.join(others)} are still open"}
 
 
 class RemovalDuringReset:
@@ -526,6 +562,36 @@ class NoAtsToResetting(WorldChecker):
                            "while it is in reset"}
 
 
+class ImplicitResetCoverage(WorldChecker):
+    """I15 (implicit reset coverage): a reset resets a set of functions (function-level
+    methods: the device; a PF's FLR, PM or _RST reset: the PF and its VFs), and each one
+    is in reset for the whole action (`hw.reset.begin` with `by`: the function whose
+    reset covers it). No ATS/devTLB invalidation targets a function while a reset of
+    another function covers it. Only the device the method runs for is fenced, so every
+    version violates it where a VF's translations are in use (N4): a gap oracle, not a
+    regression oracle; `model.fence_scope = "ideal"` fences the whole set and keeps it.
+    A function's reset of its own is I5's."""
+
+    name = "I15"
+    events = ("hw.reset.begin", "hw.ats_inval")
+
+    def __init__(self, world: Shadow | None = None) -> None:
+        super().__init__(world)
+        self.since: dict[tuple[str, str], int] = {}  # (gdev, by) -> step its window began
+
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if ev["event"] == "hw.reset.begin" and "by" in ev:
+            self.since.setdefault((ev["gdev"], ev["by"]), ev["step"])
+        if ev["event"] != "hw.ats_inval" or not ev.get("reset_by") \
+                or self.w.exempt(ev["gdev"]):
+            return None
+        by = ev["reset_by"][0]
+        return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"], "by": by,
+                "reset_since_step": self.since.get((ev["gdev"], by)),
+                "message": f"ATS invalidation ({ev['why']}) sent to {ev['gdev']} while "
+                           f"the reset of {by} resets it, unfenced"}
+
+
 class Restore(WorldChecker):
     """I6 (restore): when D's depth goes 1 -> 0 and the driver attach succeeds (not
     B15): hw_rid[D] == group->domain at done time (if non-NULL; else it stays blocking),
@@ -840,6 +906,7 @@ CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyF
             "I5": NoAtsToResetting, "I6": Restore, "I7": Quiescence, "I8": Isolation,
             "I9": DriverView, "I10": DomainLiveness, "I11": Pairing, "I12": WarnPolicy,
             "I13": ErrorsReachCaller, "I14": DetachPostcondition,
+            "I15": ImplicitResetCoverage, "I17": OverlappingPairs,
             "B14": RemovalDuringReset, "oops": Oops,
             "LOCK": LockDiscipline}
 # The order findings are reported in when one event breaks several: the precondition
@@ -848,7 +915,7 @@ CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyF
 # folds each event in after the checkers that judge it against the state before (I10,
 # I3, I8) and before those that judge the state after it.
 ORDER = ("B14", "oops", "LOCK", "I12", "I10", "I14", "I1", "I2", "I3", "I8", "shadow", "I4", "I5",
-         "I6", "I9", "I11", "I13", "I7")
+         "I15", "I6", "I9", "I11", "I17", "I13", "I7")
 
 
 def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:

@@ -20,6 +20,7 @@ from iommu.runtime import Span
 from iommu.versions import Fixes
 
 if TYPE_CHECKING:
+    from iommu.core import IommuGroup
     from iommu.runtime import Lock
 
 ENOTTY = -25
@@ -52,6 +53,9 @@ WAITS = {
     # nominal 1 s. Past 15 s (only as a pin) is the "Reset dev timeout" path.
     "firmware_wait": Span(1.0, 0.0, HINIC_TIMEOUT),
     "delay_after_flr": Span(DELAY_AFTER_FLR, 0.25, 0.27),  # msleep(250), as flr_wait
+    # sriov_disable(): ssleep(1) after VF Enable is cleared; [INFERRED] as msleep, up to
+    # two jiffies late.
+    "vf_disable_wait": Span(1.0, 1.0, 1.02),
 }
 QUIRKS = ("hinic", "delay_250ms_after_flr", "ivb_igd", "flr")
 
@@ -83,6 +87,13 @@ class PciDev:
     quirk: str | None = None  # a pci_dev_reset_methods[] entry, see QUIRKS
     firmware_wait: float | None = None  # hinic: seconds until firmware acks (None: WAITS)
     reset_methods: list[str] = field(default_factory=list)
+    # SR-IOV (docs/kernel.md §13): a VF's PF (pci_physfn()), a PF's VFs while enabled.
+    physfn: "PciDev | None" = None
+    vfs: list["PciDev"] = field(default_factory=list)
+    # fence_scope = "ideal": per open prepare of this device, the other functions fenced
+    fenced_also: list[list["PciDev"]] = field(default_factory=list)
+    group: "IommuGroup | None" = None  # a VF's group, which it probes into when re-added
+    added: bool = True  # pci_dev_is_added(): false once sriov_numvfs removed the VF
 
     @property
     def name(self) -> str:
@@ -128,11 +139,59 @@ class PciLayer(IommuCore):
     def pci_err(self, pdev: PciDev, msg: str, ret: Ret) -> None:
         self.rt.emit("pci.err", gdev=pdev.name, msg=msg, ret=ret.name, cause=ret.cause)
 
+    def also_reset(self, pdev: PciDev) -> list[PciDev]:
+        """The functions a reset of `pdev` resets besides `pdev` (docs/kernel.md §13):
+        a PF's VFs, as a PF FLR, PM or _RST reset (or a slot or bus reset below which
+        only the PF and its VFs sit) clears VF Enable. Its `reset_set` is `pdev` and these."""
+        return list(pdev.vfs)
+
     async def _prepare(self, pdev: PciDev) -> Ret:
         ret = await self.pci_dev_reset_iommu_prepare(pdev.dev)
         if ret:
             self.pci_err(pdev, f"failed to stop IOMMU for a PCI reset: {int(ret)}", ret)
+            return ret
+        if self.fixes.fence_scope == "ideal":
+            return await self._prepare_also(pdev)
         return ret
+
+    async def _prepare_also(self, pdev: PciDev) -> Ret:
+        """fence_scope = "ideal" (no kernel does it): prepare every other function of the
+        reset set after the device's own, so that I15 holds; a failure undoes the rest."""
+        done: list[PciDev] = []
+        for other in self.also_reset(pdev):
+            ret = await self.pci_dev_reset_iommu_prepare(other.dev)
+            if ret:
+                for prepared in reversed(done):
+                    await self.pci_dev_reset_iommu_done(prepared.dev)
+                await self.pci_dev_reset_iommu_done(pdev.dev)
+                self.pci_err(other, f"failed to stop IOMMU for a PCI reset: {int(ret)}", ret)
+                return ret
+            done.append(other)
+        pdev.fenced_also.append(done)
+        return OK
+
+    async def _done(self, pdev: PciDev) -> None:
+        """pci_dev_reset_iommu_done(), and under fence_scope = "ideal" the other
+        functions' dones first (innermost first)."""
+        if self.fixes.fence_scope == "ideal" and pdev.fenced_also:
+            for other in reversed(pdev.fenced_also.pop()):
+                await self.pci_dev_reset_iommu_done(other.dev)
+        await self.pci_dev_reset_iommu_done(pdev.dev)
+
+    def _reset_begin(self, pdev: PciDev, what: str) -> list[PciDev]:
+        """The hardware reset `what` of `pdev` begins: it and every other function of its
+        reset set are in reset (those others with no prepare: I15). Returns those others,
+        for _reset_end (a VF removed meanwhile is not ended twice)."""
+        self.hw.reset_begin(pdev.dev, what)
+        others = self.also_reset(pdev)
+        for other in others:
+            self.hw.cover_begin(other.dev, what, pdev.dev)
+        return others
+
+    def _reset_end(self, pdev: PciDev, what: str, others: list[PciDev]) -> None:
+        for other in others:
+            self.hw.cover_end(other.dev, what, pdev.dev)
+        self.hw.reset_end(pdev.dev, what)
 
     def duration(self, kind: str, instance: str, pin: float | None = None) -> float:
         """How long this wait of `kind` (a key of WAITS) lasts: see WAITS."""
@@ -146,9 +205,9 @@ class PciLayer(IommuCore):
         """Issue a reset and wait for it (`wait`: a kind of WAITS): the device is in reset
         for the whole wait."""
         await self.rt.point(f"{what} {pdev.name}", pdev.touches)
-        self.hw.reset_begin(pdev.dev, what)
+        others = self._reset_begin(pdev, what)
         await self._wait(wait, pdev.name, pdev.touches)
-        self.hw.reset_end(pdev.dev, what)
+        self._reset_end(pdev, what, others)
 
     async def pci_dev_wait(self, pdev: PciDev, reset_type: str) -> Ret:
         """Wait for the device to answer config reads again; a timeout is -ENOTTY, so the
@@ -171,12 +230,12 @@ class PciLayer(IommuCore):
         if ret:
             return ret
         await self.rt.point(f"{what} {pdev.name}", pdev.touches)
-        self.hw.reset_begin(pdev.dev, what)
+        others = self._reset_begin(pdev, what)
         if not pdev.imm_ready:
             await self._wait("flr_wait", pdev.name, pdev.touches)
             ret = await self.pci_dev_wait(pdev, what)
-        self.hw.reset_end(pdev.dev, what)
-        await self.pci_dev_reset_iommu_done(pdev.dev)
+        self._reset_end(pdev, what, others)
+        await self._done(pdev)
         return ret
 
     async def pcie_flr(self, pdev: PciDev) -> Ret:
@@ -208,11 +267,11 @@ class PciLayer(IommuCore):
         if ret:
             return ret
         await self.rt.point(f"D3hot {pdev.name}", pdev.touches)
-        self.hw.reset_begin(pdev.dev, "D3hot")
+        others = self._reset_begin(pdev, "D3hot")
         await self._wait("d3hot_wait", pdev.name, pdev.touches)
         ret = await self.pci_dev_wait(pdev, "PM D3hot->D0")
-        self.hw.reset_end(pdev.dev, "D3hot")
-        await self.pci_dev_reset_iommu_done(pdev.dev)
+        self._reset_end(pdev, "D3hot", others)
+        await self._done(pdev)
         return ret
 
     async def pci_dev_acpi_reset(self, pdev: PciDev, probe: bool) -> Ret:
@@ -224,7 +283,7 @@ class PciLayer(IommuCore):
         if ret:
             return ret
         await self._hw_reset(pdev, "_RST")
-        await self.pci_dev_reset_iommu_done(pdev.dev)
+        await self._done(pdev)
         return OK
 
     async def pci_dev_reset_slot_function(self, pdev: PciDev, probe: bool) -> Ret:
@@ -256,7 +315,7 @@ class PciLayer(IommuCore):
         rc = await self.pci_dev_reset_slot_function(pdev, probe)
         if rc == ENOTTY:
             rc = await self.pci_parent_bus_reset(pdev, probe)
-        await self.pci_dev_reset_iommu_done(pdev.dev)
+        await self._done(pdev)
         return rc
 
     async def cxl_reset_bus_function(self, pdev: PciDev, probe: bool) -> Ret:
@@ -277,7 +336,7 @@ class PciLayer(IommuCore):
         await self.rt.point(f"restore port control {bridge.name}", pdev.touches)
         bridge.sbr_masked = was_masked
         if outer:
-            await self.pci_dev_reset_iommu_done(pdev.dev)
+            await self._done(pdev)
         return rc
 
     async def pci_dev_specific_reset(self, pdev: PciDev, probe: bool) -> Ret:
@@ -290,7 +349,7 @@ class PciLayer(IommuCore):
                 return ret
         rc = await self.quirk_reset(pdev, probe)
         if outer:
-            await self.pci_dev_reset_iommu_done(pdev.dev)
+            await self._done(pdev)
         return rc
 
     # ----- quirks (docs/kernel.md §6.3, §6.4) -----
@@ -345,7 +404,7 @@ class PciLayer(IommuCore):
             return ret
         await self._hw_reset(pdev, "ivb_igd MMIO reset", "ivb_wait")
         if inner:
-            await self.pci_dev_reset_iommu_done(pdev.dev)
+            await self._done(pdev)
         return OK
 
     # ----- the walk and its callers (docs/kernel.md §6.1) -----
@@ -365,6 +424,10 @@ class PciLayer(IommuCore):
         return err("ENOTTY", "no reset method succeeded")
 
     async def _reset_locked(self, pdev: PciDev) -> Ret:
+        if not pdev.added:
+            # [INFERRED] A VF that sriov_numvfs removed: device_del() drained its sysfs
+            # `reset` and the unbind its VFIO users, so a locked reset never reaches it.
+            return err("ENODEV", "the function was removed")
         # Bus master off: DMA stops.
         await self.rt.point(f"save and disable {pdev.name}", pdev.touches)
         ret = await self._pci_reset_function_locked(pdev)
@@ -440,6 +503,67 @@ class PciLayer(IommuCore):
         await self._wait("reset_wait", bridge.name)
         for function in bridge.functions:
             self.hw.reset_end(function.dev, "bus hot reset")
+        return OK
+
+    # ----- SR-IOV (docs/kernel.md §13) -----
+
+    async def pcie_reset_flr_unlocked(self, pdev: PciDev) -> Ret:
+        """aer_root_reset()'s reset of an RCiEP or RCEC: pcie_reset_flr(dev,
+        PCI_RESET_DO_RESET) with no device lock and no save/restore (the same path as a
+        proposed ATC-recovery worker's). prepare/done run inside pcie_flr()."""
+        return await self.pcie_reset_flr(pdev, False)
+
+    async def sriov_numvfs_store(self, pf: PciDev, num: int, vfs: list[PciDev]) -> Ret:
+        """sysfs `sriov_numvfs` under device_lock(PF): the PF driver's sriov_configure
+        [INFERRED: every modelled PF has a driver with one]. 0 disables SR-IOV (every VF
+        removed); N enables `vfs` (its first N configured VFs), -EBUSY while some are."""
+        async with pf.lock:
+            if num == 0:
+                if pf.vfs:
+                    await self.sriov_disable(pf)
+                return OK
+            if pf.vfs:
+                return err("EBUSY", f"{len(pf.vfs)} VFs already enabled")
+            return await self.sriov_enable(pf, vfs)
+
+    async def sriov_disable(self, pf: PciDev) -> None:
+        """sriov_del_vfs(): each VF goes through pci_stop_and_remove_bus_device(); then
+        VF Enable is cleared and the PF sleeps a second. [INFERRED]
+        pci_lock_rescan_remove() is left out: no other modelled actor takes it."""
+        for vf in list(pf.vfs):
+            await self.pci_stop_and_remove_bus_device(vf)
+        await self.rt.point(f"clear VF Enable {pf.name}", pf.touches)
+        await self._wait("vf_disable_wait", pf.name, pf.touches)
+
+    async def pci_stop_and_remove_bus_device(self, vf: PciDev) -> None:
+        """The driver unbinds under device_lock(VF), then device_del() notifies the IOMMU
+        core: iommu_release_device(). [INFERRED] The model keeps the VF's device lock
+        across both: device_del() drains the `reset` attribute's writers and the unbind
+        waits out VFIO's users, so no locked reset of the VF runs between them; only a
+        reset path without the device lock (AER's pcie_reset_flr) can race the removal
+        (N5)."""
+        async with vf.lock:
+            vf.added = False
+            await self.rt.point(f"unbind {vf.name}", vf.touches)
+            await self.iommu_release_device(vf.dev)
+            assert vf.physfn is not None and vf.bridge is not None
+            vf.physfn.vfs.remove(vf)
+            vf.bridge.functions.remove(vf)
+
+    async def sriov_enable(self, pf: PciDev, vfs: list[PciDev]) -> Ret:
+        """VF Enable is set, then pci_iov_add_virtfn() per VF: each is probed into its
+        group (a singleton group freed at its removal is made again, with a new default
+        domain)."""
+        await self.rt.point(f"set VF Enable {pf.name}", pf.touches)
+        for vf in vfs:
+            assert vf.group is not None and vf.bridge is not None
+            await self.iommu_group_alloc_default(vf.group)
+            ret = await self.iommu_probe_device(vf.group, vf.dev)
+            if ret:
+                return ret
+            pf.vfs.append(vf)
+            vf.bridge.functions.append(vf)
+            vf.added = True
         return OK
 
     async def reset_method_store(self, pdev: PciDev, names: list[str]) -> Ret:

@@ -38,6 +38,11 @@ class Fixes:
     hide_masked_sbr: bool = False
     # Not a fix commit: the code shape of a rejected design (docs/kernel.md §0).
     variant: str = "mainline"
+    # Not a fix commit either: a scenario switch (docs/kernel.md §13). Which functions a
+    # reset fences: "function_only", the device the method was called for (every real
+    # version), or "ideal", every function the reset resets (a PF's VFs too), so that
+    # I15 holds and shows what a gap costs.
+    fence_scope: str = "function_only"
 
     def on(self) -> list[str]:
         return [f.name for f in fields(self) if f.name in FIX_COMMITS and getattr(self, f.name)]

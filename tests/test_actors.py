@@ -24,9 +24,12 @@ GROUPS = [
         {"name": "fn0", "flr": True, "bridge": "dsp0"},
         {"name": "fn1", "flr": True, "attach_deferred": True, "bridge": "dsp1"}]},
     {"name": "group1", "device": [{"name": "acc1", "flr": True, "max_pasids": 8}]},
+    {"name": "group2", "device": [{"name": "pf0", "flr": True}]},
+    {"name": "group3", "device": [{"name": "vf0", "flr": True, "physfn": "pf0"}]},
 ]
 TARGETS = {"cxl_reset": "cxl0", "quirk_reset": "hinic0", "reset": "fn0", "sysfs": "fn0",
-           "sva": "cxl0", "driver": "fn1", "vfio": "fn1", "hotplug": "fn0", "owner": "acc1"}
+           "sva": "cxl0", "driver": "fn1", "vfio": "fn1", "hotplug": "fn0", "owner": "acc1",
+           "sriov_numvfs": "pf0"}
 # The owner needs a device alone in its group; the resets it is paired with go there.
 OWNED = {"reset", "sysfs"}
 # Kinds the kernel keeps apart within one group (see IommuConfig._clash): the second
@@ -133,7 +136,7 @@ def test_shipped_configs_run_clean_on_vf(tmp_path, name):
 
 
 @pytest.mark.parametrize("name,check", [("dma-alias", {"I4", "I5", "I9", "I12"}),
-                                        ("hotplug", {"B14"})])
+                                        ("hotplug", {"B14"}), ("sriov", {"I15"})])
 def test_configs_documented_as_failing_fail_as_documented(tmp_path, name, check):
     config = configs.load(TARGET.config_model, ROOT / "configs" / f"{name}.toml",
                           {"model.version": "vf"})
@@ -144,7 +147,7 @@ def test_configs_documented_as_failing_fail_as_documented(tmp_path, name, check)
 
 def test_every_config_file_is_covered():
     names = {p.stem for p in (ROOT / "configs").glob("*.toml")}
-    assert names == set(CLEAN_ON_VF) | {"dma-alias", "hotplug"}
+    assert names == set(CLEAN_ON_VF) | {"dma-alias", "hotplug", "sriov"}
 
 
 def test_config_clashes_are_explained(tmp_path):

@@ -102,7 +102,63 @@ kind = "reset"
 target = "hp1"
 """
 
-OWN = {"legacy": LEGACY, "no-default-domain": NO_DEFAULT_DOMAIN, "hotplug": HOTPLUG}
+SRIOV_IDEAL = """\
+# A PF's FLR while its VF's driver unmaps, with every function a reset resets fenced
+# (fence_scope = "ideal"): the VF is on blocking for the PF's reset, so none of its
+# invalidations reach it.
+[model]
+fence_scope = "ideal"
+
+[[group]]
+name = "gpf"
+
+[[group.device]]
+name = "pf0"
+flr = true
+
+[[group]]
+name = "gvf"
+
+[[group.device]]
+name = "vf0"
+flr = true
+physfn = "pf0"
+
+[[actor]]
+kind = "reset"
+target = "pf0"
+iterations = 2
+
+[[actor]]
+kind = "driver"
+target = "vf0"
+iterations = 2
+maps = 3
+"""
+
+OVERLAP = """\
+# AER recovery's lockless FLR of an RCiEP against a sysfs reset of it: the two pairs
+# overlap without nesting (N7's shape), which S5+ counts in reset_depth.
+[[group]]
+name = "group0"
+
+[[group.device]]
+name = "rc0"
+flr = true
+
+[[actor]]
+kind = "reset"
+target = "rc0"
+path = "aer_flr"
+
+[[actor]]
+kind = "sysfs"
+target = "rc0"
+weights = { reset = 1.0, reset_method = 0.0, type = 0.0 }
+"""
+
+OWN = {"legacy": LEGACY, "no-default-domain": NO_DEFAULT_DOMAIN, "hotplug": HOTPLUG,
+       "sriov-ideal": SRIOV_IDEAL, "overlap": OVERLAP}
 
 
 @dataclass(frozen=True)
@@ -127,6 +183,8 @@ CASES = {
     "I12": Case("cxl-nested", "NestingRefused", 5),  # 50/50
     "I13": Case("legacy", "PrepareErrorAsEnotty", 40),  # 16/50
     "I14": Case("owner-reset", "DetachSkippedInReset", 20),  # 14/50
+    "I15": Case("sriov-ideal", "IdealScopeForgetsVfs", 10),
+    "I17": Case("overlap", "DoneForgetsOtherPairs", 20),
     "B14": Case("hotplug", "FlrProbeResets", 10),  # 41/50
     "oops": Case("no-default-domain", "NoNullDomainGuard", 5),  # 50/50
     "LOCK": Case("default", "PrepareWithoutMutex", 5),  # 50/50

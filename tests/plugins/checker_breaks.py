@@ -329,3 +329,29 @@ class DetachSkippedInReset(Kernel):
     async def _iommu_group_set_core_domain(self, group):
         if not self.fenced(group):
             await super()._iommu_group_set_core_domain(group)
+
+
+class IdealScopeForgetsVfs(Kernel):
+    """I15: under fence_scope = "ideal" a PF's reset fences its VFs too; this patch
+    prepares only the PF, as every real kernel does, so a VF driver's unmaps reach a VF
+    that the PF's FLR resets (N4)."""
+
+    base = "*"
+
+    async def _prepare_also(self, pdev: PciDev) -> Ret:
+        return OK
+
+
+class DoneForgetsOtherPairs(Kernel):
+    """I17: done() takes any call for the outermost one and unblocks the device, so when
+    AER's lockless FLR and a locked reset of one device overlap, the first done lifts the
+    fence while the other pair is still open. Each transition stays self-consistent
+    (depth 0, not blocked, recovery_cnt down), so I1..I6 hold at that done."""
+
+    base = "*"
+
+    def _done_enter(self, group: IommuGroup, dev: Device) -> str | None:
+        gdev = self._dev_to_gdev(dev)
+        if gdev is not None and gdev.reset_depth > 1:
+            gdev.reset_depth = 1
+        return super()._done_enter(group, dev)
