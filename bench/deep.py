@@ -1,20 +1,20 @@
-"""Seeds to the first failure of deep bugs, per strategy: the median over several sweeps
+"""Seeds to the first failure of deep bugs, per strategy: the median over many sweeps
 with different seed starts (seed start i * 100,000), counted in seeds, so the figures
-do not depend on the machine.
+do not depend on the machine. The seeds to a bug are about geometric: a median over
+few sweeps is mostly noise, hence 201 of them.
 
 The bugs: one-line defects of mainline planted as plugins (bench/deep_bugs.py), each on
 a shipped config that mainline passes, and classic concurrency bugs on the generic
-engine (bench/classic.py). A portfolio runs seed s under its (s mod n)-th strategy, so
-its figures come from the same runs as the single strategies'. `--mixes` ranks other
-portfolios by how far each is from the best single strategy on its worst bug.
+engine (bench/classic.py). The portfolio runs each seed under one strategy, in turn by
+the config's weights (stress/strategies.py `arm`), so its figures come from the same
+runs as the single strategies'.
 
-    python bench/deep.py [--starts 5] [--limit 300] [--mixes] [--fast]
+    python bench/deep.py [--starts 201] [--limit 300] [--pct] [--fast]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import sys
 from pathlib import Path
@@ -29,7 +29,7 @@ from bench.classic import CLASSICS, Classic  # noqa: E402
 from stress import config as configs  # noqa: E402
 from stress.config import StressConfig  # noqa: E402
 from stress.run import learned, run_seed  # noqa: E402
-from stress.strategies import PORTFOLIO  # noqa: E402
+from stress.strategies import ARMS, arm, with_learned  # noqa: E402
 
 # name -> (kind, plugin class, config): the planted defects of mainline.
 PLANTED = {
@@ -49,7 +49,7 @@ CLASSIC_KINDS = {"lost-update": "two unlocked read-modify-writes (CS.account_bad
                  "lock-order": "lock-order inversion, a deadlock (CS.deadlock01_bad)",
                  "two-stage": "atomicity across two locks (CS.twostage_bad)",
                  "depth-3": "a1 < b1 < c1 < a2 over three actors"}
-STRATEGIES = ("random", "pct1", "pct2", "pct3", "pos", "surw")
+PCT = ("pct1", "pct2", "pct3")
 
 
 def bugs(fast: bool) -> dict[str, tuple[str, Any, Any]]:
@@ -72,18 +72,16 @@ def bugs(fast: bool) -> dict[str, tuple[str, Any, Any]]:
 
 def spec(name: str, target: Any, config: Any) -> dict[str, Any]:
     """The spec a seed of `name` runs under, with what calibration taught (as spec_for)."""
-    if name.startswith("pct"):
-        return {"name": "pct", "depth": int(name[3:]), "steps": learned(target, config)["steps"]}
-    if name == "surw":
-        taught = learned(target, config)
-        return {"name": "surw", "events": taught["events"], "interesting": taught["interesting"]}
-    return {"name": name}
+    base = {"name": "pct", "depth": int(name[3:])} if name in PCT else {"name": name}
+    return with_learned(base, lambda: learned(target, config))
 
 
 class Bench:
-    def __init__(self, target: Any, config: Any, limit: int, starts: int) -> None:
+    def __init__(self, target: Any, config: Any, limit: int, starts: int,
+                 strategies: tuple[str, ...]) -> None:
         self.target, self.config, self.limit, self.starts = target, config, limit, starts
-        self.specs = {name: spec(name, target, config) for name in STRATEGIES}
+        self.specs = {name: spec(name, target, config) for name in strategies}
+        self.weights = learned(target, config)["weights"]
         self.hits: dict[tuple[str, int], bool] = {}
 
     def hit(self, strategy: str, seed: int) -> bool:
@@ -93,15 +91,19 @@ class Bench:
                                       strategy=self.specs[strategy]).failed
         return self.hits[key]
 
-    def seeds_to_bug(self, mix: tuple[str, ...]) -> float:
-        """The median over the sweeps of the seeds run up to the first failure, seed s
-        under mix[s mod len(mix)]; a sweep that never fails counts as limit + 1."""
+    def seeds_to_bug(self, strategy: str) -> float:
+        """The median over the sweeps of the seeds run up to the first failure, each seed
+        under `strategy` or, for the portfolio, under its arm; a sweep that never fails
+        counts as limit + 1."""
         runs = []
         for start in range(self.starts):
             first = start * 100_000
             runs.append(next((n for n, seed in enumerate(range(first, first + self.limit), 1)
-                              if self.hit(mix[seed % len(mix)], seed)), self.limit + 1))
+                              if self.hit(self._under(strategy, seed), seed)), self.limit + 1))
         return statistics.median(runs)
+
+    def _under(self, strategy: str, seed: int) -> str:
+        return arm(seed, self.weights) if strategy == "portfolio" else strategy
 
 
 def cell(n: float, limit: int) -> str:
@@ -110,43 +112,37 @@ def cell(n: float, limit: int) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--starts", type=int, default=5, help="sweeps per cell (seed starts)")
+    p.add_argument("--starts", type=int, default=201, help="sweeps per cell (seed starts)")
     p.add_argument("--limit", type=int, default=300, help="seeds per sweep at most")
-    p.add_argument("--mixes", action="store_true", help="rank other portfolios too")
+    p.add_argument("--pct", action="store_true", help="PCT depths 1, 2, 3 too (slow: they "
+                   "rarely find these bugs, so most of their sweeps run to the limit)")
     p.add_argument("--fast", action="store_true",
                    help="two bugs, 3 sweeps of at most 100 seeds (for the tests)")
     a = p.parse_args()
     if a.fast:
         a.starts, a.limit = 3, 100
-    default = tuple(s["name"] + str(s.get("depth", "")) for s in PORTFOLIO)
-    columns = [*STRATEGIES, "portfolio"]
+    singles = (*ARMS, *PCT) if a.pct else ARMS
+    columns = [*singles, "portfolio"]
     print(f"seeds to the first failure, median of {a.starts} sweeps of at most {a.limit} "
-          f"seeds; portfolio = {' '.join(default)}")
-    print(f"| bug | what | {' | '.join(columns)} |")
-    print("|---|---|" + "---|" * len(columns))
-    benches, table = {}, {}
+          f"seeds; portfolio weights {'/'.join(ARMS)}")
+    print(f"| bug | what | {' | '.join(columns)} | weights |")
+    print("|---|---|" + "---|" * (len(columns) + 1))
+    table = {}
     for name, (kind, target, config) in bugs(a.fast).items():
-        bench = benches[name] = Bench(target, config, a.limit, a.starts)
-        row = {s: bench.seeds_to_bug((s,)) for s in STRATEGIES}
-        row["portfolio"] = bench.seeds_to_bug(default)
-        table[name] = row
+        bench = Bench(target, config, a.limit, a.starts, singles)
+        row = table[name] = {s: bench.seeds_to_bug(s) for s in columns}
+        weights = "/".join(str(bench.weights[s]) for s in ARMS)
         print(f"| {name} | {kind} | " + " | ".join(cell(row[c], a.limit) for c in columns)
-              + " |", flush=True)
-    worst = max(table[b]["portfolio"] / min(table[b][s] for s in STRATEGIES) for b in table)
-    print(f"portfolio: at most {worst:.2f}x the best single strategy; median over the bugs "
-          f"{statistics.median(t['portfolio'] for t in table.values()):g}, random's "
-          f"{statistics.median(t['random'] for t in table.values()):g}")
-    if a.mixes:
-        ranked = []
-        pool = [s for s in STRATEGIES if s != "pct1"]  # it found nothing but what all find
-        for size in (1, 2, 3, 4):  # each multiset once, in the order of STRATEGIES
-            for mix in itertools.combinations_with_replacement(pool, size):
-                cells = {b: benches[b].seeds_to_bug(mix) for b in table}
-                ratio = max(cells[b] / min(table[b][s] for s in STRATEGIES) for b in table)
-                ranked.append((ratio, statistics.median(cells.values()), mix))
-        ranked.sort()
-        for ratio, median, mix in ranked[:15]:
-            print(f"{' '.join(mix):<28} worst {ratio:.2f}x the best single, median {median:g}")
+              + f" | {weights} |", flush=True)
+    for group in ("vf+", "classic"):
+        rows = [r for b, r in table.items() if b.startswith(group)]
+        if rows:
+            worst = max(r["portfolio"] / min(r[s] for s in singles) for r in rows)
+            print(f"{group.rstrip('+')}: the portfolio at most {worst:.2f}x the best single "
+                  "strategy")
+    print(f"median over the bugs: portfolio "
+          f"{statistics.median(r['portfolio'] for r in table.values()):g}, random "
+          f"{statistics.median(r['random'] for r in table.values()):g}")
     if a.fast:
         missed = [b for b, row in table.items() if row["portfolio"] > a.limit]
         print("found every bug" if not missed else f"missed: {', '.join(missed)}")

@@ -30,7 +30,8 @@ class RunSection(Strict):
     seeds: int = Field(100, ge=1, le=MAX_SEED + 1, description="how many seeds to run")
     seed_start: int = Field(0, ge=0, le=MAX_SEED, description="the first seed (at most 2^53-1)")
     strategy: Literal["portfolio", "random", "pct", "pos", "surw"] = Field(
-        "portfolio", description="portfolio rotates pos, surw, surw, surw over the seeds")
+        "portfolio", description="portfolio gives the seeds random, pos and surw in turn, "
+        "weighted by the config's calibration runs")
     pct_depth: int = Field(2, ge=1, le=3, description="bug depth d for strategy = pct")
     max_steps: int = Field(20_000, ge=1, description="a run that reaches it ends as step_bound")
     step_bound_warn: float = Field(0.0, ge=0, le=1, description="a share of step-bound seeds "

@@ -51,13 +51,16 @@ def learned(target: Target, config: Any) -> dict[str, Any]:
     - `steps`: PCT's step bound, the longest run;
     - `interesting`: SURW's interesting steps, the labels (`what`) that two actors ran;
     - `events`: SURW's estimate of each actor's interesting steps, the mean over the
-      runs it was in (at least 1)."""
+      runs it was in (at least 1);
+    - `weights`: the portfolio's, per strategy of ARMS the new coverage it gave on the
+      same seeds: how many distinct interleavings of the interesting steps its eight
+      runs had (1..8). A strategy that keeps producing the same order of the shared steps
+      gets fewer seeds. Failures there are not counted: the calibration is not a sweep."""
     key = (target, config.model_dump_json())
     if key not in _LEARNED:
         runs = [run_seed(target, config, seed, keep_log=True, strategy={"name": "random"})
                 for seed in range(CALIBRATION_SEEDS)]
-        picks = [[(e["actor"], e["what"]) for e in r.events if e["event"] == "sched.pick"]
-                 for r in runs]
+        picks = [_picks(r) for r in runs]
         who: dict[str, set[str]] = {}
         for actor, what in (p for run in picks for p in run):
             who.setdefault(what, set()).add(actor)
@@ -70,10 +73,25 @@ def learned(target: Target, config: Any) -> dict[str, Any]:
                 mine[actor] += what in shared
             for name, n in mine.items():
                 counts.setdefault(name, []).append(n)
-        _LEARNED[key] = {"steps": max(r.steps for r in runs), "interesting": interesting,
-                         "events": {name: max(1, round(sum(ns) / len(ns)))
-                                    for name, ns in counts.items()}}
+        taught = _LEARNED[key] = {
+            "steps": max(r.steps for r in runs), "interesting": interesting,
+            "events": {name: max(1, round(sum(ns) / len(ns))) for name, ns in counts.items()}}
+        orders = {"random": picks}
+        for name in strategies.ARMS:
+            if name not in orders:
+                spec = strategies.with_learned({"name": name}, lambda: taught)
+                orders[name] = [_picks(run_seed(target, config, seed, keep_log=True,
+                                                strategy=spec))
+                                for seed in range(CALIBRATION_SEEDS)]
+        taught["weights"] = {name: len({tuple(p for p in run if p[1] in shared)
+                                        for run in orders[name]})
+                             for name in strategies.ARMS}
     return _LEARNED[key]
+
+
+def _picks(result: Result) -> list[tuple[str, str]]:
+    """The steps of a run, as (actor, label)."""
+    return [(e["actor"], e["what"]) for e in result.events or () if e["event"] == "sched.pick"]
 
 
 def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,

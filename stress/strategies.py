@@ -12,10 +12,10 @@ from typing import Any, Callable
 from stress.runtime import Divergence
 from stress.streams import stream
 
-# The default's rotation by seed, chosen on bench/deep.py (README "Schedules"): POS is
-# the best single strategy on the planted defects of the model, SURW on the classic
-# programs; a random walk and PCT were never the best by much, PCT depth 1 found nothing.
-PORTFOLIO = ({"name": "pos"}, {"name": "surw"}, {"name": "surw"}, {"name": "surw"})
+# The default's strategies (README "Schedules", bench/deep.py). The seeds take them in
+# turn, weighted by the config's calibration runs (`arm`); PCT is not one: it was never
+# the best on the planted defects nor on the classic programs.
+ARMS = ("random", "pos", "surw")
 
 
 class RandomWalk:
@@ -175,8 +175,24 @@ def make(spec: dict[str, Any], seed: int, actors: list[Any]) -> Any:
     raise ValueError(f"unknown strategy {name!r}")
 
 
+def arm(seed: int, weights: dict[str, int]) -> str:
+    """The strategy of the portfolio that `seed` runs under. The seeds take ARMS in turn,
+    each in proportion to its weight (from calibration) and spread evenly over every
+    sum(weights) consecutive seeds (smooth weighted round robin, as nginx balances
+    upstreams): a function of the seed and the config only, whichever worker runs it,
+    and any short sweep has each strategy's share."""
+    total = sum(weights[a] for a in ARMS)
+    credit = dict.fromkeys(ARMS, 0)
+    for _ in range(seed % total + 1):
+        for a in ARMS:
+            credit[a] += weights[a]
+        chosen = max(ARMS, key=credit.__getitem__)  # the first of ARMS on a tie
+        credit[chosen] -= total
+    return chosen
+
+
 # What a spec holds that calibration taught, rather than what was chosen.
-LEARNED = ("steps", "events", "interesting")
+LEARNED = ("steps", "events", "interesting", "weights")
 
 
 def label(spec: dict[str, Any]) -> str:
@@ -187,14 +203,21 @@ def label(spec: dict[str, Any]) -> str:
 
 def spec_for(run: Any, seed: int, learned: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The strategy seed `seed` runs under. `learned()` gives what calibration runs of
-    the config taught (PCT's step bound, SURW's estimates); it is asked only if needed,
-    and what is used of it is recorded in the spec, so the seed replays by itself."""
+    the config taught (PCT's step bound, SURW's estimates, the portfolio's weights); it
+    is asked only if needed, and what is used of it is recorded in the spec, so the seed
+    replays by itself."""
     if run.strategy == "portfolio":
-        spec = dict(PORTFOLIO[seed % len(PORTFOLIO)])
+        weights = learned()["weights"]
+        spec = {"name": arm(seed, weights), "weights": weights}
     elif run.strategy == "pct":
         spec = {"name": "pct", "depth": run.pct_depth}
     else:
         spec = {"name": run.strategy}
+    return with_learned(spec, learned)
+
+
+def with_learned(spec: dict[str, Any], learned: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`spec` with what calibration taught that its strategy uses."""
     if spec["name"] == "pct":
         spec["steps"] = learned()["steps"]
     elif spec["name"] == "surw":

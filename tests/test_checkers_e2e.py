@@ -166,6 +166,9 @@ class Case:
     config: str  # a shipped config's stem, or a key of OWN
     plugin: str  # a class of tests/plugins/checker_breaks.py
     seeds: int
+    # Checks that may see the break first in some seeds (its consequence shows before
+    # the check's own event, as the plugin's docstring says), besides the check itself.
+    first_too: tuple[str, ...] = ()
 
 
 CASES = {
@@ -187,7 +190,7 @@ CASES = {
     "I17": Case("overlap", "DoneForgetsOtherPairs", 20),
     "B14": Case("hotplug", "FlrProbeResets", 10),  # 41/50
     "oops": Case("no-default-domain", "NoNullDomainGuard", 5),  # 50/50
-    "LOCK": Case("default", "PrepareWithoutMutex", 5),  # 50/50
+    "LOCK": Case("default", "PrepareWithoutMutex", 5, ("I2",)),  # 50/50, LOCK first in 42
 }
 
 
@@ -224,8 +227,9 @@ def test_the_break_is_caught_by_its_checker(check, tmp_path):
               f"{PLUGINS}:{case.plugin}")
     failures = s.failures
     assert failures, f"{case.plugin} not found in {case.seeds} seeds of {case.config}"
-    assert [(f["kind"], f.get("check")) for f in failures] == [("check", check)] * len(
-        failures), failures
+    assert {(f["kind"], f.get("check")) for f in failures} <= {
+        ("check", c) for c in (check, *case.first_too)}, failures
+    assert any(f.get("check") == check for f in failures), failures
 
 
 @pytest.mark.parametrize("check", list(CASES))

@@ -123,8 +123,8 @@ def test_counts_read_cleanly(tmp_path):
 
 
 def test_a_failure_with_no_site_or_check_reads_cleanly(tmp_path):
-    """I9 names a check and no site, an actor's exception neither: no blank is left
-    where the missing part would be ("same failure: check I9 ", "fail exception  at")."""
+    """I8 names a check and no site, an actor's exception neither: no blank is left
+    where the missing part would be ("same failure: check I8 ", "fail exception  at")."""
     from stress.cli import describe
 
     assert describe("fail", {"kind": "exception", "step": 3, "message": "boom"}) == \
@@ -134,8 +134,8 @@ def test_a_failure_with_no_site_or_check_reads_cleanly(tmp_path):
         "--out", str(tmp_path / "o"))
     art = str(tmp_path / "o" / "failures" / "1.json")
     shrunk, replay = cli("shrink", art, "--budget", "20"), cli("replay", art)
-    assert shrunk.stdout.splitlines()[0] == "same failure: check I9"
-    assert replay.stdout.startswith("reproduced exactly: seed 1, fail check I9 at step ")
+    assert shrunk.stdout.splitlines()[0] == "same failure: check I8"
+    assert replay.stdout.startswith("reproduced exactly: seed 1, fail check I8 at step ")
     for out in (shrunk.stdout, replay.stdout):
         assert not [slip for line in out.splitlines() for slip in slips(line)], out
 

@@ -11,7 +11,7 @@ import pytest
 from actors.target import TARGET
 from stress.config import StressConfig
 from stress.run import learned, run_seed
-from stress.strategies import PCT, POS, PORTFOLIO, RandomWalk
+from stress.strategies import ARMS, PCT, POS, RandomWalk, arm, spec_for
 from stress.sweep import Sweep
 from tests.exact import build, exact, pos_exact
 from tests.helpers import DEFAULT, cli, load
@@ -84,15 +84,35 @@ def test_swarm_and_strategy_artifact_replays_exactly(tmp_path, strategy):
     assert proc.returncode == 0, proc.stdout
 
 
-def test_portfolio_rotates_strategies_per_seed():
+def test_the_portfolio_gives_each_seed_a_strategy_from_the_seed_and_the_config():
     config = load()
-    specs = [run_seed(TARGET, config, s, keep_log=False).strategy for s in range(8)]
-    assert [s["name"] for s in specs] == ["pos", "surw", "surw", "surw"] * 2
+    weights = learned(TARGET, config)["weights"]
+    assert list(weights) == ["random", "pos", "surw"] == list(ARMS)  # no PCT
+    specs = [run_seed(TARGET, config, s, keep_log=False).strategy for s in range(24)]
+    assert [s["name"] for s in specs] == [arm(s, weights) for s in range(24)]
+    assert {s["name"] for s in specs} == set(ARMS)
+    assert all(s["weights"] == weights for s in specs)  # recorded: why this seed got it
     surw = [s for s in specs if s["name"] == "surw"]
     assert all(s == surw[0] for s in surw)  # learned once, from the calibration runs
     assert surw[0]["interesting"] and set(surw[0]["events"]) == set(run_seed(
         TARGET, config, 0, keep_log=False).actors)
-    assert len(PORTFOLIO) == 4
+    # A seed's strategy depends on nothing else: not on the seeds run before it.
+    assert [arm(s, weights) for s in reversed(range(24))] == [s["name"] for s in specs][::-1]
+
+
+def test_the_portfolio_hits_a_planted_bug_at_the_weighted_mean_of_its_strategies_rates():
+    target = Toy(build(WINDOW, _late))
+    config = StressConfig.model_validate({"run": {"strategy": "portfolio"}})
+    weights = learned(target, config)["weights"]
+    rate = {a: pos_exact(WINDOW, _late) if a == "pos" else exact(_spec(a, target), WINDOW, _late)
+            for a in ARMS}
+    p = sum(Fraction(weights[a], sum(weights.values())) * rate[a] for a in ARMS)
+    runs = 300
+    results = [run_seed(target, config, seed, keep_log=False) for seed in range(runs)]
+    assert all(r.strategy == spec_for(config.run, r.seed, lambda: learned(target, config))
+               for r in results)
+    hits = sum(r.failed for r in results)
+    assert abs(hits - runs * p) <= 4 * math.sqrt(runs * p * (1 - p)) + 1, (hits, float(p))
 
 
 def test_pct_priorities_and_change_points_are_seeded():

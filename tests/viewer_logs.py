@@ -12,7 +12,7 @@ from tests.helpers import ROOT, load
 
 LOGS = {
     "all-actors": (ROOT / "configs" / "all-actors.toml", {}, 0),
-    "v0": (ROOT / "configs" / "default.toml", {"model.version": "v0"}, 1),
+    "v0": (ROOT / "configs" / "default.toml", {"model.version": "v0"}, 5),
     "deadlock": (ROOT / "configs" / "default.toml",
                  {"model.plugin": "tests.plugins.broken_engine:DeadlockingDone"}, 0),
 }

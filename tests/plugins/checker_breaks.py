@@ -303,8 +303,11 @@ class PrepareWithoutMutex(Kernel):
     hold the mutex in the middle of it. LOCK names it at prepare's first driver
     callback (or its exit, when the RID is already on blocking), on prepare's own
     events: before a consequence (a torn update of the group state, a wrong view in
-    another caller's callback, a fence raised under an attach) can show. Without LOCK,
-    the same sweep finds it only through such consequences (I4, I3), in 2 seeds of 5."""
+    another caller's callback, a fence raised under an attach) can show, but for one:
+    an actor holding the mutex may emit the group's state between prepare's unlocked
+    write of reset_depth and its park of the RID (I2, in about 1 seed of 6 under a
+    random walk or POS). Without LOCK, the same sweep finds it only through such
+    consequences (I4, I3), in 2 seeds of 5."""
     base = "*"
 
     async def pci_dev_reset_iommu_prepare(self, dev: Device) -> Ret:
