@@ -121,7 +121,8 @@ def test_actor_operations_are_logged_invoke_then_ok_or_fail():
 
 
 CLEAN_ON_VF = ["default", "cxl-nested", "hinic-quirk", "multi-device-group", "vfio-teardown",
-               "sva-pasid", "all-actors", "deferred-attach", "owner-reset"]
+               "sva-pasid", "all-actors", "deferred-attach", "owner-reset",
+               "smmuv3-pasid-reset", "vtd-unmap-reset", "amd-unmap-reset", "vtd-guest-nested"]
 
 
 @pytest.mark.parametrize("name", CLEAN_ON_VF)

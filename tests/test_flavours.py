@@ -10,7 +10,10 @@ from actors.model import build
 from iommu import invariants as inv
 from iommu.core import AttachHandle
 from iommu.domain import SVA, Domain
+from iommu.drivers import Smmuv3, Vtd
 from stress import config as configs
+from stress.sweep import Sweep
+from tests.helpers import ROOT
 from tests.test_checkers import ev, run
 
 
@@ -271,3 +274,61 @@ def test_i5_judges_a_two_phase_invalidation_when_delivered():
         == "ATS invalidation (dma unmap, built at step 2) sent to a while it is in reset"
     assert run(inv.NoAtsToResetting(), [add("a"), built, inval(3, n=7, in_reset=False),
                                         begin]) is None
+
+
+# ----- the flavours' shipped configs: clean, and the same runs catching a break -----
+
+def sweep_checks(tmp_path, name, seeds, **overrides):
+    from actors.target import TARGET
+    config = configs.load(TARGET.config_model, ROOT / "configs" / f"{name}.toml", overrides)
+    sweep = Sweep(TARGET, config, tmp_path, log="none")
+    sweep.run(range(seeds))
+    return {f["check"] for f in sweep.failures}
+
+
+@pytest.mark.parametrize("name", ["vtd-unmap-reset", "amd-unmap-reset"])
+def test_the_unmap_configs_find_n15_with_smmuv3s_build_submit_gap(tmp_path, name):
+    """vtd-unmap-reset and amd-unmap-reset are clean on vf (tests/test_actors.py); with
+    SMMUv3's driver the same runs find N15."""
+    assert "I16" in sweep_checks(tmp_path, name, 150, **{"model.iommu_driver": "smmuv3"})
+
+
+def test_a_vtd_flush_with_a_gap_between_build_and_submit_is_caught(tmp_path, monkeypatch):
+    """Break VT-d by hand: its flush gets SMMUv3's gap (devices_lock dropped before the
+    submit); its config then finds I16."""
+    monkeypatch.setattr(Vtd, "_flush", Smmuv3._flush)
+    assert "I16" in sweep_checks(tmp_path, "vtd-unmap-reset", 150)
+
+
+def test_smmuv3_pasid_config_finds_n17_before_s3_once_b12_is_out_of_the_way(tmp_path):
+    found = sweep_checks(tmp_path, "smmuv3-pasid-reset", 60,
+                         **{"model.version": "s2", "checks.disable": ["I9"]})
+    assert "I18" in found
+
+
+def test_smmuv3_without_the_ats_disable_of_the_blocking_attach_warns(tmp_path, monkeypatch):
+    """Break SMMUv3 by hand: no pci_disable_ats() before the blocking STE; done()'s
+    pci_enable_ats() then finds ATS still on and WARNs (I12)."""
+    monkeypatch.setattr(Smmuv3, "_ats_prepare", lambda self, dev, was, want: None)
+    assert "I12" in sweep_checks(tmp_path, "smmuv3-pasid-reset", 60)
+
+
+def test_a_blocking_ste_that_keeps_ats_is_caught(tmp_path, monkeypatch):
+    """Break SMMUv3 by hand: the driver takes the blocked domain for a paging one, so its
+    STE keeps ATS; the FLR starts with ATS on at the function and in the IOMMU (I18)."""
+    import iommu.drivers
+    monkeypatch.setattr(iommu.drivers, "paging", lambda d: d is not None and d.type != "IDENTITY")
+    assert "I18" in sweep_checks(tmp_path, "smmuv3-pasid-reset", 60)
+
+
+def test_a_guest_invalidation_in_the_reset_window_is_found_on_vf_and_replays(tmp_path):
+    """N18: the vSMMU guest's ATC_INV reaches the device while the host resets it, on
+    mainline; the artifact replays byte for byte."""
+    from tests.helpers import cli
+    out = tmp_path / "n18"
+    r = cli("run", str(ROOT / "configs" / "zoo" / "n18-vsmmu-guest-inv.toml"), "--seeds", "20",
+            "--out", str(out), "--workers", "1")
+    assert r.returncode == 1 and "(guest ATC_INV" in (out / "summary.json").read_text()
+    artifact = sorted((out / "failures").glob("*.json"))[0]
+    replay = cli("replay", str(artifact))
+    assert replay.returncode == 0 and "reproduced exactly" in replay.stdout, replay.stdout
