@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.config import GuestActor
-from actors.vfio import Owner, _free
+from actors.vfio import Owner, _free, bind
 from actors.world import World
 from iommu.core import AttachHandle
 from iommu.domain import Domain
@@ -26,13 +26,11 @@ async def run(world: World, spec: GuestActor, name: str, index: int) -> None:
 
 
 async def iteration(world: World, spec: GuestActor, owner: Owner, name: str) -> None:
-    k = world.kernel
     pdev = world.pdevs[spec.target]
-    dev = pdev.dev
-    group = dev.iommu_group
-    if group is None or await world.op("bind", k.iommu_device_claim_dma_owner, dev, owner,
-                                       gdev=dev.name):
+    group = await bind(world, pdev, owner)
+    if group is None:
         return
+    k, dev = world.kernel, pdev.dev
     parent = k.alloc_domain(prefix="s2")
     nested = k.alloc_domain(prefix="nested")
     viommu = VIommu(f"viommu.{name}", parent)
