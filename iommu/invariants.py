@@ -853,12 +853,14 @@ class AtsAtResetStart(WorldChecker):
         self.state: dict[str, dict[str, Any]] = {}  # gdev -> its last hw.ats
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        gdev = ev["gdev"]
         if ev["event"] == "hw.ats":
-            self.state[gdev] = ev
+            self.state[ev["gdev"]] = ev
             return None
+        if ev["event"] != "hw.reset.begin" or ev["depth"] != 1:
+            return None
+        gdev = ev["gdev"]
         ats = self.state.get(gdev)
-        if ev["event"] != "hw.reset.begin" or ev["depth"] != 1 or not ats or not ats["pci"]:
+        if not ats or not ats["pci"]:
             return None
         live = sorted(self.w.pasid.get(gdev, {}))
         if not ats["iommu"] and not live:

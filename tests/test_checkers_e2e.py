@@ -127,6 +127,8 @@ CASES = {
     "I12": Case("cxl-nested", "NestingRefused", 5),  # 50/50
     "I13": Case("legacy", "PrepareErrorAsEnotty", 40),  # 16/50
     "I14": Case("owner-reset", "DetachSkippedInReset", 20),  # 14/50
+    "I16": Case("vtd-unmap-reset", "TeardownDoesNotWait", 5),  # 50/50
+    "I18": Case("smmuv3-pasid-reset", "BlockingSteKeepsAts", 5),  # 50/50
     "B14": Case("hotplug", "FlrProbeResets", 10),  # 41/50
     "oops": Case("no-default-domain", "NoNullDomainGuard", 5),  # 50/50
     "LOCK": Case("default", "PrepareWithoutMutex", 5),  # 50/50
