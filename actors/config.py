@@ -9,6 +9,7 @@ from typing import Annotated, Any, Awaitable, Callable, ClassVar, Literal, Union
 from pydantic import Field, ValidationInfo, model_validator
 
 from actors import plugin
+from iommu.cmdq import ATS_INV, INV_TIMEOUT_RANGE
 from iommu.invariants import CHECKERS
 from iommu.pci import WAITS, Kernel, probe_reset_methods
 from iommu.runtime import FAULT_SITES, Sequential, Span
@@ -33,6 +34,13 @@ class ModelSection(Strict):
         "function_only", description="which functions a reset fences: function_only, the "
         "device the reset method runs for (every real version); ideal, every function it "
         "resets (a PF's VFs too: no kernel does it), so that I15 holds")
+    iommu_driver: Literal["generic", "smmuv3", "vtd", "amd"] = Field(
+        "generic", description="the IOMMU driver flavour (docs/kernel.md §14): generic "
+        "(instant invalidations, no ATS state: every result before the flavours), or "
+        "smmuv3, vtd, amd with their ATS state and two-phase invalidations over a shared "
+        "queue")
+    quarantine: bool = Field(False, description="smmuv3: the posted (unmerged) series that "
+                             "quarantines a device at its first ATC invalidation timeout")
 
     @model_validator(mode="after")
     def _known(self, info: ValidationInfo) -> "ModelSection":
@@ -44,6 +52,9 @@ class ModelSection(Strict):
         if self.version not in PRESETS:
             raise ValueError(f"model.version: unknown version {self.version!r}; expected one "
                              f"of: {', '.join(PRESETS)}")
+        if self.quarantine and self.iommu_driver != "smmuv3":
+            raise ValueError("model.quarantine: the quarantine series is SMMUv3's; expected "
+                             f'iommu_driver = "smmuv3" (got {self.iommu_driver!r})')
         for key in self.fixes:
             if key not in FIX_COMMITS:
                 raise ValueError(f"model.fixes.{key}: unknown fix switch; expected one of: "
@@ -91,6 +102,8 @@ class DeviceSection(Strict):
     firmware_wait: float | None = Field(
         None, ge=0, description="hinic: seconds until firmware acks (past 15: the quirk's "
         "timeout); default: timing.firmware_wait, else 1.0 or drawn up to 15")
+    ats_qdep: int = Field(32, ge=1, le=32, description="the ATS capability's invalidate "
+                          "queue depth (a driver flavour records it when ATS is enabled)")
     require_direct: bool = Field(False, description="RMRR/unity map: may not be blocked "
                                                     "through set_domain")
     attach_deferred: bool = Field(False, description="first attach deferred to the first "
@@ -233,6 +246,22 @@ class HotplugActor(ActorBase):
     kind: Literal["hotplug"]
 
 
+class GuestActor(ActorBase):
+    """A VM's vIOMMU over a VFIO device (docs/kernel.md §14.4): a nested hwpt, a vdevice,
+    the guest's ATC invalidations by virtual stream ID; count 1."""
+    kind: Literal["guest"]
+    count: int = Field(1, ge=1, le=1, description="one VM owns the device")
+    mode: Literal["vsmmu", "vcmdq", "intel_nested"] = Field(
+        "vsmmu", description="vsmmu: IOMMU_HWPT_INVALIDATE through the vSMMU (smmuv3); "
+        "vcmdq: straight into a Tegra241 vCMDQ (smmuv3); intel_nested: the nested "
+        "domain's cache invalidation (vtd)")
+    vsid: int = Field(1, ge=0, description="the device's virtual stream ID")
+    invalidations: int = Field(3, ge=0, description="guest ATC invalidations per iteration")
+    OPS: ClassVar[dict[str, float]] = {"reset": 0.0}  # the guest asks for VFIO_DEVICE_RESET
+    DRIVER: ClassVar[dict[str, str]] = {"vsmmu": "smmuv3", "vcmdq": "smmuv3",
+                                         "intel_nested": "vtd"}
+
+
 class FunctionActor(ActorBase):
     """Python of your own: `async def fn(world, pdev)`, called once per iteration."""
     kind: Literal["function"]
@@ -254,7 +283,7 @@ class FunctionActor(ActorBase):
 
 ACTOR_CLASSES = (DriverActor, ResetActor, CxlResetActor, QuirkResetActor, VfioActor,
                  SvaActor, SysfsActor, HotplugActor, FunctionActor, OwnerActor,
-                 SriovNumvfsActor)
+                 SriovNumvfsActor, GuestActor)
 Actor = Annotated[Union[ACTOR_CLASSES], Field(discriminator="kind")]
 
 
@@ -280,6 +309,12 @@ class IommuTiming(TimingSection):
                                          "ssleep(1) after VF Enable is cleared")
     sva_hold: float | None = _pin(SVA_HOLD, "an SVA user's time between bind, mm changes and "
                                   "unbind")
+    ats_inv: float | None = _pin(ATS_INV, "a driver flavour's ATS invalidation round trip")
+    inv_timeout: float | None = Field(
+        None, ge=INV_TIMEOUT_RANGE[0], le=INV_TIMEOUT_RANGE[1], description="a driver "
+        "flavour's invalidation completion timeout: pin it (seconds, "
+        f"{INV_TIMEOUT_RANGE[0]:g}..{INV_TIMEOUT_RANGE[1]:g}; nominal: smmuv3 1, vtd 1, "
+        "amd 0.1)")
 
 
 class IommuConfig(StressConfig):
@@ -292,10 +327,13 @@ class IommuConfig(StressConfig):
         """Actor mixes the kernel itself rules out (so their WARNs would be noise)."""
         in_group = {d.name for d in group.device}
         kinds = {(b.kind, b.target) for b in self.actor}
-        if a.kind == "vfio" and any(k in ("driver", "sva", "owner") and t in in_group
-                                    for k, t in kinds):
-            return (f"actor[{ai}].target: vfio owns the whole group {group.name!r}, so no "
-                    "kernel driver (driver, sva, owner) can be bound in it")
+        if a.kind in ("vfio", "guest") and any(k in ("driver", "sva", "owner")
+                                               and t in in_group for k, t in kinds):
+            return (f"actor[{ai}].target: {a.kind} owns the whole group {group.name!r}, so "
+                    "no kernel driver (driver, sva, owner) can be bound in it")
+        if a.kind == "guest" and a.DRIVER[a.mode] != self.model.iommu_driver:
+            return (f"actor[{ai}].mode: {a.mode} needs model.iommu_driver = "
+                    f"{a.DRIVER[a.mode]!r} (got {self.model.iommu_driver!r})")
         if a.kind == "owner" and len(group.device) != 1:
             return (f"actor[{ai}].target: iommu_attach_device() takes only a device alone "
                     f"in its group; {group.name!r} has {len(group.device)} devices")
@@ -306,10 +344,11 @@ class IommuConfig(StressConfig):
         if a.kind == "driver" and any(k == "sva" and t in in_group for k, t in kinds):
             return (f"actor[{ai}].target: SVA binds are made by the bound driver and "
                     f"group-wide: use either driver or sva actors in group {group.name!r}")
-        if a.kind == "hotplug" and any(k in ("driver", "sva", "vfio", "owner")
+        if a.kind == "hotplug" and any(k in ("driver", "sva", "vfio", "owner", "guest")
                                        and t == a.target for k, t in kinds):
             return (f"actor[{ai}].target: a removal unbinds {a.target!r}'s driver first; "
-                    "hotplug cannot share its device with driver, sva, vfio or owner actors")
+                    "hotplug cannot share its device with driver, sva, vfio, owner or guest "
+                    "actors")
         if a.kind == "sriov_numvfs":
             vfs = [d.name for g in self.group for d in g.device if d.physfn == a.target]
             if not vfs:

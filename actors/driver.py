@@ -23,5 +23,5 @@ async def run(world: World, spec: DriverActor, name: str, index: int) -> None:
             if await world.op("dma_map", k.iommu_deferred_attach, dev, domain, gdev=dev.name):
                 continue  # the map failed: nothing to unmap
             await world.rt.point(f"dma_unmap {dev.name}")
-            k.hw.flush_domain(domain, "dma unmap")
+            await k.driver.flush_domain(domain, "dma unmap")
         await world.op("unbind", k.iommu_device_unuse_default_domain, dev, gdev=dev.name)

@@ -46,6 +46,7 @@ def warns(rt: Sequential) -> list[tuple[str, str]]:
 
 def build(version: str | None = None, *devices: dict[str, Any], plugin: str | None = None,
           default_domain: bool = True, legacy_driver: bool = False,
+          iommu_driver: str = "generic", quarantine: bool = False,
           **switches: bool) -> Machine:
     """A sequential model of `version` (default: the patch's base, else vf), or of the
     patch `plugin` ("FILE.py:Class", relative to the current folder, or "module:Class"),
@@ -53,7 +54,8 @@ def build(version: str | None = None, *devices: dict[str, Any], plugin: str | No
     `iommu.pci.PciDev` fields (`name`, `ats`, `max_pasids`, `flr`, `quirk`, ...) plus
     `group` (default "g"; groups are made in the order first named), `cxl` (below a CXL
     port whose SBR is masked) and `alias_of` (shares that device's requester ID).
-    No device: one device `d0`."""
+    No device: one device `d0`. `iommu_driver`: a driver flavour (docs/kernel.md §14),
+    `quarantine` its switch."""
     cls: type[Kernel] = Kernel
     if plugin is not None:
         spec = plugins.resolve(plugin, Path.cwd())
@@ -63,6 +65,8 @@ def build(version: str | None = None, *devices: dict[str, Any], plugin: str | No
     device_keys = {f.name for f in fields(Device)}
     rt = Sequential()
     k = cls(rt, preset(version or "vf").with_(**switches))
+    if iommu_driver != "generic":
+        k.use_iommu_driver(iommu_driver, quarantine)
     groups: dict[str, Any] = {}
     pdevs: dict[str, PciDev] = {}
     for spec in devices or ({"name": "d0"},):
@@ -83,4 +87,5 @@ def build(version: str | None = None, *devices: dict[str, Any], plugin: str | No
         bridge.functions.append(pdev)
         pdev.reset_methods = probe_reset_methods(pdev, k.fixes)
         pdevs[dev.name] = pdev
+        k.driver.probe_device(dev)
     return Machine(k, rt, pdevs)

@@ -34,7 +34,7 @@ async def session(world: World, spec: OwnerActor, dev: Device) -> None:
     if not refused:
         for _ in range(spec.maps):
             await world.rt.point(f"owner unmap {dev.name}")
-            k.hw.flush_domain(domain, "owner unmap")
+            await k.driver.flush_domain(domain, "owner unmap")
     if not refused or spec.detach == "stale":
         passed = k.alloc_domain(prefix="owned") if spec.detach == "wrong" else domain
         await world.op("detach_device", k.iommu_detach_device, passed, dev, gdev=dev.name,

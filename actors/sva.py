@@ -24,7 +24,7 @@ async def run(world: World, spec: SvaActor, name: str, index: int) -> None:
                               gdev=dev.name, pasid=pasid):
             for _ in range(spec.invalidations):
                 await hold()
-                k.hw.flush_domain(sva, f"mm invalidate pasid {pasid}")
+                await k.driver.flush_domain(sva, f"mm invalidate pasid {pasid}")
             await hold()
             await world.op("sva_unbind", k.iommu_detach_device_pasid, sva, dev, pasid,
                            gdev=dev.name, pasid=pasid)

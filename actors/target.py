@@ -6,8 +6,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from actors import (driver, events, function, hotplug, owner, plugin, reset, sriov, sva, sysfs,
-                    vfio)
+from actors import (driver, events, function, guest, hotplug, owner, plugin, reset, sriov,
+                    sva, sysfs, vfio)
 from actors.config import IommuConfig
 from actors.world import World, fixes_of
 from iommu import invariants
@@ -29,7 +29,7 @@ CONFIGS = _configs()
 KINDS = {"driver": driver.run, "reset": reset.run, "cxl_reset": reset.run,
          "quirk_reset": reset.run, "vfio": vfio.run, "sva": sva.run, "sysfs": sysfs.run,
          "hotplug": hotplug.run, "function": function.run, "owner": owner.run,
-         "sriov_numvfs": sriov.run}
+         "sriov_numvfs": sriov.run, "guest": guest.run}
 
 
 class IommuTarget:
@@ -64,6 +64,10 @@ class IommuTarget:
         out = {"version": config.model.version, "fixes": fixes.on(), "variant": fixes.variant}
         if fixes.fence_scope != "function_only":  # named only when not what the kernel does
             out["fence_scope"] = fixes.fence_scope
+        if config.model.iommu_driver != "generic":  # generic: as before the flavours
+            out["iommu_driver"] = config.model.iommu_driver
+            if config.model.quarantine:
+                out["quarantine"] = True
         if config.model.plugin:
             out["plugin"] = plugin.name(config.model.plugin)
             out["plugin_sha256"] = plugin.source_hash(config.model.kernel_class())

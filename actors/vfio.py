@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from actors.config import VfioActor
 from actors.world import World
-from iommu.core import AttachHandle
+from iommu.core import AttachHandle, IommuGroup
 from iommu.domain import Domain
+from iommu.pci import PciDev
 
 
 class Owner:
@@ -41,9 +42,8 @@ async def iommufd_iteration(world: World, spec: VfioActor, owner: Owner) -> None
     k = world.kernel
     pdev = world.pdevs[spec.target]
     dev = pdev.dev
-    group = dev.iommu_group
-    if group is None or await world.op("bind", k.iommu_device_claim_dma_owner, dev, owner,
-                                       gdev=dev.name):
+    group = await bind(world, pdev, owner)
+    if group is None:
         return
     hwpt = k.alloc_domain()
     freed = [hwpt]
@@ -95,3 +95,14 @@ async def group_iteration(world: World, spec: VfioActor, owner: Owner) -> None:
         await world.op("type1_detach", k.iommu_detach_group, domain, group)
     await _free(world, domain)
     await world.op("group_release", k.iommu_group_release_dma_owner, group)
+
+
+async def bind(world: World, pdev: PciDev, owner: Owner) -> IommuGroup | None:
+    """An iommufd bind: claim DMA ownership of the device's group (None: it has no group,
+    or the claim is refused)."""
+    dev = pdev.dev
+    group = dev.iommu_group
+    if group is None or await world.op("bind", world.kernel.iommu_device_claim_dma_owner,
+                                       dev, owner, gdev=dev.name):
+        return None
+    return group

@@ -22,7 +22,7 @@ class World:
         self.rt = rt
         self.think_max = config.timing.think
         self.think: dict[str, float | None] = {}  # actor name -> its pinned think time
-        self.kernel = config.model.kernel_class()(rt, fixes_of(config))
+        self.kernel = kernel_of(config, rt)
         self.pdevs: dict[str, PciDev] = {}
         self.group_of = {d.name: g.name for g in config.group for d in g.device}
         bridges: dict[str, Bridge] = {}
@@ -33,7 +33,7 @@ class World:
             group = self.kernel.add_group(g.name, default_domain=default,
                                           legacy_driver=g.legacy_driver)
             for d in g.device:
-                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids,
+                dev = Device(d.name, ats=d.ats, max_pasids=d.max_pasids, ats_qdep=d.ats_qdep,
                              rid=alias_chain(g, d.name)[-1],
                              attach_deferred=d.attach_deferred, require_direct=d.require_direct)
                 self.kernel.add_device(group, dev)
@@ -59,8 +59,8 @@ class World:
                 self.pdevs[d.physfn].vfs.append(self.pdevs[d.name])
         for d in sections.values():
             pdev = self.pdevs[d.name]
-            pdev.reset_methods = list(d.reset_methods
-                                      or probe_reset_methods(pdev, self.kernel.fixes))
+            pdev.reset_methods = list(d.reset_methods or probe_reset_methods(pdev, self.kernel.fixes))
+            self.kernel.driver.probe_device(pdev.dev)
 
     def maybe(self, spec: Any, op: str) -> bool:
         """Whether an optional operation is done now: on in this run's swarm, then drawn
@@ -112,3 +112,11 @@ class World:
             self.rt.touch(f"group:{fields['group_name']}")
         else:
             self.rt.touch("*")
+
+
+def kernel_of(config: IommuConfig, rt: Any) -> Any:
+    """The model class with the config's version and IOMMU driver flavour."""
+    kernel = config.model.kernel_class()(rt, fixes_of(config))
+    if config.model.iommu_driver != "generic":
+        kernel.use_iommu_driver(config.model.iommu_driver, config.model.quarantine)
+    return kernel

@@ -21,6 +21,7 @@ class Device:
     attach_deferred: bool = False
     require_direct: bool = False
     has_iommu: bool = True  # dev_has_iommu(): dev->iommu && dev->iommu->iommu_dev
+    ats_qdep: int = 32  # ATS capability's Invalidate Queue Depth (0 in the register: 32)
     rid: str = ""  # requester ID; DMA aliases share one (docs/kernel.md §1.4)
     iommu_group: "IommuGroup | None" = None
 

@@ -113,7 +113,36 @@ MODEL = {
         "in_reset": "bool: the device is in a hardware reset of its own (it cannot "
                     "answer; I5)",
         "reset_by": "list: only when another function's reset resets it too: those "
-                    "functions (it cannot answer either; I15)"}),
+                    "functions (it cannot answer either; I15)",
+        "inv": "int: a driver flavour's invalidation, delivered now (`hw.inv.build`)",
+        "attempt": "int: a driver flavour's: how many times it was sent (a retry after a "
+                   "timeout, or a resubmission after a VT-d ITE)"}),
+    # The driver flavours' ATS state and two-phase invalidations (iommu/pci_ats.py,
+    # iommu/cmdq.py; docs/kernel.md §14): the generic driver emits none of these.
+    "hw.ats": ("A driver flavour changed a function's ATS state.", {
+        "gdev": "str: the function", "pci": "bool: ATS Enable at the function",
+        "iommu": "bool: its IOMMU entry takes ATS requests (STE.EATS, a present VT-d entry, "
+                 "AMD DTE.I)",
+        "stu": "int: the smallest translation unit set at enable (log2; 0: never enabled)",
+        "qdep": "int: the invalidate queue depth read at enable",
+        "why": "str: what changed it (`pci_enable_ats`, `pci_disable_ats`, `STE`, ...)"}),
+    **{f"hw.inv.{step}": (what, {
+        "inv": "int: the invalidation, numbered per queue", "gdev": "str: the function",
+        "queue": "str: the IOMMU's queue (`iommu0`), or a guest's vCMDQ", **more})
+       for step, what, more in (
+           ("build", "A driver flavour built an ATS invalidation.",
+            {"why": "str: what sent it"}),
+           ("submit", "The invalidation was put on its IOMMU's queue.", {}),
+           ("complete", "The invalidation finished.", {
+               "ret": "str: `0` (answered) or an errno name (given up after a timeout)"}),
+           ("timeout", "The device did not answer in time: the flavour's handling.", {
+               "action": "str: `retry`, `give up`, `ite` (VT-d: every request in the "
+                         "queue aborted and resubmitted) or `quarantine`",
+               "msg": "str: what the kernel logs", "attempt": "int: the attempt that timed out",
+               "aborted": "list: VT-d: the other requests the ITE aborted"}))},
+    "pci.bme": ("A driver flavour's record of Bus Master Enable: the reset wrappers clear "
+                "it before the reset and restore it after (I16(b)).",
+                {"gdev": "str: the function", "on": "bool: Bus Master Enable"}),
     "pci.method": ("A reset method's result in the reset walk.", {
         "gdev": "str: the device", "method": "str: the method (`flr`, `bus`, ...)",
         "ret": "str: `0` or an errno name (`ENOTTY`: try the next)",

@@ -14,6 +14,7 @@ from iommu.domain import Domain, name_of
 from iommu.ret import OK, Ret, err
 
 if TYPE_CHECKING:
+    from iommu.pci_ats import Ats
     from iommu.device import Device
     from iommu.runtime import Runtime
 
@@ -132,11 +133,21 @@ class IommuDriver:
             self.rt.emit("fault", site="attach_dev", gdev=dev.name, domain=domain.name)
             return err("ENOMEM", "driver attach_dev failed (injected)")
         previous = hw.context[dev.rid]
-        hw.ats_invalidate(dev, domain, (previous, old), "rid")
-        hw.context[dev.rid] = domain
+        await self._attach_rid(domain, dev, old, previous)
+        return OK
+
+    async def _attach_rid(self, domain: Domain, dev: "Device", old: Domain | None,
+                          previous: Domain | None) -> None:
+        """Flush the device TLBs of what is taken away, then program the context (a
+        driver flavour of iommu/drivers.py does it its own way)."""
+        self.hw.ats_invalidate(dev, domain, (previous, old), "rid")
+        self._program_rid(domain, dev, old, previous)
+
+    def _program_rid(self, domain: Domain, dev: "Device", old: Domain | None,
+                     previous: Domain | None) -> None:
+        self.hw.context[dev.rid] = domain
         self.rt.emit("hw.rid_attach", gdev=dev.name, domain=domain.name, old=name_of(old),
                      rid=name_of(previous), view=name_of(self.view(dev)))
-        return OK
 
     async def set_dev_pasid(self, domain: Domain, dev: "Device", pasid: int,
                             old: Domain | None) -> Ret:
@@ -151,14 +162,35 @@ class IommuDriver:
             self.rt.emit("fault", site="set_dev_pasid", gdev=dev.name, domain=domain.name,
                          pasid=pasid)
             return err("ENOMEM", "driver set_dev_pasid failed (injected)")
-        table = hw.pasid[dev.name]
-        previous = table.get(pasid)
-        hw.ats_invalidate(dev, domain, (previous, old), f"pasid {pasid}")
+        previous = hw.pasid[dev.name].get(pasid)
+        await self._set_pasid(domain, dev, pasid, old, previous)
+        return OK
+
+    async def _set_pasid(self, domain: Domain, dev: "Device", pasid: int,
+                         old: Domain | None, previous: Domain | None) -> None:
+        self.hw.ats_invalidate(dev, domain, (previous, old), f"pasid {pasid}")
+        self._program_pasid(domain, dev, pasid, old, previous)
+
+    def _program_pasid(self, domain: Domain, dev: "Device", pasid: int, old: Domain | None,
+                       previous: Domain | None) -> None:
+        table = self.hw.pasid[dev.name]
         if domain.translating:
             table[pasid] = domain
         else:
             table.pop(pasid, None)
         self.rt.emit("hw.pasid_set", gdev=dev.name, pasid=pasid, domain=domain.name,
                      attached=domain.translating, old=name_of(old), prev=name_of(previous),
-                     rid=name_of(hw.context[dev.rid]), view=name_of(self.view(dev)))
-        return OK
+                     rid=name_of(self.hw.context[dev.rid]), view=name_of(self.view(dev)))
+
+    # ----- what the driver flavours (iommu/drivers.py) change; the generic driver keeps
+    # no ATS state and invalidates at once -----
+
+    ats: "Ats | None" = None
+    name = "generic"
+
+    def probe_device(self, dev: "Device") -> None:
+        """Probe time, once the device is on its first domain."""
+
+    async def flush_domain(self, domain: Domain, why: str) -> None:
+        """An unmap in `domain`, or an mm change of an SVA domain."""
+        self.hw.flush_domain(domain, why)

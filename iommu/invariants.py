@@ -538,24 +538,32 @@ class PhysicallyFenced(WorldChecker):
 class NoAtsToResetting(WorldChecker):
     """I5 (no ATS traffic to a resetting device): no ATS/devTLB invalidation event
     targets D while in_reset[D] (hardware reset actually in progress, including a quirk's
-    firmware wait). Violated by B3 (RC-PCI), B5 (S3), B8 (V0-S5) and B13 (aliased
+    firmware wait). A driver flavour's invalidation (docs/kernel.md §14) counts when it
+    is delivered, not when it was built or submitted: one in flight when a reset starts
+    is judged where it reaches the device. Violated by B3 (RC-PCI), B5 (S3), B8 (V0-S5) and B13 (aliased
     siblings, any version); and by resets the fence does not cover (B16). Not judged on
     a device whose driver callback failed by injection: a PASID that prepare could not
     block stays live by design (B15)."""
 
     name = "I5"
-    events = ("hw.reset.begin", "hw.ats_inval")
+    events = ("hw.reset.begin", "hw.ats_inval", "hw.inv.build")
 
     def __init__(self, world: Shadow | None = None) -> None:
         super().__init__(world)
         self.since: dict[str, int] = {}  # gdev -> step its reset began
+        self.built: dict[int, int] = {}  # a driver flavour's invalidation -> its build step
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] == "hw.reset.begin" and ev["depth"] == 1:
             self.since[ev["gdev"]] = ev["step"]
+        elif ev["event"] == "hw.inv.build":
+            self.built[ev["inv"]] = ev["step"]
         if ev["event"] != "hw.ats_inval" or not ev["in_reset"] or self.w.exempt(ev["gdev"]):
             return None
         via = f" via {ev['via']}" if ev.get("via") and ev["via"] != ev["gdev"] else ""
+        if "inv" in ev:  # a two-phase invalidation: judged as delivered, now
+            via += f", built at step {self.built.get(ev['inv'])}"
+            via += f", attempt {ev['attempt']}" if ev.get("attempt", 1) > 1 else ""
         return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
                 "reset_since_step": self.since.get(ev["gdev"]),
                 "message": f"ATS invalidation ({ev['why']}{via}) sent to {ev['gdev']} "
@@ -840,6 +848,96 @@ class DetachPostcondition:
                 f"{ev['group']}'s domain still {detached}, which its caller let go"}
 
 
+# The reset wrappers: pci_dev_save_and_disable() clears Bus Master Enable before the walk.
+WRAPPERS = ("pci_reset_function", "pci_try_reset_function", "sysfs_reset", "vfio_reset")
+
+
+class DrainBeforeReset:
+    """I16 (drain and quiesce ordering, docs/kernel.md §14.5): (a) every ATS invalidation
+    built for D before prepare(D) returned has finished (answered, timed out or dropped)
+    before D's reset begins; SMMUv3 breaks it (N15: a batch built before the blocking
+    attach and submitted after it), VT-d's synchronous teardown keeps it. (b) soft: on
+    the reset wrappers' paths, Bus Master Enable of D is off when prepare(D) is entered.
+    Judged where a driver flavour reports invalidations and BME (the generic driver
+    reports neither)."""
+
+    name = "I16"
+    events = ("hw.inv.build", "hw.inv.complete", "iommu.prepare.enter", "iommu.prepare.exit",
+              "iommu.done.exit", "hw.reset.begin", "pci.bme", "op.invoke", "op.ok", "op.fail")
+
+    def __init__(self) -> None:
+        self.pending: dict[int, tuple[str, int]] = {}  # invalidation -> gdev, build step
+        self.before: dict[str, dict[int, int]] = {}  # gdev -> those pending at its prepare
+        self.bme: dict[str, bool] = {}
+        self.wrapper: dict[str, str] = {}  # actor -> the gdev its wrapper op resets
+
+    def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        name, gdev, actor = ev["event"], ev.get("gdev"), ev.get("actor")
+        if name == "hw.inv.build":
+            self.pending[ev["inv"]] = (gdev, ev["step"])
+        elif name == "hw.inv.complete":
+            self.pending.pop(ev["inv"], None)
+            for left in self.before.values():
+                left.pop(ev["inv"], None)
+        elif name == "iommu.prepare.exit" and ev.get("path") == "fenced":
+            self.before[gdev] = {i: step for i, (g, step) in self.pending.items() if g == gdev}
+        elif name == "iommu.done.exit":
+            self.before.pop(gdev, None)
+        elif name == "hw.reset.begin" and ev["depth"] == 1 and self.before.get(gdev):
+            left = self.before.pop(gdev)
+            return {"check": self.name, "gdev": gdev, "actual": sorted(left),
+                    "message": f"{gdev}'s reset begins with ATS invalidations built before "
+                               f"its prepare returned still pending (built at steps "
+                               f"{sorted(left.values())})"}
+        elif name == "pci.bme":
+            self.bme[gdev] = ev["on"]
+        elif name == "op.invoke" and ev["op"] in WRAPPERS:
+            self.wrapper[actor] = gdev
+        elif name in ("op.ok", "op.fail"):
+            self.wrapper.pop(actor, None)
+        elif name == "iommu.prepare.enter" and self.wrapper.get(actor) == gdev \
+                and self.bme.get(gdev):
+            return {"check": self.name, "gdev": gdev,
+                    "message": f"prepare({gdev}) on a reset wrapper's path with Bus Master "
+                               "Enable still on"}
+        return None
+
+
+class AtsAtResetStart(WorldChecker):
+    """I18 (ATS state at reset start, docs/kernel.md §14.5): when D's reset begins,
+    either ATS is off at the function, or D's IOMMU entry no longer takes ATS requests
+    (SMMUv3 STE.EATS, a VT-d context entry, AMD DTE.I: D is in no domain's invalidation
+    list) and no PASID of D is in use. Violated by N17 (SMMUv3 before S3: the last
+    SSID's downgrade sees the logical domain) and by every reset the fence does not
+    cover. Judged where a driver flavour reports ATS state (`hw.ats`)."""
+
+    name = "I18"
+    events = ("hw.ats", "hw.reset.begin")
+
+    def __init__(self, world: Shadow | None = None) -> None:
+        super().__init__(world)
+        self.state: dict[str, dict[str, Any]] = {}  # gdev -> its last hw.ats
+
+    def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if ev["event"] == "hw.ats":
+            self.state[ev["gdev"]] = ev
+            return None
+        if ev["event"] != "hw.reset.begin" or ev["depth"] != 1:
+            return None
+        gdev = ev["gdev"]
+        ats = self.state.get(gdev)
+        if not ats or not ats["pci"]:
+            return None
+        live = sorted(self.w.pasid.get(gdev, {}))
+        if not ats["iommu"] and not live:
+            return None
+        still = "its IOMMU entry takes ATS requests" if ats["iommu"] else \
+            f"PASIDs {live} are in use"
+        return {"check": self.name, "gdev": gdev, "expected": "ATS off",
+                "actual": {"pci": True, "iommu": ats["iommu"], "pasids": live},
+                "message": f"{gdev}'s reset ({ev['what']}) begins with ATS enabled and {still}"}
+
+
 class LockDiscipline:
     """LOCK (lock discipline, docs/kernel.md §1.1, §2): group->mutex protects the group's
     state (recovery_cnt, blocked, reset_depth, domain, pasid_array: every field of a
@@ -906,7 +1004,8 @@ CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyF
             "I5": NoAtsToResetting, "I6": Restore, "I7": Quiescence, "I8": Isolation,
             "I9": DriverView, "I10": DomainLiveness, "I11": Pairing, "I12": WarnPolicy,
             "I13": ErrorsReachCaller, "I14": DetachPostcondition,
-            "I15": ImplicitResetCoverage, "I17": OverlappingPairs,
+            "I15": ImplicitResetCoverage, "I16": DrainBeforeReset, "I17": OverlappingPairs,
+            "I18": AtsAtResetStart,
             "B14": RemovalDuringReset, "oops": Oops,
             "LOCK": LockDiscipline}
 # The order findings are reported in when one event breaks several: the precondition
@@ -915,7 +1014,7 @@ CHECKERS = {"I1": RecoveryCount, "I2": DepthFlag, "I3": Fence, "I4": PhysicallyF
 # folds each event in after the checkers that judge it against the state before (I10,
 # I3, I8) and before those that judge the state after it.
 ORDER = ("B14", "oops", "LOCK", "I12", "I10", "I14", "I1", "I2", "I3", "I8", "shadow", "I4", "I5",
-         "I15", "I6", "I9", "I11", "I17", "I13", "I7")
+         "I15", "I6", "I9", "I11", "I17", "I13", "I7", "I16", "I18")
 
 
 def checkers(disable: list[str], expect_warn: list[str]) -> list[Any]:

@@ -14,9 +14,10 @@ from stress.run import run_seed
 from stress.sweep import Sweep
 from tests.helpers import ROOT
 
-# The shipped kernel callers; `function` runs a test's own code (tests/test_pytest_plugin.py).
+# The shipped kernel callers; `function` runs a test's own code (tests/test_pytest_plugin.py),
+# `guest` needs a driver flavour (tests/test_flavours.py).
 KINDS = [kind for cls in ACTOR_CLASSES
-         if (kind := cls.model_fields["kind"].annotation.__args__[0]) != "function"]
+         if (kind := cls.model_fields["kind"].annotation.__args__[0]) not in ("function", "guest")]
 GROUPS = [
     {"name": "group0", "device": [
         {"name": "cxl0", "cxl": True, "max_pasids": 8},
@@ -123,7 +124,8 @@ def test_actor_operations_are_logged_invoke_then_ok_or_fail():
 
 
 CLEAN_ON_VF = ["default", "cxl-nested", "hinic-quirk", "multi-device-group", "vfio-teardown",
-               "sva-pasid", "all-actors", "deferred-attach", "owner-reset"]
+               "sva-pasid", "all-actors", "deferred-attach", "owner-reset",
+               "smmuv3-pasid-reset", "vtd-unmap-reset", "amd-unmap-reset", "vtd-guest-nested"]
 
 
 @pytest.mark.parametrize("name", CLEAN_ON_VF)

@@ -188,6 +188,8 @@ CASES = {
     "I14": Case("owner-reset", "DetachSkippedInReset", 20),  # 14/50
     "I15": Case("sriov-ideal", "IdealScopeForgetsVfs", 10),
     "I17": Case("overlap", "DoneForgetsOtherPairs", 20),
+    "I16": Case("vtd-unmap-reset", "TeardownDoesNotWait", 5),  # 50/50
+    "I18": Case("smmuv3-pasid-reset", "BlockingSteKeepsAts", 5),  # 50/50
     "B14": Case("hotplug", "FlrProbeResets", 10),  # 41/50
     "oops": Case("no-default-domain", "NoNullDomainGuard", 5),  # 50/50
     "LOCK": Case("default", "PrepareWithoutMutex", 5, ("I2",)),  # 50/50, LOCK first in 42

@@ -73,7 +73,7 @@ def test_bad_config_exits_2_naming_file_key_and_expectation(tmp_path, edit, key,
      "group[0].device[0].dma_alias_of", "'fn0' -> 'fn2' -> 'fn1' -> 'fn0' is a cycle"),
     ("default", lambda t: t + '\n[checks]\ndisable = ["I3", "I99"]\n', "checks.disable[1]",
      "unknown checker 'I99'; expected one of: I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, "
-     "I12, I13, I14, I15, I17, B14, oops"),
+     "I12, I13, I14, I15, I16, I17, I18, B14, oops"),
     ("default", lambda t: t + '\n[checks]\nexpect_warn = ["pci_dev_reset_iommu_done", '
      '"pci_reset_done:re-entry"]\n', "checks.expect_warn[1]",
      "unknown WARN site 'pci_reset_done'; expected \"site\" or \"site:cond\" with a site of: "

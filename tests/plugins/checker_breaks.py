@@ -11,6 +11,7 @@ model's own.
 
 from __future__ import annotations
 
+from iommu.drivers import Smmuv3, Vtd
 from iommu.core import Device, IommuGroup
 from iommu.pci import ENOTTY, FLR_WAIT, Kernel, PciDev
 from iommu.ret import OK, Ret, err
@@ -358,3 +359,43 @@ class DoneForgetsOtherPairs(Kernel):
         if gdev is not None and gdev.reset_depth > 1:
             gdev.reset_depth = 1
         return super()._done_enter(group, dev)
+
+
+class _VtdNoWait(Vtd):
+    async def invalidate(self, devs, why, via=None, queue=None):
+        queue = queue or self.queue
+        queue.submit([queue.build(d, why, via) for d in devs])  # no wait descriptor
+        return OK
+
+
+class TeardownDoesNotWait(Kernel):
+    """I16: a VT-d driver whose teardown queues its devTLB invalidation and returns
+    without waiting: prepare returns with it pending, and the FLR starts before it
+    completes."""
+
+    base = "*"
+
+    def use_iommu_driver(self, name, quarantine=False):
+        super().use_iommu_driver(name, quarantine)
+        self.driver = _VtdNoWait(self.rt, self.hw, self.driver_view)
+
+
+class _Smmuv3BlockedKeepsAts(Smmuv3):
+    async def _attach_rid(self, domain, dev, old, previous):
+        if domain.type == "BLOCKED":  # as if it were a paging domain: ATS kept
+            was = self.ats.of(dev).iommu
+            self._program_rid(domain, dev, old, previous)
+            await self._ats_commit(dev, was, was, "rid")
+            return
+        await super()._attach_rid(domain, dev, old, previous)
+
+
+class BlockingSteKeepsAts(Kernel):
+    """I18: an SMMUv3 whose blocking STE keeps ATS on: the FLR starts with ATS enabled
+    at the function and in the IOMMU."""
+
+    base = "*"
+
+    def use_iommu_driver(self, name, quarantine=False):
+        super().use_iommu_driver(name, quarantine)
+        self.driver = _Smmuv3BlockedKeepsAts(self.rt, self.hw, self.driver_view)
