@@ -47,7 +47,7 @@ HOT_CONFIG = "examples/new_caller/config.toml"
 
 GROUPS: dict[str, list[Case]] = {
     "fix_correct-clean": [
-        Case(run("examples/fix_correct.toml", 100, "vf-probe"), 0, says="nested_prepare=181"),
+        Case(run("examples/fix_correct.toml", 100, "vf-probe"), 0, says="nested_prepare=158"),
         Case(run("examples/fix_correct.toml", 100, "probe-no-fence", f"{FIX}:ProbeNoFence"), 0,
              says="nested_prepare=0", header=FIX),
         Case(zoo(f"{FIX}:ProbeNoFence"), 0, says="the patch fixes none and brings in none"),
@@ -69,7 +69,7 @@ GROUPS: dict[str, list[Case]] = {
              says="fail check I12"),
         Case(run("examples/reintroduce_b7.toml", 20, "b7-uaf", f"{B7}:FenceNofail"), 1,
              (("I10", ""),), header=B7),
-        Case("iommu-stress replay runs/examples/b7-uaf/failures/2.json", 0,
+        Case("iommu-stress replay runs/examples/b7-uaf/failures/1.json", 0,
              says="fail check I10"),
         Case(zoo(f"{B7}:FenceNofail", "B7,B13"), 1, says="fixes none and brings in B7"),
     ],
@@ -83,7 +83,7 @@ GROUPS: dict[str, list[Case]] = {
     "new_caller-break": [
         Case(run(HOT_CONFIG, 200, "fence-hot-reset-early-done",
                  f"{HOT}:FenceHotResetEarlyDone"), 1, (("I5", ""),), header=HOT),
-        Case("iommu-stress replay runs/examples/fence-hot-reset-early-done/failures/2.json",
+        Case("iommu-stress replay runs/examples/fence-hot-reset-early-done/failures/1.json",
              0, says="fail check I5"),
         Case(zoo(f"{HOT}:FenceHotResetEarlyDone", "B16"), 0, says="the patch fixes none"),
     ],
@@ -101,7 +101,7 @@ GROUPS: dict[str, list[Case]] = {
         Case(run("configs/multi-device-group.toml --version s2", 20, "s2-siblings"), 1,
              (("I12", "pci_dev_reset_iommu_prepare"), ("I8", ""))),
         Case(run("configs/multi-device-group.toml", 20, "v6-siblings", f"{V6}:V6"), 0,
-             says="sibling_reset_overlap=74"),
+             says="sibling_reset_overlap=68"),
     ],
 }
 
