@@ -168,13 +168,18 @@ class DriverActor(ActorBase):
 
 
 class ResetActor(ActorBase):
-    """A function reset by one of the kernel's paths (docs/kernel.md §6.1, §6.5, §13)."""
+    """A reset by one of the kernel's paths (docs/kernel.md §6.1, §6.5, §13, §15)."""
     kind: Literal["reset"]
-    path: Literal["function", "try", "flr", "aer_flr"] = Field(
+    path: Literal["function", "try", "flr", "aer_flr", "bus_error", "dpc", "edr"] = Field(
         "function", description="pci_reset_function (bridge and device locks), "
         "pci_try_reset_function (-EAGAIN on contention), a driver's direct pcie_flr() "
         "under its own device lock, or aer_flr: AER recovery's pcie_reset_flr() of an "
-        "RCiEP, with no lock at all")
+        "RCiEP, with no lock at all; or a recovery's reset of everything below the "
+        "target's upstream port, with no prepare/done: bus_error, aer_root_reset()'s "
+        "pci_bus_error_reset() (pci_slot_mutex, then a slot reset under every function's "
+        "device lock when all sit in resettable slots, else a secondary bus reset under "
+        "the bridge's and every function's), dpc: dpc_reset_link() (no lock; the link is "
+        "down from the trigger), edr: the same from EDR")
 
 
 class CxlResetActor(ActorBase):

@@ -1,6 +1,6 @@
-"""Function resets (docs/kernel.md §6.1, §6.5, §13): pci_reset_function(), the trylock variant that
-VFIO's reset ioctl uses (both walk the device's reset_methods), a driver's direct
-pcie_flr(), or AER recovery's lockless pcie_reset_flr() of an RCiEP. The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
+"""Resets (docs/kernel.md §6.1, §6.5, §13, §15): pci_reset_function(), the trylock variant that
+VFIO's reset ioctl uses (both walk the device's reset_methods), a driver's direct pcie_flr(),
+AER's lockless pcie_reset_flr() of an RCiEP, or a recovery's reset below the port. The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
 differ in what the config demands of the target (a CXL device, a device with a quirk),
 hence in which nesting they exercise."""
 
@@ -31,6 +31,24 @@ async def run(world: World, spec: Any, name: str, index: int) -> None:
     pdev = world.pdevs[spec.target]
     path = getattr(spec, "path", "function")
     fn = {"function": k.pci_reset_function, "try": k.pci_try_reset_function,
-          "flr": partial(driver_flr, k), "aer_flr": k.pcie_reset_flr_unlocked}[path]
+          "flr": partial(driver_flr, k), "aer_flr": k.pcie_reset_flr_unlocked, **below(k)}[path]
     for _ in range(spec.iterations):
         await world.op(OPS[path], fn, pdev, gdev=pdev.name)
+
+
+# Error recovery's resets of everything below the target's upstream port (docs/kernel.md
+# §15), here below the rest so that no line above moves (an oops's traceback names lines).
+ERROR_PATHS = {"bus_error": "pci_bus_error_reset", "dpc": "dpc_reset_link",
+               "edr": "edr_handle_event"}
+OPS.update(ERROR_PATHS)
+
+
+def below(kernel: Kernel) -> dict[str, Any]:
+    """path -> the recovery's reset of the port above a function (every function has
+    one in the model: its bridge, or a port of its own)."""
+    return {path: partial(below_port, getattr(kernel, fn)) for path, fn in ERROR_PATHS.items()}
+
+
+async def below_port(reset: Any, pdev: PciDev) -> Ret:
+    assert pdev.bridge is not None
+    return await reset(pdev.bridge)

@@ -46,7 +46,7 @@ class IommuTarget:
         for spec in config.actor:
             for i in range(spec.count):
                 what = spec.fn.rpartition(":")[2] if spec.kind == "function" else spec.kind
-                name = f"{what}.{spec.target}" + (f".{i}" if spec.count > 1 else "")
+                name = unique(f"{what}.{spec.target}{f'.{i}' if spec.count > 1 else ''}", world.think)
                 world.think[name] = spec.think
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
         # Actors' own code touches only its device's state, and says so (World.op, maybe).
@@ -118,3 +118,13 @@ def _with_actor(config: IommuConfig, i: int, **changes: Any) -> IommuConfig:
 TARGET = IommuTarget()
 main = partial(cli.main, TARGET)
 sweep = partial(api.sweep, TARGET)  # the Python API: README "Python API"
+
+
+def unique(name: str, taken: dict[str, Any]) -> str:
+    """An actor's name, made unique: a second [[actor]] of the same kind and target (an
+    AER reset next to a sysfs one, N7) is `NAME#2`, so that per-actor checks (I11, I17)
+    tell them apart. Here at the end, so that no line above moves."""
+    n = 1
+    while name + (f"#{n}" if n > 1 else "") in taken:
+        n += 1
+    return name + (f"#{n}" if n > 1 else "")

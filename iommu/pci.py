@@ -599,6 +599,65 @@ class PciLayer(IommuCore):
         from iommu.drivers import FLAVOURS  # here: no line above moves (see above)
         self.driver = FLAVOURS[name](self.rt, self.hw, self.driver_view, quarantine=quarantine)
 
+    # ----- error recovery resets (docs/kernel.md §15): below the rest, as above -----
+
+    def pci_slot_mutex(self) -> "Lock":
+        """The global pci_slot_mutex, made at its first use (so that no line above moves
+        and a run without error recovery has no such lock)."""
+        if not hasattr(self, "_slot_mutex"):
+            self._slot_mutex = self.rt.lock("pci_slot_mutex", protects=("pci_slot_mutex",))
+        return self._slot_mutex
+
+    async def _reset_below(self, bridge: Bridge, what: str, steps: tuple[str, ...] = ()) -> Ret:
+        """Every function below `bridge` is reset with no prepare/done: each one's window
+        is a covered one, `by` the bridge (I15), through `steps` and
+        pci_bridge_wait_for_secondary_bus(). The functions are those at the reset (a VF
+        removed meanwhile is ended by cover_end's own check)."""
+        below = list(bridge.functions)
+        for function in below:
+            self.hw.cover_begin(function.dev, what, bridge)
+        for step in steps:
+            await self.rt.point(f"{step} {bridge.name}", (f"bridge:{bridge.name}",))
+        await self._wait("reset_wait", bridge.name)
+        for function in below:
+            self.hw.cover_end(function.dev, what, bridge)
+        return OK
+
+    async def pci_bus_error_reset(self, bridge: Bridge) -> Ret:
+        """aer_root_reset()'s reset of a Root or Downstream Port's subtree: under
+        pci_slot_mutex, a hotplug slot reset (pci_slot_lock: every function's device lock,
+        top-down) when every function below sits in a resettable slot, else a secondary
+        bus reset (pci_bus_lock: the bridge first, since 6.11, then every function). No
+        save/restore, no prepare/done: N8. [INFERRED] one slot per port: the model's
+        `slot` key says whether the function's slot can reset it."""
+        async with self.pci_slot_mutex():
+            slot = bool(bridge.functions) and all(f.slot for f in bridge.functions)
+            held = list(bridge.functions) if slot else [bridge, *bridge.functions]
+            for holder in held:
+                await holder.lock.acquire()
+            try:
+                await self.rt.point(f"{'slot' if slot else 'secondary bus'} reset "
+                                    f"{bridge.name}", (f"bridge:{bridge.name}",))
+                return await self._reset_below(bridge, "slot reset" if slot
+                                               else "secondary bus reset")
+            finally:
+                for holder in reversed(held):
+                    holder.lock.release()
+
+    async def dpc_reset_link(self, bridge: Bridge, what: str = "DPC") -> Ret:
+        """The DPC port's reset_subordinates, from the dpc_handler IRQ thread (or EDR):
+        the hardware already took the link down, so every function below is in reset
+        from the trigger; the handler waits for link-down, clears the trigger status and
+        waits for the secondary bus. No device lock, no prepare/done: N8."""
+        return await self._reset_below(bridge, f"{what} link down",
+                                       (f"{what}: wait for link down",
+                                        f"{what}: clear trigger status"))
+
+    async def edr_handle_event(self, bridge: Bridge) -> Ret:
+        """EDR (firmware-first DPC): pcie_do_recovery(edev, frozen, dpc_reset_link)
+        [INFERRED: edr.c not read], the same link reset."""
+        return await self.dpc_reset_link(bridge, "EDR")
+
 
 class Kernel(PciLayer):
     """The whole model: the IOMMU core and the PCI layer in one flat namespace, like

@@ -22,7 +22,7 @@ def test_the_zoo_matches_the_expected_table():
     assert proc.returncode == 0
     versions = [v["name"] for v in TARGET.versions()]
     cells = report["cells"]
-    assert len(cells) == 26 * len(versions)
+    assert len(cells) == 29 * len(versions)
     found = {(c["bug"], c["version"]) for c in cells if c["found"]}
     assert ("B1", "v0") in found and ("B1", "vf") not in found
     assert ("B7", "s6") in found and ("B7", "s7") not in found  # the CVE fix
@@ -31,6 +31,8 @@ def test_the_zoo_matches_the_expected_table():
     assert not any(bug == "N2" for bug, _ in found)  # designed behaviour
     assert ("N17", "s2") in found and ("N17", "s3") not in found  # b296ca1f's blocked flag
     assert ("N18", "vf") in found and ("N19", "vf") in found  # guest invalidations: gaps
+    assert ("N7", "s4") in found and ("N7", "s5") not in found  # reset_depth nests them
+    assert ("N8", "vf") in found and ("N10", "vf") in found  # error recovery: gaps
     for c in cells:  # a "not found" rests on every seed, judged to its end
         assert c["found"] or c["seeds_judged"] == c["seeds_run"] == 150, c
 

@@ -1,0 +1,138 @@
+"""Error recovery resets (docs/kernel.md §15): the locks and the prepare/done of each reset
+path of the reset actor, and the zoo rows N7, N8 and N10."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from actors.reset import below
+from actors.target import TARGET
+from actors.world import World
+from iommu.runtime import Sequential, SequentialLock
+from stress import config as configs
+from stress.run import run_seed
+from tests.helpers import ROOT
+
+ZOO = ROOT / "configs" / "zoo"
+
+
+class Held(Sequential):
+    """Sequential, noting at each scheduling point and wait which locks are held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locks: list[SequentialLock] = []
+        self.held: list[tuple[str, list[str]]] = []
+
+    def lock(self, name, state=None, protects=None):
+        lock = super().lock(name, state, protects)
+        self.locks.append(lock)
+        return lock
+
+    def _note(self, what: str) -> None:
+        self.held.append((what, [lock.name for lock in self.locks if lock.held]))
+
+    async def point(self, what, touches=None):
+        self._note(what)
+
+    async def sleep(self, seconds, touches=None):
+        self._note("wait")
+        await super().sleep(seconds, touches)
+
+
+def world(slot: bool = True) -> World:
+    """Two functions below the port rp1; `slot = false`: no slot, a secondary bus reset."""
+    raw = {"group": [{"name": "g", "device": [
+        {"name": f"ep{i}", "flr": True, "bridge": "rp1", "slot": slot, "multifunction": not slot}
+        for i in range(2)]}], "actor": [{"kind": "reset", "target": "ep0"}]}
+    return World(configs.validate(TARGET.config_model, raw, "(test)"), Held())
+
+
+def reset(w: World, path: str) -> None:
+    fn = below(w.kernel)[path] if path != "aer_flr" else w.kernel.pcie_reset_flr_unlocked
+    assert trio.run(fn, w.pdevs["ep0"]) == 0
+    assert not any(lock.held for lock in w.rt.locks)  # every lock dropped
+
+
+def events(w: World, name: str) -> list[dict]:
+    return [e for e in w.rt.events if e["event"] == name]
+
+
+@pytest.mark.parametrize("path,slot,what,locks", [
+    ("bus_error", True, "slot reset", ["pci_slot_mutex", "ep0.lock", "ep1.lock"]),
+    ("bus_error", False, "secondary bus reset",
+     ["pci_slot_mutex", "rp1.lock", "ep0.lock", "ep1.lock"]),
+    ("dpc", True, "DPC link down", []),
+    ("edr", True, "EDR link down", []),
+])
+def test_a_recovery_resets_everything_below_the_port_unfenced(path, slot, what, locks):
+    """Every function below the port is in a covered window (`by` the port), with the
+    locks the addendum lists held throughout, and no prepare/done, save or restore."""
+    w = world(slot)
+    reset(w, path)
+    assert [(e["gdev"], e["what"], e.get("by")) for e in events(w, "hw.reset.begin")] == \
+        [("ep0", what, "rp1"), ("ep1", what, "rp1")]
+    assert [e["gdev"] for e in events(w, "hw.reset.end")] == ["ep0", "ep1"]
+    assert events(w, "iommu.prepare.enter") == events(w, "iommu.done.enter") == []
+    assert not any(what.startswith(("save", "restore")) for what, _ in w.rt.held)
+    assert {frozenset(held) for _, held in w.rt.held} == {frozenset(locks)}
+    assert w.kernel.hw.covered == {"ep0": [], "ep1": []}
+
+
+def test_aer_flr_of_an_rciep_is_fenced_with_no_lock_held():
+    w = world()
+    reset(w, "aer_flr")
+    assert [e["gdev"] for e in events(w, "iommu.prepare.exit")] == ["ep0"]
+    assert [e["gdev"] for e in events(w, "iommu.done.exit")] == ["ep0"]
+    assert [e["gdev"] for e in events(w, "hw.reset.begin")] == ["ep0"]  # the FLR: itself
+    # no PCI lock: only the core's group->mutex, inside prepare and done
+    assert {name for _, held in w.rt.held for name in held} == {"g.mutex"}
+
+
+def kept_going(scenario: str, version: str, seeds: range, **overrides):
+    config = configs.load(TARGET.config_model, ZOO / scenario,
+                          {"model.version": version, **overrides})
+    for seed in seeds:
+        yield from run_seed(TARGET, config, seed, keep_log=False, keep_going=True).findings
+
+
+@pytest.mark.parametrize("version", ["v0", "vf"])
+def test_n8_every_recovery_reset_reaches_an_unfenced_function(version):
+    """I15 on every version, by the slot reset (rp1) and the secondary bus reset (rp2);
+    `ideal` fence scope does not help: no method's prepare runs."""
+    found = list(kept_going("n08-error-recovery-resets.toml", version, range(20)))
+    assert {f["check"] for f in found} == {"I15"}
+    assert {f["by"] for f in found} == {"rp1", "rp2"}
+    ideal = kept_going("n08-error-recovery-resets.toml", version, range(20),
+                       **{"model.fence_scope": "ideal"})
+    assert {f["check"] for f in ideal} == {"I15"}
+
+
+@pytest.mark.parametrize("path", ["dpc", "edr"])
+def test_n8_dpc_and_edr_alone_are_found(path):
+    actors = {"actor": [{"kind": "reset", "target": "gpu0", "path": path, "iterations": 2},
+                        {"kind": "driver", "target": "gpu0", "iterations": 2, "maps": 3}]}
+    found = list(kept_going("n08-error-recovery-resets.toml", "vf", range(20), **actors))
+    assert {(f["check"], f["by"]) for f in found} == {("I15", "rp1")}
+
+
+def test_n7_the_lockless_aer_flr_against_a_locked_reset():
+    """Re-entry (WARN, -EBUSY) through S4; from S5 the pairs nest: clean."""
+    s4 = [f for f in kept_going("n07-aer-flr-vs-reset.toml", "s4", range(20))]
+    assert any(f.get("cond") == "re-entry" for f in s4)
+    assert list(kept_going("n07-aer-flr-vs-reset.toml", "s5", range(150))) == []
+
+
+@pytest.mark.parametrize("version", ["v0", "vf"])
+def test_n10_a_removal_inside_the_aer_flr(version):
+    found = [f["message"] for f in kept_going("n10-unplug-during-aer-flr.toml", version,
+                                              range(20))]
+    assert any(m.startswith("rciep0 removed in the middle of its reset") for m in found)
+
+
+def test_two_actors_of_one_kind_on_one_device_have_names_of_their_own():
+    """N7's AER reset and sysfs reset: I11 pairs per actor, so one name would mix them."""
+    config = configs.load(TARGET.config_model, ZOO / "n07-aer-flr-vs-reset.toml")
+    names = [name for name, _, _ in TARGET.setup(config, Held(), 0).actors]
+    assert names == ["reset.rciep0", "reset.rciep0#2"]
