@@ -90,8 +90,8 @@ MODEL = {
     **{f"hw.reset.{edge}": (f"The device {does} a hardware reset (nested resets count).", {
         **_DEV, "what": "str: the reset (FLR, bus reset, firmware reset, ...)",
         "depth": f"int: how many resets of it are in progress {when}",
-        "by": "str: only when the reset is another function's that resets this one too "
-              "(a PF's reset of its VFs, docs/kernel.md §13): that function (I15)"})
+        "by": "str: only when another's reset resets this one too (a PF's of its VFs, "
+              "§13; a port's recovery of all below, §15): that function or port (I15)"})
        for edge, does, when in (("begin", "enters", "now"), ("end", "leaves", "still"))},
     "hw.rid_attach": ("The IOMMU driver's attach_dev programmed a requester ID's context.", {
         "gdev": "str: the device", "domain": "str: the domain now in hardware",
@@ -112,8 +112,8 @@ MODEL = {
         "why": "str: what sent it (`rid`, `pasid N`, an unmap)",
         "in_reset": "bool: the device is in a hardware reset of its own (it cannot "
                     "answer; I5)",
-        "reset_by": "list: only when another function's reset resets it too: those "
-                    "functions (it cannot answer either; I15)",
+        "reset_by": "list: only when another's reset resets it too: those functions or "
+                    "ports (it cannot answer either; I15)",
         "inv": "int: a driver flavour's invalidation, delivered now (`hw.inv.build`)",
         "attempt": "int: a driver flavour's: how many times it was sent (a retry after a "
                    "timeout, or a resubmission after a VT-d ITE)"}),
