@@ -66,7 +66,7 @@ def test_check_patch_v6_finds_the_review_findings_and_nothing_new(tmp_path):
     out = r.stdout
     assert "on s2" in out.splitlines()[0] or "against s2" in out.splitlines()[0]
     assert "known bugs the patch has (its base too): B7, B8/B13" in out
-    assert "fixes B1, B2, B4, B5, B6, B11, B12, N17; brings in none" in out
+    assert "fixes B1, B2, B4, B5, B6, B11, B12, N7, N17; brings in none" in out
     assert "no finding that s2 has not" in out
     report = json.loads((tmp_path / "cp" / "check-patch.json").read_text())
     assert report["new"] == [] and report["zoo"]["brings_in"] == []
