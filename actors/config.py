@@ -198,8 +198,32 @@ class VfioActor(ActorBase):
     mode: Literal["iommufd", "group"] = Field(
         "iommufd", description="iommufd (cdev, hwpt, PASIDs) or the legacy type1 group path")
     pasid: int = Field(1, ge=1, description="the PASID it attaches, if the device has any")
+    fd: bool = Field(False, description="iommufd mode through vfio-pci's device fd paths "
+                     "(docs/kernel.md §16): open and PT attach/detach under the dev_set "
+                     "lock, `reset` and `hot_reset` as the ioctls with their locks, and "
+                     "the last close's reset (a device-lock trylock; lost, the dev_set's "
+                     "bus reset) before the iommufd unbind; false: the calls of §6.6 alone")
+    detach: Literal["ioctl", "close"] = Field(
+        "ioctl", description="fd: the user detaches its hwpt with "
+        "VFIO_DEVICE_DETACH_IOMMUFD_PT and destroys it before closing, or leaves the "
+        "detach to the close's iommufd unbind (the hwpts destroyed after it)")
+    thread: Literal["none", "reset", "unmap"] = Field(
+        "none", description="fd: a second thread of the user, `iterations` times while "
+        "the fd is open: reset, VFIO_DEVICE_RESET on the device fd (the close waits for "
+        "it; N11); unmap, IOMMU_IOAS_UNMAP of the attached hwpt on the iommufd (device "
+        "TLB flushes; the device's close does not wait for it)")
     OPS: ClassVar[dict[str, float]] = {"replace": 0.5, "pasid": 0.5, "pasid_replace": 0.3,
                                        "reset": 0.3, "hot_reset": 0.0}
+
+    @model_validator(mode="after")
+    def _fd_keys(self) -> "VfioActor":
+        if not self.fd and (self.detach != "ioctl" or self.thread != "none"):
+            raise ValueError("detach, thread: the device fd paths' keys; expected fd = true "
+                             "with them")
+        if self.fd and self.mode != "iommufd":
+            raise ValueError(f'fd: the device fd paths are iommufd\'s; expected mode = '
+                             f'"iommufd" (got {self.mode!r})')
+        return self
 
 
 # [INFERRED] how long an SVA process runs between its mm changes (the kernel does not

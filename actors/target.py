@@ -49,6 +49,8 @@ class IommuTarget:
                 name = unique(f"{what}.{spec.target}{f'.{i}' if spec.count > 1 else ''}", world.think)
                 world.think[name] = spec.think
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
+                if spec.kind == "vfio" and spec.fd:
+                    actors[-1:] = vfio_fd(world, spec, name, i)
         # Actors' own code touches only its device's state, and says so (World.op, maybe).
         return Setup(actors=actors, checkers=self.checkers(config.checks.model_dump()),
                      coverage=invariants.Coverage(faults=bool(config.faults)), start=())
@@ -128,3 +130,16 @@ def unique(name: str, taken: dict[str, Any]) -> str:
     while name + (f"#{n}" if n > 1 else "") in taken:
         n += 1
     return name + (f"#{n}" if n > 1 else "")
+
+
+def vfio_fd(world: World, spec: Any, name: str, i: int) -> list[tuple[str, str, Any]]:
+    """A VFIO user on the device fd paths (docs/kernel.md §16): its fd, shared with its
+    second thread (`thread`, an actor `NAME.reset` or `NAME.unmap` of its own)."""
+    fd = vfio.Fd(name, world)
+    world.kernel.vfio_pci_core_register_device(world.pdevs[spec.target])
+    out = [(name, spec.kind, partial(vfio.run, world, spec, name, i, fd))]
+    if spec.thread != "none":
+        second = unique(f"{name}.{spec.thread}", world.think)
+        world.think[second] = spec.think
+        out.append((second, spec.kind, partial(vfio.thread, world, spec, second, i, fd)))
+    return out

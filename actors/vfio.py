@@ -25,9 +25,9 @@ class Owner:
         self.name = name
 
 
-async def run(world: World, spec: VfioActor, name: str, index: int) -> None:
-    body = iommufd_iteration if spec.mode == "iommufd" else group_iteration
-    owner = Owner(name)
+async def run(world: World, spec: VfioActor, name: str, index: int, fd: Fd | None = None) -> None:
+    body = fd_iteration if fd else iommufd_iteration if spec.mode == "iommufd" else group_iteration
+    owner = fd or Owner(name)
     for _ in range(spec.iterations):
         await body(world, spec, owner)
 
@@ -106,3 +106,96 @@ async def bind(world: World, pdev: PciDev, owner: Owner) -> IommuGroup | None:
                                        dev, owner, gdev=dev.name):
         return None
     return group
+
+
+# ----- the device fd paths (docs/kernel.md §16), below the rest so that no line above
+# moves (an oops's traceback names lines) -----
+
+from iommu.ret import OK, Ret, err  # noqa: E402
+
+
+class Fd(Owner):
+    """The user's device fd and its iommufd context (the DMA owner), shared by its
+    threads: whether it is open, the hwpt attached, and `file`, the reference an ioctl
+    in flight holds, which the close waits out. [INFERRED] a lock stands for that
+    reference: fdget() in a multi-threaded process pins the file, so the release (the
+    last close) runs only after every ioctl on it returned."""
+
+    def __init__(self, name: str, world: World) -> None:
+        super().__init__(name)
+        self.open = False
+        self.hwpt: Domain | None = None
+        self.file = world.rt.lock(f"{name}.file", protects=(f"fd:{name}",))
+        self.started = world.rt.event(f"{name}.open")  # the first open was tried
+
+
+async def fd_iteration(world: World, spec: VfioActor, fd: Fd) -> None:
+    """Open (bind), attach a fresh hwpt, optionally replace it, VFIO_DEVICE_RESET, the
+    hot reset ioctl, detach (`detach = "ioctl"`), then close: the close-time reset and
+    the iommufd unbind; the user destroys its hwpts once they are detached."""
+    k = world.kernel
+    pdev = world.pdevs[spec.target]
+    dev = pdev.dev
+    group = dev.iommu_group
+    refused = group is None or await world.op("vfio_open", k.vfio_df_open, pdev, fd,
+                                               gdev=dev.name)
+    if not fd.started.is_set:
+        fd.started.set()
+    if refused:
+        return
+    fd.open = True
+    hwpt = k.alloc_domain()
+    freed = [hwpt]
+    if not await world.op("attach_pt", k.vfio_iommufd_physical_attach_ioas, pdev, hwpt,
+                          AttachHandle(hwpt), gdev=dev.name, domain=hwpt.name):
+        fd.hwpt = hwpt
+        if world.maybe(spec, "replace"):
+            new = k.alloc_domain()
+            freed.append(new)
+            if not await world.op("replace_pt", k.iommu_replace_group_handle, group, new,
+                                  AttachHandle(new), gdev=dev.name, domain=new.name):
+                fd.hwpt = new
+        if world.maybe(spec, "reset"):
+            await world.op("vfio_reset", k.vfio_pci_ioctl_reset, pdev, gdev=dev.name)
+        if world.maybe(spec, "hot_reset"):
+            await world.op("vfio_hot_reset", k.vfio_pci_ioctl_pci_hot_reset, pdev,
+                           gdev=dev.name)
+    if fd.hwpt is not None and spec.detach == "ioctl":
+        hwpt, fd.hwpt = fd.hwpt, None
+        await world.op("detach_pt", k.vfio_iommufd_physical_detach_ioas, pdev, hwpt,
+                       gdev=dev.name)
+        await _free(world, *freed)
+        freed = []
+    fd.open = False
+    async with fd.file:  # the last reference: every ioctl in flight has returned
+        hwpt, fd.hwpt = fd.hwpt, None
+        await world.op("vfio_close", k.vfio_df_close, pdev, hwpt, gdev=dev.name)
+    await _free(world, *freed)
+
+
+async def thread(world: World, spec: VfioActor, name: str, index: int, fd: Fd) -> None:
+    """The user's second thread on the same fd (`thread`), from the first open on:
+    VFIO_DEVICE_RESET holding the file (-EBADF while the fd is closed), or
+    IOMMU_IOAS_UNMAP on the iommufd, which the device's close does not wait for."""
+    pdev = world.pdevs[spec.target]
+    await fd.started.wait()
+    for _ in range(spec.iterations):
+        if spec.thread == "reset":
+            async with fd.file:
+                await world.op("vfio_reset", ioctl_reset, world, fd, pdev, gdev=pdev.name)
+        else:
+            await world.op("ioas_unmap", ioas_unmap, world, fd, gdev=pdev.name)
+
+
+async def ioctl_reset(world: World, fd: Fd, pdev: PciDev) -> Ret:
+    if not fd.open:
+        return err("EBADF", "the fd is closed")
+    return await world.kernel.vfio_pci_ioctl_reset(pdev)
+
+
+async def ioas_unmap(world: World, fd: Fd) -> Ret:
+    """An unmap in the IOAS: the driver flushes the device TLB of the hwpt attached
+    (none: nothing to flush)."""
+    if fd.hwpt is not None:
+        await world.kernel.driver.flush_domain(fd.hwpt, "ioas unmap")
+    return OK

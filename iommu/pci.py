@@ -659,10 +659,13 @@ class PciLayer(IommuCore):
         return await self.dpc_reset_link(bridge, "EDR")
 
 
-class Kernel(PciLayer):
-    """The whole model: the IOMMU core and the PCI layer in one flat namespace, like
-    the kernel. `model.plugin` names a subclass of this to test a patch
-    (docs/patch-api.md)."""
+from iommu.vfio import VfioPci  # noqa: E402  here: no line above moves (see above)
+
+
+class Kernel(VfioPci, PciLayer):
+    """The whole model: the IOMMU core, the PCI layer and vfio-pci's device fd paths
+    (iommu/vfio.py) in one flat namespace, like the kernel. `model.plugin` names a
+    subclass of this to test a patch (docs/patch-api.md)."""
 
     # The version(s) a patch applies to: a preset name, a tuple of them, or "*" (any).
     # A subclass must say; the unpatched model is every version.
