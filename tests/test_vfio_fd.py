@@ -197,6 +197,9 @@ def test_the_fd_keys_need_fd_and_iommufd():
     raw = {**BUS, "actor": [{"kind": "vfio", "target": "nic0", "thread": "reset"}]}
     with pytest.raises(configs.ConfigError, match="expected fd = true"):
         configs.validate(TARGET.config_model, raw, "(test)")
+    # a saved config (a failure's .json) names every key with its default: accepted
+    raw["actor"] = [{"kind": "vfio", "target": "nic0", "detach": "ioctl", "thread": "none"}]
+    configs.validate(TARGET.config_model, raw, "(test)")
     raw["actor"] = [{"kind": "vfio", "target": "nic0", "fd": True, "mode": "group"}]
     with pytest.raises(configs.ConfigError, match='expected mode = "iommufd"'):
         configs.validate(TARGET.config_model, raw, "(test)")
