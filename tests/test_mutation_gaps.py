@@ -1,5 +1,5 @@
-"""Tests that mutation testing (bench/mutation.sh) showed missing, for stress/strategies.py
-and stress/streams.py: contracts the suite relied on only implicitly, or checked only
+"""Tests that mutation testing (bench/mutation.sh) showed missing, for stress/strategies.py,
+stress/streams.py and stress/api.py: contracts the suite relied on only implicitly, or checked only
 through CLI subprocesses (replay, shrink), which mutmut cannot map to the code they run."""
 
 from __future__ import annotations
@@ -147,3 +147,19 @@ def test_replay_with_the_seeds_strategy_refuses_an_edited_choice():
     replay = Replay([(0, [0, 1])], _Chooses(1), NAMES, "pct")
     assert (_divergence(replay, 1, [0, 1])
             == "recorded a, the seed's pct strategy chose b")
+
+
+# -- api: a Summary's report ------------------------------------------------------------------
+
+def test_a_summary_report_names_a_failure_without_actor_or_checker_by_its_kind():
+    from pathlib import Path
+
+    from stress.api import Summary
+
+    failure = {"seed": 3, "kind": "deadlock", "check": None, "site": None, "step": 7,
+               "actor": None, "message": "every actor waits"}
+    data = {"version": "vf", "seeds_run": 4, "failures": [failure], "harness_errors": [],
+            "failure_kinds": [{"kind": "deadlock", "check": None, "site": None, "count": 1}]}
+    report = Summary(Path("out"), data, False, "iommu-stress").report().splitlines()
+    assert report[1] == "first failure: seed 3, step 7 (actor none): deadlock: every actor waits"
+    assert report[2] == "failure kinds: deadlock x1"

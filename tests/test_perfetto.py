@@ -138,3 +138,21 @@ def test_counters_for_each_group_and_device_and_slices_closed_at_the_failure(log
     closed = [e for e in trace if e["ph"] == "E"]
     assert opened == len(closed)
     assert any(e["args"].get("open") for e in closed)  # an operation the failure cut short
+
+
+def test_each_process_is_named_for_its_lane_kind_and_an_empty_trace_has_only_names():
+    timeline = {"lanes": [{"track": "nic0", "kind": "device", "label": "nic0",
+                           "group": "g0"}], "windows": [], "series": []}
+    events = [{"step": 1, "vt": 0.0, "actor": "r", "event": "op.invoke", "op": "reset"}]
+    names = {e["args"]["name"] for e in perfetto.trace(events, timeline)["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "process_name"}
+    assert names == {"actors", "devices"}
+    empty = perfetto.trace([], timeline)["traceEvents"]
+    assert {e["ph"] for e in empty} == {"M"}
+
+
+def test_lanes_of_a_target_without_lanes_are_the_actors_alone():
+    from stress.lanes import lanes
+
+    chosen = [{"actor": "r", "gdev": "nic0"}, {"actor": None}]
+    assert lanes(chosen, {}, gdev="nic0") == [{"track": "r", "kind": "actor", "label": "r"}]

@@ -133,3 +133,33 @@ def test_a_shrunk_toy_failure_replays_exactly():
     assert again.failed and again.failure["check"] == "X"
     assert trace_hash(again.log_bytes()) == shrunk["trace_hash"]
     assert again.steps == shrunk["steps"] == after["steps"]
+
+
+def test_the_same_failure_means_the_same_kind_checker_and_site():
+    """shrink's guard: a failure at another WARN site of the same checker is another
+    failure, and so is one of another kind."""
+    art = {"failure": {"kind": "check", "check": "I12", "site": "pci_dev_reset_iommu_prepare"}}
+
+    class Failed:
+        failed = True
+        failure = dict(art["failure"])
+
+    assert shrink.fails_as(Failed(), art)
+    Failed.failure = {**art["failure"], "site": "__iommu_group_set_domain_nofail"}
+    assert not shrink.fails_as(Failed(), art)
+    Failed.failure = {**art["failure"], "kind": "oops"}
+    assert not shrink.fails_as(Failed(), art)
+
+
+def test_follow_takes_the_guide_it_is_given_over_the_recorded_schedule():
+    target = Shrinkable(alone="Y", long=False)
+    art = _artifact(target)
+    config = Knobs.model_validate(art["config"])
+    recorded = shrink.recorded(art)
+    other = ["b" if name == "a" else "a" for name in recorded]
+    def names(result):
+        return [result.actors[c] for c, _ in result.decisions]
+
+    assert names(shrink.follow(target, config, art)) == recorded != other
+    guided = names(shrink.follow(target, config, art, guide=other))  # ends when a does
+    assert guided and guided == other[:len(guided)]
