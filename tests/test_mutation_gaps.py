@@ -163,3 +163,21 @@ def test_a_summary_report_names_a_failure_without_actor_or_checker_by_its_kind()
     report = Summary(Path("out"), data, False, "iommu-stress").report().splitlines()
     assert report[1] == "first failure: seed 3, step 7 (actor none): deadlock: every actor waits"
     assert report[2] == "failure kinds: deadlock x1"
+
+
+def test_a_summary_exit_code_is_130_interrupted_3_harness_1_failing_else_0():
+    from pathlib import Path
+
+    from stress.api import Summary
+
+    def code(interrupted=False, errors=(), failures=(), bound=0, **kw):
+        data = {"failures": list(failures), "harness_errors": list(errors),
+                "hit_step_bound": bound}
+        return Summary(Path("out"), data, interrupted, "iommu-stress").exit_code(**kw)
+
+    error = {"seeds": [0, 9], "error": "killed"}
+    assert code(interrupted=True, errors=[error], failures=[{}]) == 130
+    assert code(errors=[error], failures=[{}]) == 3
+    assert code(failures=[{}]) == 1
+    assert code(bound=2) == 0 and code(bound=2, fail_on_step_bound=True) == 1
+    assert code() == 0
