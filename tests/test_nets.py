@@ -241,3 +241,38 @@ def test_summary_and_cli_name_the_coverage_never_reached(tmp_path):
     called_out = proc.stdout[proc.stdout.index("never reached"):]
     for key in zero:
         assert key in called_out
+
+
+def test_a_harness_error_mid_sweep_is_in_the_summary_with_the_seeds_it_lost(tmp_path):
+    """The error itself, not "no result came back": a crash of the harness must say why."""
+    from stress import config as configs
+
+    config = configs.load(TARGET.config_model, ROOT / "configs" / "default.toml",
+                          {"model.version": "vf"})
+    sweep = Sweep(TARGET, config, tmp_path, log="none", workers=1)
+
+    def progress(record):
+        raise RuntimeError("the progress bar broke")
+
+    with pytest.raises(RuntimeError):
+        sweep.run(range(4), progress)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    [error] = summary["harness_errors"]
+    assert "error of the harness: RuntimeError('the progress bar broke')" in error["error"]
+    assert error["seeds"] == [1, 3] and summary["seeds_run"] == 1
+
+
+def test_a_folder_holding_another_sweep_is_refused_whatever_differs(tmp_path):
+    from stress.config import ConfigError, StressConfig
+    from stress.sweep import claim
+
+    config = StressConfig.model_validate({})
+    claim(tmp_path, config, range(0, 10), "failures", {"version": "vf"})
+    claim(tmp_path, config, range(0, 10), "failures", {"version": "vf"})  # the same: resumed
+    other = StressConfig.model_validate({"run": {"max_steps": 99}})
+    for args in ((other, range(0, 10), "failures", {"version": "vf"}),
+                 (config, range(0, 20), "failures", {"version": "vf"}),
+                 (config, range(0, 10), "all", {"version": "vf"}),
+                 (config, range(0, 10), "failures", {"version": "v6"})):
+        with pytest.raises(ConfigError, match="holds another sweep"):
+            claim(tmp_path, *args)
