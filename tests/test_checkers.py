@@ -212,6 +212,10 @@ def test_i7_quiescence():
                   ret="0", path="nested")
     assert run(inv.Quiescence(), [add("a"), calm, end]) is None
     assert run(inv.Quiescence(), [add("a"), stuck, end])["check"] == "I7"
+    blocked = state("iommu.done.exit", {"a": {"blocked": True}}, recovery_cnt=0, gdev="a",
+                    ret="0", path="nested")
+    v = run(inv.Quiescence(), [add("a"), blocked, end])
+    assert v["check"] == "I7" and v["gdev"] == "a"  # `inspect` focuses on it
     assert run(inv.Quiescence(), [add("a"), stuck, {**end, "outcome": "fail"}]) is None
     # A deferred first attach on the default domain counts as attached.
     assert run(inv.Quiescence(), [add("a", deferred=True, hw=None), calm, end]) is None
@@ -540,7 +544,8 @@ def test_i11_pairing():
     assert run(inv.Pairing(), ok) is None
     failed_then_done = [ev("iommu.prepare.exit", 1, "r", gdev="a", ret="EBUSY"),
                         ev("iommu.done.enter", 2, "r", gdev="a")]
-    assert run(inv.Pairing(), failed_then_done)["check"] == "I11"
+    v = run(inv.Pairing(), failed_then_done)
+    assert v["check"] == "I11" and v["gdev"] == "a" and v["expected"] is None
     never_done = [ev("iommu.prepare.exit", 1, "r", gdev="a", ret="0"), ev("actor.done", 3, "r")]
     assert "never done" in run(inv.Pairing(), never_done)["message"]
 
