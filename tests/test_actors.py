@@ -125,7 +125,8 @@ def test_actor_operations_are_logged_invoke_then_ok_or_fail():
 
 CLEAN_ON_VF = ["default", "cxl-nested", "hinic-quirk", "multi-device-group", "vfio-teardown",
                "sva-pasid", "all-actors", "deferred-attach", "owner-reset",
-               "smmuv3-pasid-reset", "vtd-unmap-reset", "amd-unmap-reset", "vtd-guest-nested"]
+               "smmuv3-pasid-reset", "vtd-unmap-reset", "amd-unmap-reset", "vtd-guest-nested",
+               "aer-vfio"]
 
 
 @pytest.mark.parametrize("name", CLEAN_ON_VF)
@@ -138,7 +139,8 @@ def test_shipped_configs_run_clean_on_vf(tmp_path, name):
 
 
 @pytest.mark.parametrize("name,check", [("dma-alias", {"I4", "I5", "I9", "I12"}),
-                                        ("hotplug", {"B14"}), ("sriov", {"I15"})])
+                                        ("hotplug", {"B14"}), ("sriov", {"I15"}),
+                                        ("sriov-vfio", {"I15"})])
 def test_configs_documented_as_failing_fail_as_documented(tmp_path, name, check):
     config = configs.load(TARGET.config_model, ROOT / "configs" / f"{name}.toml",
                           {"model.version": "vf"})
@@ -149,7 +151,7 @@ def test_configs_documented_as_failing_fail_as_documented(tmp_path, name, check)
 
 def test_every_config_file_is_covered():
     names = {p.stem for p in (ROOT / "configs").glob("*.toml")}
-    assert names == set(CLEAN_ON_VF) | {"dma-alias", "hotplug", "sriov"}
+    assert names == set(CLEAN_ON_VF) | {"dma-alias", "hotplug", "sriov", "sriov-vfio"}
 
 
 def test_config_clashes_are_explained(tmp_path):
