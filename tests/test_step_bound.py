@@ -58,3 +58,15 @@ def test_no_shipped_config_reaches_the_step_bound_on_vf(path):
     bound = [seed for seed in range(config.run.seeds)
              if run_seed(TARGET, config, seed, keep_log=False).outcome == "step_bound"]
     assert bound == []
+
+
+def test_a_run_at_its_step_bound_says_where_each_actor_was():
+    """In-process, so that mutation testing sees it: the run.fail event of a step-bound
+    run lists each unfinished actor with what it did last."""
+    config = configs.load(TARGET.config_model, DEFAULT, {"run.max_steps": 5})
+    result = run_seed(TARGET, config, 0, keep_log=True)
+    [fail] = [e for e in result.events if e["event"] == "run.fail"]
+    assert fail["kind"] == "step_bound" and fail["actors"]
+    assert all(a["state"] for a in fail["actors"])
+    assert any(a["last_event"] for a in fail["actors"])  # those that ran have one
+    assert {a["actor"] for a in fail["actors"]} <= set(result.actors)
