@@ -1,6 +1,7 @@
-"""Resets (docs/kernel.md §6.1, §6.5, §13, §15): pci_reset_function(), the trylock variant that
-VFIO's reset ioctl uses (both walk the device's reset_methods), a driver's direct pcie_flr(),
-AER's lockless pcie_reset_flr() of an RCiEP, or a recovery's reset below the port. The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
+"""Resets (docs/kernel.md §6.1, §6.5, §13, §15): pci_reset_function(), the trylock
+variant that VFIO's reset ioctl uses (both walk the device's reset_methods), a driver's
+direct pcie_flr(), AER's lockless pcie_reset_flr() of an RCiEP, or a recovery's reset
+below the port. The `reset`, `cxl_reset` and `quirk_reset` kinds share this body; they
 differ in what the config demands of the target (a CXL device, a device with a quirk),
 hence in which nesting they exercise."""
 
@@ -13,8 +14,11 @@ from actors.world import World
 from iommu.pci import Kernel, PciDev
 from iommu.ret import Ret, err
 
+# Error recovery's resets of everything below the target's upstream port (§15).
+ERROR_PATHS = {"bus_error": "pci_bus_error_reset", "dpc": "dpc_reset_link",
+               "edr": "edr_handle_event"}
 OPS = {"function": "pci_reset_function", "try": "pci_try_reset_function", "flr": "pcie_flr",
-       "aer_flr": "pcie_reset_flr"}
+       "aer_flr": "pcie_reset_flr", **ERROR_PATHS}
 
 
 async def driver_flr(kernel: Kernel, pdev: PciDev) -> Ret:
@@ -35,12 +39,6 @@ async def run(world: World, spec: Any, name: str, index: int) -> None:
     for _ in range(spec.iterations):
         await world.op(OPS[path], fn, pdev, gdev=pdev.name)
 
-
-# Error recovery's resets of everything below the target's upstream port (docs/kernel.md
-# §15), here below the rest so that no line above moves (an oops's traceback names lines).
-ERROR_PATHS = {"bus_error": "pci_bus_error_reset", "dpc": "dpc_reset_link",
-               "edr": "edr_handle_event"}
-OPS.update(ERROR_PATHS)
 
 
 def below(kernel: Kernel) -> dict[str, Any]:

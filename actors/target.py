@@ -46,7 +46,8 @@ class IommuTarget:
         for spec in config.actor:
             for i in range(spec.count):
                 what = spec.fn.rpartition(":")[2] if spec.kind == "function" else spec.kind
-                name = unique(f"{what}.{spec.target}{f'.{i}' if spec.count > 1 else ''}", world.think)
+                suffix = f".{i}" if spec.count > 1 else ""
+                name = unique(f"{what}.{spec.target}{suffix}", world.think)
                 world.think[name] = spec.think
                 actors.append((name, spec.kind, partial(KINDS[spec.kind], world, spec, name, i)))
                 if spec.kind == "vfio" and spec.fd:
@@ -125,7 +126,7 @@ sweep = partial(api.sweep, TARGET)  # the Python API: README "Python API"
 def unique(name: str, taken: dict[str, Any]) -> str:
     """An actor's name, made unique: a second [[actor]] of the same kind and target (an
     AER reset next to a sysfs one, N7) is `NAME#2`, so that per-actor checks (I11, I17)
-    tell them apart. Here at the end, so that no line above moves."""
+    tell them apart."""
     n = 1
     while name + (f"#{n}" if n > 1 else "") in taken:
         n += 1

@@ -16,6 +16,7 @@ from actors.world import World
 from iommu.core import AttachHandle, IommuGroup
 from iommu.domain import Domain
 from iommu.pci import PciDev
+from iommu.ret import OK, Ret, err
 
 
 class Owner:
@@ -108,10 +109,7 @@ async def bind(world: World, pdev: PciDev, owner: Owner) -> IommuGroup | None:
     return group
 
 
-# ----- the device fd paths (docs/kernel.md §16), below the rest so that no line above
-# moves (an oops's traceback names lines) -----
-
-from iommu.ret import OK, Ret, err  # noqa: E402
+# ----- the device fd paths (docs/kernel.md §16) -----
 
 
 class Fd(Owner):

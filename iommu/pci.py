@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from iommu.core import Device, IommuCore
+from iommu.drivers import FLAVOURS
 from iommu.ret import OK, Ret, as_ret, err
 from iommu.runtime import Span
 from iommu.versions import Fixes
+from iommu.vfio import VfioPci
 
 if TYPE_CHECKING:
     from iommu.core import IommuGroup
@@ -579,9 +581,6 @@ class PciLayer(IommuCore):
         pdev.reset_methods = list(names)
         return OK
 
-    # Below the rest, so that the line of every function above stays what the golden
-    # traces (tests/golden.json: an oops's traceback names lines) recorded.
-
     async def pci_dev_save_and_disable(self, pdev: PciDev) -> None:
         """Bus Master Enable off: DMA stops (a driver flavour logs it, for I16(b))."""
         await self.rt.point(f"save and disable {pdev.name}", pdev.touches)
@@ -596,14 +595,13 @@ class PciLayer(IommuCore):
     def use_iommu_driver(self, name: str, quarantine: bool = False) -> None:
         """`[model] iommu_driver`: a driver flavour of iommu/drivers.py in place of the
         generic driver; before any device is added."""
-        from iommu.drivers import FLAVOURS  # here: no line above moves (see above)
         self.driver = FLAVOURS[name](self.rt, self.hw, self.driver_view, quarantine=quarantine)
 
-    # ----- error recovery resets (docs/kernel.md §15): below the rest, as above -----
+    # ----- error recovery resets (docs/kernel.md §15) -----
 
     def pci_slot_mutex(self) -> "Lock":
-        """The global pci_slot_mutex, made at its first use (so that no line above moves
-        and a run without error recovery has no such lock)."""
+        """The global pci_slot_mutex, made at its first use (a run without error recovery
+        has no such lock, so its log is as before)."""
         if not hasattr(self, "_slot_mutex"):
             self._slot_mutex = self.rt.lock("pci_slot_mutex", protects=("pci_slot_mutex",))
         return self._slot_mutex
@@ -657,9 +655,6 @@ class PciLayer(IommuCore):
         """EDR (firmware-first DPC): pcie_do_recovery(edev, frozen, dpc_reset_link)
         [INFERRED: edr.c not read], the same link reset."""
         return await self.dpc_reset_link(bridge, "EDR")
-
-
-from iommu.vfio import VfioPci  # noqa: E402  here: no line above moves (see above)
 
 
 class Kernel(VfioPci, PciLayer):
