@@ -585,11 +585,12 @@ class ImplicitResetCoverage(WorldChecker):
 
     def __init__(self, world: Shadow | None = None) -> None:
         super().__init__(world)
-        self.since: dict[tuple[str, str], int] = {}  # (gdev, by) -> step its window began
+        # (gdev, by) -> the step the latest window of `by` over gdev began
+        self.since: dict[tuple[str, str], int] = {}
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] == "hw.reset.begin" and "by" in ev:
-            self.since.setdefault((ev["gdev"], ev["by"]), ev["step"])
+            self.since[ev["gdev"], ev["by"]] = ev["step"]
         if ev["event"] != "hw.ats_inval" or not ev.get("reset_by") \
                 or self.w.exempt(ev["gdev"]):
             return None

@@ -526,7 +526,7 @@ class PciLayer(IommuCore):
                 return OK
             if pf.vfs:
                 return err("EBUSY", f"{len(pf.vfs)} VFs already enabled")
-            return await self.sriov_enable(pf, vfs)
+            return await self.sriov_enable(pf, vfs[:num])
 
     async def sriov_disable(self, pf: PciDev) -> None:
         """sriov_del_vfs(): each VF goes through pci_stop_and_remove_bus_device(); then

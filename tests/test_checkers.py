@@ -714,6 +714,12 @@ def test_i15_implicit_reset_coverage():
     own = ev("hw.ats_inval", 7, "d", gdev="vf0", via=None, why="dma unmap", in_reset=True)
     assert run(inv.ImplicitResetCoverage(), [add("vf0"), covered, after, own]) is None
     assert run(inv.NoAtsToResetting(), [add("vf0"), covered, inval]) is None
+    # A second reset of pf0: the violation names the window it fell in, not the first.
+    ended = ev("hw.reset.end", 4, "r", gdev="vf0", what="FLR", depth=0, by="pf0")
+    again = {**covered, "step": 6}
+    v = run(inv.ImplicitResetCoverage(), [add("vf0"), covered, ended, again,
+                                          {**inval, "step": 8}])
+    assert v["reset_since_step"] == 6
 
 
 def test_i17_overlapping_pairs_keep_the_device_blocked():
