@@ -63,11 +63,10 @@ class CmdQueue:
         # a time (VT-d's q_lock is held the same way, dropped only between polls).
         self.lock = rt.lock(f"{name}.queue", protects=(f"queue:{name}",))
         self.fifo: list[Inv] = []
-        self.ids = 0
 
     def build(self, dev: "Device", why: str, via: str | None = None) -> Inv:
-        self.ids += 1
-        inv = Inv(self.ids, dev, why, via)
+        self.hw.invalidations += 1  # one numbering for every queue: the checkers key by it
+        inv = Inv(self.hw.invalidations, dev, why, via)
         self.rt.emit("hw.inv.build", inv=inv.id, gdev=dev.name, why=why, queue=self.name)
         return inv
 

@@ -127,7 +127,7 @@ MODEL = {
         "qdep": "int: the invalidate queue depth read at enable",
         "why": "str: what changed it (`pci_enable_ats`, `pci_disable_ats`, `STE`, ...)"}),
     **{f"hw.inv.{step}": (what, {
-        "inv": "int: the invalidation, numbered per queue", "gdev": "str: the function",
+        "inv": "int: the invalidation, numbered across every queue", "gdev": "str: the function",
         "queue": "str: the IOMMU's queue (`iommu0`), or a guest's vCMDQ", **more})
        for step, what, more in (
            ("build", "A driver flavour built an ATS invalidation.",

@@ -38,6 +38,7 @@ class Hardware:
         # whose resets cover it, one entry per window. No prepare/done is called for it.
         self.covered: dict[str, list[str]] = {}
         self.devices: dict[str, "Device"] = {}
+        self.invalidations = 0  # a driver flavour's two-phase ones built so far (cmdq.py)
 
     def add(self, dev: "Device") -> None:
         self.devices[dev.name] = dev

@@ -332,3 +332,15 @@ def test_a_guest_invalidation_in_the_reset_window_is_found_on_vf_and_replays(tmp
     artifact = sorted((out / "failures").glob("*.json"))[0]
     replay = cli("replay", str(artifact))
     assert replay.returncode == 0 and "reproduced exactly" in replay.stdout, replay.stdout
+
+
+def test_invalidations_of_two_queues_never_share_a_number():
+    """A vCMDQ has a queue of its own; I5 and I16 key invalidations by their number, so
+    a command of one queue must not complete (or date) another queue's."""
+    from iommu.cmdq import CmdQueue
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="smmuv3")
+    k, a = m.kernel, m.dev("a")
+    guest = CmdQueue(k.rt, k.hw, "vcmdq0", k.driver)
+    first, second = k.driver.queue.build(a, "unmap"), guest.build(a, "guest ATC_INV")
+    assert first.id != second.id
+    assert [e["inv"] for e in m.events("hw.inv.build")] == [first.id, second.id]
