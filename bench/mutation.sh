@@ -13,9 +13,10 @@
 #   bench/mutation.sh --fresh [...]      # delete mutants/ first, then as above
 #
 # mutmut copies the code into mutants/ and runs pytest there; tests.helpers.ROOT is then
-# mutants/, so the CLI subprocesses run the mutated copy too. But mutmut only maps a
-# function to the tests that call it in-process, so code run only by a CLI subprocess
-# is reported "no tests" (shown apart from the score). The first run (or --fresh) starts
+# mutants/. mutmut only maps a function to the tests that call it in their own process,
+# so under mutmut tests.helpers.cli runs the CLI in-process; code run only in another
+# process (a sweep worker's seeds) is reported "no tests" (shown apart from the
+# score). The first run (or --fresh) starts
 # with one instrumented pass of the whole suite (~10-15 min on 2 cores) that records
 # this map; each mutant then runs only its tests, fastest first, stopping at the first
 # failure: ~0.2 s for a killed mutant, the whole of its tests for a survivor (up to

@@ -7,8 +7,8 @@ their diffs. Reads mutmut 3.8's mutants/**/*.py.meta; run from the repository ro
     python bench/mutation_report.py --sample N [GLOB]    # N mutants drawn at random (seed 0)
 
 The score counts killed (and timed-out) mutants over the mutants that were tested:
-`no tests` are mutants that no in-process test reaches (code run only inside a CLI
-subprocess, see bench/mutation.sh), and are shown apart rather than counted as survivors.
+`no tests` are mutants that no in-process test reaches (code run only in another
+process, see bench/mutation.sh), and are shown apart rather than counted as survivors.
 """
 
 from __future__ import annotations

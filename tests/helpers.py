@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
 import sys
+import traceback
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -33,9 +37,11 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
         merged: bool = False) -> subprocess.CompletedProcess:
     """`iommu-stress ARGS` in a new interpreter, with the given PYTHONHASHSEED, running
     this checkout's code (whatever the cwd, and whatever else is installed: under
-    mutation testing ROOT is the mutated copy). `merged`: stderr into stdout, in the
-    order a terminal 80 columns wide shows them."""
+    mutation testing ROOT is the mutated copy, and the CLI runs in this process).
+    `merged`: stderr into stdout, in the order a terminal 80 columns wide shows them."""
     not_under_mutmut_elsewhere(cwd)
+    if "MUTANT_UNDER_TEST" in os.environ:
+        return _in_process(args, cwd, merged)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": path}
     if merged:
@@ -47,6 +53,31 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
                           stderr=subprocess.STDOUT if merged else subprocess.PIPE,
                           text=True, env=env, cwd=cwd)
 
+
+def _in_process(args: tuple[str, ...], cwd: Path, merged: bool) -> subprocess.CompletedProcess:
+    """The CLI in this process, as `cli` runs it in a new one. Under mutation testing
+    only: mutmut maps a function to the tests that run it in its own process, so code
+    that only the CLI runs would otherwise be tested by no test (and the interpreter's
+    start, saved here, is most of a short command's time)."""
+    from actors.target import main
+    out, err = (io.TextIOWrapper(io.BytesIO(), "utf-8", write_through=True) for _ in range(2))
+    env = {"COLUMNS": "80"} if merged else {}
+    with mock.patch.dict(os.environ, env), contextlib.chdir(cwd), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(out if merged else err):
+        if merged:
+            os.environ.pop("FORCE_COLOR", None)
+        try:
+            rc = main(list(args))
+        except SystemExit as e:  # argparse, --version
+            rc = e.code if isinstance(e.code, int) else (e.code is not None)
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+        except BaseException:  # as an uncaught exception ends the interpreter
+            traceback.print_exc()
+            rc = 1
+    text = [f.buffer.getvalue().decode() for f in (out, err)]
+    return subprocess.CompletedProcess(["iommu-stress", *args], rc, text[0],
+                                       None if merged else text[1])
 
 def kernel(version: str, *devices: dict, **options):
     """actors.model.build (the public builder) as the model tests unpack it:

@@ -437,6 +437,31 @@ def test_a_pasid_fault_exempts_that_pasid_only():
     assert v["check"] == "I4" and v["actual"] == {2: "sva"}
 
 
+def test_a_pasid_fault_does_not_exempt_the_requester_id():
+    """prepare() failed to block PASID 1 (an injected set_dev_pasid fault, WARNed, so it
+    stays exempt past prepare): that leaves PASID 1 inconsistent, not the requester ID.
+    A done() that leaves the requester ID parked on blocking is still an I6 violation."""
+    window = [add("a", max_pasids=8),
+              ev("hw.pasid_set", 1, "s", gdev="a", pasid=1, domain="sva", attached=True,
+                 old=None, prev=None, rid="g.default", view="g.default"),
+              ev("iommu.prepare.enter", 2, "r", gdev="a"),
+              ev("hw.rid_attach", 2, "r", gdev="a", domain="blocked", old="g.default",
+                 rid="g.default", view="g.default"),
+              ev("fault", 2, "r", site="set_dev_pasid", gdev="a", domain="blocked", pasid=1),
+              ev("warn", 2, "r", site="iommu_remove_dev_pasid", cond="set_dev_pasid(blocked) "
+                 "failed: ENOMEM", gdev="a"),
+              state("iommu.prepare.exit", {"a": {"blocked": True, "reset_depth": 1}}, 2, "r",
+                    recovery_cnt=1, gdev="a", ret="0", path="fenced", pasids={"1": "sva"}),
+              ev("iommu.done.enter", 3, "r", gdev="a")]
+    done = state("iommu.done.exit", {"a": {"blocked": False, "reset_depth": 0}}, 3, "r",
+                 recovery_cnt=0, gdev="a", ret="0", path="restored", pasids={"1": "sva"})
+    back = ev("hw.rid_attach", 3, "r", gdev="a", domain="g.default", old="blocked",
+              rid="blocked", view="blocked")
+    assert run(inv.Restore(), [*window, back, done]) is None
+    v = run(inv.Restore(), [*window, done])
+    assert v["check"] == "I6" and v["expected"] == "g.default" and v["actual"] == "blocked"
+
+
 def test_i10_domain_liveness():
     free = ev("iommu.domain_free", 3, gdev=None, domain="hwpt1")
     use = ev("uaf", 7, site="attach_dev", gdev="a", domain="hwpt1")
