@@ -99,10 +99,8 @@ class CmdQueue:
         """The IOMMU sends the head command and waits for the device's answer."""
         dev = inv.dev
         await self.rt.sleep(self.rt.duration(f"ats_inv/{dev.name}", ATS_INV))
-        in_reset = self.hw.in_reset(dev)
-        self.rt.emit("hw.ats_inval", gdev=dev.name, via=inv.via, why=inv.why,
-                     in_reset=in_reset, inv=inv.id, attempt=inv.attempt)
-        if not in_reset:
+        self.hw.deliver(dev, inv.via, inv.why, inv=inv.id, attempt=inv.attempt)
+        if self.hw.answers(dev):
             self.finish(inv, "0")
             return
         # The function drops the request during its reset: no completion comes.

@@ -51,7 +51,13 @@ class Hardware:
         return self.context[dev.rid]
 
     def in_reset(self, dev: "Device") -> bool:
+        """In a reset of its own (I5)."""
         return self.resets[dev.name] > 0
+
+    def answers(self, dev: "Device") -> bool:
+        """The function answers requests: it is in no reset, of its own or one that
+        covers it (a PF's, a bridge's)."""
+        return self._depth(dev) == 0
 
     def reset_begin(self, dev: "Device", what: str) -> None:
         self.resets[dev.name] += 1
@@ -77,13 +83,14 @@ class Hardware:
     def _depth(self, dev: "Device") -> int:
         return self.resets[dev.name] + len(self.covered[dev.name])
 
-    def _inval(self, dev: "Device", via: str | None, why: str) -> None:
+    def deliver(self, dev: "Device", via: str | None, why: str, **fields: object) -> None:
         """An ATS invalidation reaches `dev`: `in_reset` says it is in a reset of its own,
-        `reset_by` (only then present) whose resets reset it too."""
+        `reset_by` (only then present) whose resets reset it too; `fields`: a driver
+        flavour's two-phase invalidation (iommu/cmdq.py)."""
         covered = {"reset_by": sorted(set(self.covered[dev.name]))} \
             if self.covered[dev.name] else {}
         self.rt.emit("hw.ats_inval", gdev=dev.name, via=via, why=why,
-                     in_reset=self.in_reset(dev), **covered)
+                     in_reset=self.in_reset(dev), **covered, **fields)
 
     def ats_invalidate(self, dev: "Device", new: Domain, olds: tuple[Domain | None, ...],
                        why: str) -> None:
@@ -95,7 +102,7 @@ class Hardware:
             return
         for other in self.devices.values():
             if other.rid == dev.rid and other.ats:
-                self._inval(other, dev.name, why)
+                self.deliver(other, dev.name, why)
 
     def flush_domain(self, domain: Domain, why: str) -> None:
         """An unmap in `domain` (DMA API, iommufd) or an mm change of an SVA domain: the
@@ -104,7 +111,7 @@ class Hardware:
         for dev in self.devices.values():
             if dev.ats and (self.context.get(dev.rid) is domain
                             or domain in self.pasid[dev.name].values()):
-                self._inval(dev, None, why)
+                self.deliver(dev, None, why)
 
     def use(self, domain: Domain, what: str, dev: "Device | None") -> None:
         if domain.freed:

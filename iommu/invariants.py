@@ -541,7 +541,7 @@ class NoAtsToResetting(WorldChecker):
     firmware wait). A driver flavour's invalidation (docs/kernel.md §14) counts when it
     is delivered, not when it was built or submitted: one in flight when a reset starts
     is judged where it reaches the device. Violated by B3 (RC-PCI), B5 (S3), B8 (V0-S5) and B13 (aliased
-    siblings, any version); and by resets the fence does not cover (B16). Not judged on
+    siblings, any version); the resets of a bus the fence does not cover (B16) are I15's. Not judged on
     a device whose driver callback failed by injection: a PASID that prepare could not
     block stays live by design (B15)."""
 
@@ -556,49 +556,57 @@ class NoAtsToResetting(WorldChecker):
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] == "hw.reset.begin" and ev["depth"] == 1:
             self.since[ev["gdev"]] = ev["step"]
-        elif ev["event"] == "hw.inv.build":
-            self.built[ev["inv"]] = ev["step"]
+        self._built(ev)
         if ev["event"] != "hw.ats_inval" or not ev["in_reset"] or self.w.exempt(ev["gdev"]):
             return None
+        return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
+                "reset_since_step": self.since.get(ev["gdev"]),
+                "message": f"ATS invalidation ({ev['why']}{self._via(ev)}) sent to "
+                           f"{ev['gdev']} while it is in reset"}
+
+    def _built(self, ev: dict[str, Any]) -> None:
+        if ev["event"] == "hw.inv.build":
+            self.built[ev["inv"]] = ev["step"]
+
+    def _via(self, ev: dict[str, Any]) -> str:
+        """Who sent the invalidation, and a two-phase one's build step and attempt."""
         via = f" via {ev['via']}" if ev.get("via") and ev["via"] != ev["gdev"] else ""
         if "inv" in ev:  # a two-phase invalidation: judged as delivered, now
             via += f", built at step {self.built.get(ev['inv'])}"
             via += f", attempt {ev['attempt']}" if ev.get("attempt", 1) > 1 else ""
-        return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"],
-                "reset_since_step": self.since.get(ev["gdev"]),
-                "message": f"ATS invalidation ({ev['why']}{via}) sent to {ev['gdev']} "
-                           "while it is in reset"}
+        return via
 
 
-class ImplicitResetCoverage(WorldChecker):
+class ImplicitResetCoverage(NoAtsToResetting):
     """I15 (implicit reset coverage): a reset resets a set of functions (function-level
-    methods: the device; a PF's FLR, PM or _RST reset: the PF and its VFs), and each one
-    is in reset for the whole action (`hw.reset.begin` with `by`: the function whose
+    methods: the device; a PF's FLR, PM or _RST reset: the PF and its VFs; a bus, slot,
+    DPC, EDR or VFIO hot reset: every function below the bridge), and each one is in
+    reset for the whole action (`hw.reset.begin` with `by`: the function or bridge whose
     reset covers it). No ATS/devTLB invalidation targets a function while a reset of
-    another function covers it. Only the device the method runs for is fenced, so every
-    version violates it where a VF's translations are in use (N4): a gap oracle, not a
-    regression oracle; `model.fence_scope = "ideal"` fences the whole set and keeps it.
-    A function's reset of its own is I5's."""
+    another function or of its bridge covers it. Only the device a method runs for is
+    fenced, so every version violates it where such a function's translations are in use
+    (N4, N8, N12): a gap oracle, not a regression oracle; `model.fence_scope = "ideal"`
+    fences the whole set and keeps it. A function's reset of its own is I5's."""
 
     name = "I15"
-    events = ("hw.reset.begin", "hw.ats_inval")
 
     def __init__(self, world: Shadow | None = None) -> None:
         super().__init__(world)
         # (gdev, by) -> the step the latest window of `by` over gdev began
-        self.since: dict[tuple[str, str], int] = {}
+        self.covered_since: dict[tuple[str, str], int] = {}
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if ev["event"] == "hw.reset.begin" and "by" in ev:
-            self.since[ev["gdev"], ev["by"]] = ev["step"]
+            self.covered_since[ev["gdev"], ev["by"]] = ev["step"]
+        self._built(ev)
         if ev["event"] != "hw.ats_inval" or not ev.get("reset_by") \
                 or self.w.exempt(ev["gdev"]):
             return None
         by = ev["reset_by"][0]
         return {"check": self.name, "gdev": ev["gdev"], "why": ev["why"], "by": by,
-                "reset_since_step": self.since.get((ev["gdev"], by)),
-                "message": f"ATS invalidation ({ev['why']}) sent to {ev['gdev']} while "
-                           f"the reset of {by} resets it, unfenced"}
+                "reset_since_step": self.covered_since.get((ev["gdev"], by)),
+                "message": f"ATS invalidation ({ev['why']}{self._via(ev)}) sent to "
+                           f"{ev['gdev']} while the reset of {by} resets it, unfenced"}
 
 
 class Restore(WorldChecker):

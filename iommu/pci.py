@@ -11,7 +11,9 @@ the reset routine returns, quirk firmware waits included (docs/kernel.md §1.7, 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from iommu.core import Device, IommuCore
@@ -61,6 +63,13 @@ WAITS = {
 }
 QUIRKS = ("hinic", "delay_250ms_after_flr", "ivb_igd", "flr")
 
+# fence_scope = "ideal": for each prepare the running task (an actor) has open, the other
+# functions of the reset set it fenced with it, innermost last. Kept per task as the
+# kernel keeps it in the method's frame: pairs of different actors on one device overlap
+# (I17), so a record per device would hand one actor's fences to the other's done.
+FENCED_ALSO: "ContextVar[tuple[tuple[PciDev, tuple[PciDev, ...]], ...]]" = \
+    ContextVar("fenced_also", default=())
+
 
 @dataclass(eq=False)
 class Bridge:
@@ -92,8 +101,6 @@ class PciDev:
     # SR-IOV (docs/kernel.md §13): a VF's PF (pci_physfn()), a PF's VFs while enabled.
     physfn: "PciDev | None" = None
     vfs: list["PciDev"] = field(default_factory=list)
-    # fence_scope = "ideal": per open prepare of this device, the other functions fenced
-    fenced_also: list[list["PciDev"]] = field(default_factory=list)
     group: "IommuGroup | None" = None  # a VF's group, which it probes into when re-added
     added: bool = True  # pci_dev_is_added(): false once sriov_numvfs removed the VF
 
@@ -158,27 +165,40 @@ class PciLayer(IommuCore):
 
     async def _prepare_also(self, pdev: PciDev) -> Ret:
         """fence_scope = "ideal" (no kernel does it): prepare every other function of the
-        reset set after the device's own, so that I15 holds; a failure undoes the rest."""
-        done: list[PciDev] = []
-        for other in self.also_reset(pdev):
-            ret = await self.pci_dev_reset_iommu_prepare(other.dev)
-            if ret:
-                for prepared in reversed(done):
-                    await self.pci_dev_reset_iommu_done(prepared.dev)
-                await self.pci_dev_reset_iommu_done(pdev.dev)
-                self.pci_err(other, f"failed to stop IOMMU for a PCI reset: {int(ret)}", ret)
-                return ret
-            done.append(other)
-        pdev.fenced_also.append(done)
+        reset set after the device's own, so that I15 holds; a failure undoes the rest.
+        The pair's record is the running task's (FENCED_ALSO)."""
+        others = tuple(self.also_reset(pdev))
+        ret = await self._prepare_each(others)
+        if ret:
+            await self.pci_dev_reset_iommu_done(pdev.dev)
+            return ret
+        FENCED_ALSO.set((*FENCED_ALSO.get(), (pdev, others)))
         return OK
 
     async def _done(self, pdev: PciDev) -> None:
-        """pci_dev_reset_iommu_done(), and under fence_scope = "ideal" the other
-        functions' dones first (innermost first)."""
-        if self.fixes.fence_scope == "ideal" and pdev.fenced_also:
-            for other in reversed(pdev.fenced_also.pop()):
-                await self.pci_dev_reset_iommu_done(other.dev)
+        """pci_dev_reset_iommu_done(), and under fence_scope = "ideal" first the dones of
+        the other functions this task's innermost open prepare of `pdev` fenced."""
+        records = FENCED_ALSO.get()
+        mine = [i for i, (prepared, _) in enumerate(records) if prepared is pdev]
+        if mine:
+            FENCED_ALSO.set(records[:mine[-1]] + records[mine[-1] + 1:])
+            await self._done_each(records[mine[-1]][1])
         await self.pci_dev_reset_iommu_done(pdev.dev)
+
+    async def _prepare_each(self, pdevs: "tuple[PciDev, ...] | list[PciDev]") -> Ret:
+        """prepare() each function in turn; on a failure done() those before it, in
+        reverse order, so that the caller has nothing to undo."""
+        for i, other in enumerate(pdevs):
+            ret = await self.pci_dev_reset_iommu_prepare(other.dev)
+            if ret:
+                await self._done_each(pdevs[:i])
+                self.pci_err(other, f"failed to stop IOMMU for a PCI reset: {int(ret)}", ret)
+                return ret
+        return OK
+
+    async def _done_each(self, pdevs: "tuple[PciDev, ...] | list[PciDev]") -> None:
+        for other in reversed(pdevs):
+            await self.pci_dev_reset_iommu_done(other.dev)
 
     def _reset_begin(self, pdev: PciDev, what: str) -> list[PciDev]:
         """The hardware reset `what` of `pdev` begins: it and every other function of its
@@ -468,43 +488,87 @@ class PciLayer(IommuCore):
             pdev.lock.release()
 
     async def pci_reset_bus(self, pdev: PciDev) -> Ret:
-        """VFIO hot reset (docs/kernel.md §6.5): a secondary bus reset of every function below the
-        bridge, with no IOMMU prepare/done at all. Not covered by the fence: B16."""
+        """VFIO's hot reset and close-time reset (docs/kernel.md §16.3): __pci_reset_slot()
+        when the slot can reset (pci_slot_trylock: every function's device lock), else
+        __pci_reset_bus() (pci_bus_trylock: the bridge, since 6.11, then every function);
+        -EAGAIN on contention. Every function is saved and disabled (its driver's
+        reset_prepare, Bus Master off), the bus reset, every function restored; with no
+        IOMMU prepare/done at all: not covered by the fence (B16, N12). [INFERRED] one
+        slot per port, as pci_bus_error_reset()."""
         bridge = pdev.bridge
         if bridge is None:
             return err("ENOTTY", "on a root bus")
-        taken = []
-        for function in bridge.functions:  # pci_bus_trylock()
-            if not await function.lock.try_acquire():
+        below = list(bridge.functions)
+        taken: list[PciDev | Bridge] = []
+        for holder in self._reset_locks(bridge):
+            if not await holder.lock.try_acquire():
                 for held in reversed(taken):
                     held.lock.release()
-                return err("EAGAIN", f"{function.name} locked")
-            taken.append(function)
+                return err("EAGAIN", f"{holder.name} locked")
+            taken.append(holder)
         try:
-            return await self.pci_bridge_secondary_bus_reset(bridge)
+            for function in below:  # pci_{slot,bus}_save_and_disable_locked()
+                await self.pci_dev_save_and_disable(function)
+            ret = await self._fence_below(bridge, self.pci_bridge_secondary_bus_reset)
+            for function in below:  # pci_{slot,bus}_restore_locked()
+                await self.pci_dev_restore(function)
+            return ret
         finally:
             for held in reversed(taken):
                 held.lock.release()
 
-    # The kernel's two halves of a secondary bus reset, split so that a patch can fence
-    # around them (docs/patch-api.md). Only pci_reset_bus() comes here: the `bus`
-    # method's parent reset keeps its own one-function shape (pci_parent_bus_reset).
+    # ----- resets of everything below a bridge (docs/kernel.md §13.1, §15, §16.3) -----
+    # One mechanism for the hot reset, pci_bus_error_reset() and DPC/EDR: each function
+    # below is in a window the bridge's reset opens over it (`by` the bridge: I15), from
+    # the reset until pci_bridge_wait_for_secondary_bus() returns. The kernel's two halves
+    # of a secondary bus reset are split so that a patch can fence around them
+    # (docs/patch-api.md). The `bus` method's parent and slot resets keep their
+    # one-function shape (pci_parent_bus_reset: no other function on the bus).
+
+    def _reset_locks(self, bridge: Bridge) -> "list[PciDev | Bridge]":
+        """What a reset below `bridge` locks, outermost first: pci_slot_lock (every
+        function) when every function sits in a resettable slot, else pci_bus_lock (the
+        bridge since 6.11, then every function). [INFERRED] one slot per port: the
+        model's `slot` key says whether the function's slot can reset it."""
+        if bridge.functions and all(f.slot for f in bridge.functions):
+            return list(bridge.functions)
+        return [bridge, *bridge.functions]
+
+    async def _fence_below(self, bridge: Bridge,
+                           reset: Callable[[Bridge], Awaitable[Ret]]) -> Ret:
+        """`reset(bridge)`. Under fence_scope = "ideal" (no kernel does it) every function
+        below is prepared first and done after, in reverse order, so that I15 holds; a
+        failed prepare fails the reset."""
+        if self.fixes.fence_scope != "ideal":
+            return await reset(bridge)
+        below = list(bridge.functions)
+        ret = await self._prepare_each(below)
+        if ret:
+            return ret
+        ret = await reset(bridge)
+        await self._done_each(below)
+        return ret
 
     async def pci_bridge_secondary_bus_reset(self, bridge: Bridge) -> Ret:
         await self.pcibios_reset_secondary_bus(bridge)
-        return await self.pci_bridge_wait_for_secondary_bus(bridge)
+        return await self.pci_bridge_wait_for_secondary_bus(bridge, "bus reset")
 
     async def pcibios_reset_secondary_bus(self, bridge: Bridge) -> None:
         """Toggle the bridge's SBR bit: every function below it goes into reset."""
         await self.rt.point(f"secondary bus reset {bridge.name}")
-        for function in bridge.functions:
-            self.hw.reset_begin(function.dev, "bus hot reset")
+        self._reset_below(bridge, "bus reset")
 
-    async def pci_bridge_wait_for_secondary_bus(self, bridge: Bridge) -> Ret:
-        """The functions are in reset until they answer again, after the wait."""
-        await self._wait("reset_wait", bridge.name)
+    def _reset_below(self, bridge: Bridge, what: str) -> None:
         for function in bridge.functions:
-            self.hw.reset_end(function.dev, "bus hot reset")
+            self.hw.cover_begin(function.dev, what, bridge)
+
+    async def pci_bridge_wait_for_secondary_bus(self, bridge: Bridge, reset_type: str) -> Ret:
+        """The functions are in reset until they answer again, after the wait: the
+        bridge's window over each ends (a VF removed meanwhile had its window dropped by
+        cover_end's own check, or by its re-add)."""
+        await self._wait("reset_wait", bridge.name)
+        for dev in list(self.hw.devices.values()):
+            self.hw.cover_end(dev, reset_type, bridge)
         return OK
 
     # ----- SR-IOV (docs/kernel.md §13) -----
@@ -606,38 +670,21 @@ class PciLayer(IommuCore):
             self._slot_mutex = self.rt.lock("pci_slot_mutex", protects=("pci_slot_mutex",))
         return self._slot_mutex
 
-    async def _reset_below(self, bridge: Bridge, what: str, steps: tuple[str, ...] = ()) -> Ret:
-        """Every function below `bridge` is reset with no prepare/done: each one's window
-        is a covered one, `by` the bridge (I15), through `steps` and
-        pci_bridge_wait_for_secondary_bus(). The functions are those at the reset (a VF
-        removed meanwhile is ended by cover_end's own check)."""
-        below = list(bridge.functions)
-        for function in below:
-            self.hw.cover_begin(function.dev, what, bridge)
-        for step in steps:
-            await self.rt.point(f"{step} {bridge.name}", (f"bridge:{bridge.name}",))
-        await self._wait("reset_wait", bridge.name)
-        for function in below:
-            self.hw.cover_end(function.dev, what, bridge)
-        return OK
-
     async def pci_bus_error_reset(self, bridge: Bridge) -> Ret:
         """aer_root_reset()'s reset of a Root or Downstream Port's subtree: under
-        pci_slot_mutex, a hotplug slot reset (pci_slot_lock: every function's device lock,
-        top-down) when every function below sits in a resettable slot, else a secondary
-        bus reset (pci_bus_lock: the bridge first, since 6.11, then every function). No
-        save/restore, no prepare/done: N8. [INFERRED] one slot per port: the model's
-        `slot` key says whether the function's slot can reset it."""
+        pci_slot_mutex, a hotplug slot reset (pci_slot_lock) when every function below
+        sits in a resettable slot, else a secondary bus reset (pci_bus_lock); both are
+        pci_bridge_secondary_bus_reset() (pciehp's reset_slot calls it). No
+        save/restore, no prepare/done: N8."""
         async with self.pci_slot_mutex():
-            slot = bool(bridge.functions) and all(f.slot for f in bridge.functions)
-            held = list(bridge.functions) if slot else [bridge, *bridge.functions]
+            held = self._reset_locks(bridge)
+            slot = bridge not in held
             for holder in held:
                 await holder.lock.acquire()
             try:
                 await self.rt.point(f"{'slot' if slot else 'secondary bus'} reset "
                                     f"{bridge.name}", (f"bridge:{bridge.name}",))
-                return await self._reset_below(bridge, "slot reset" if slot
-                                               else "secondary bus reset")
+                return await self._fence_below(bridge, self.pci_bridge_secondary_bus_reset)
             finally:
                 for holder in reversed(held):
                     holder.lock.release()
@@ -645,11 +692,16 @@ class PciLayer(IommuCore):
     async def dpc_reset_link(self, bridge: Bridge, what: str = "DPC") -> Ret:
         """The DPC port's reset_subordinates, from the dpc_handler IRQ thread (or EDR):
         the hardware already took the link down, so every function below is in reset
-        from the trigger; the handler waits for link-down, clears the trigger status and
+        [INFERRED: from the handler's first step, where an ideal fence would have
+        prepared them]; the handler waits for link-down, clears the trigger status and
         waits for the secondary bus. No device lock, no prepare/done: N8."""
-        return await self._reset_below(bridge, f"{what} link down",
-                                       (f"{what}: wait for link down",
-                                        f"{what}: clear trigger status"))
+        return await self._fence_below(bridge, partial(self._dpc_link_down, what=what))
+
+    async def _dpc_link_down(self, bridge: Bridge, what: str) -> Ret:
+        await self.rt.point(f"{what}: wait for link down {bridge.name}")
+        self._reset_below(bridge, f"{what} link down")
+        await self.rt.point(f"{what}: clear trigger status {bridge.name}")
+        return await self.pci_bridge_wait_for_secondary_bus(bridge, f"{what} link down")
 
     async def edr_handle_event(self, bridge: Bridge) -> Ret:
         """EDR (firmware-first DPC): pcie_do_recovery(edev, frozen, dpc_reset_link)

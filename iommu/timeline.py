@@ -89,7 +89,7 @@ def _note(ev: dict[str, Any]) -> str | None:
         return f"{name.split('.')[1]}({ev['gdev']}) {ev.get('path')}"
     if name in ("hw.reset.begin", "hw.reset.end"):
         return f"{name[3:]} {ev['gdev']}"
-    if name == "hw.ats_inval" and ev.get("in_reset"):
+    if name == "hw.ats_inval" and (ev.get("in_reset") or ev.get("reset_by")):
         return f"!! ats_inval {ev['gdev']} in reset"
     return None
 

@@ -114,7 +114,10 @@ class VfioPci:
     async def vfio_pci_ioctl_pci_hot_reset(self, pdev: "PciDev") -> Ret:
         """VFIO_DEVICE_PCI_HOT_RESET: under dev_set->lock, every function the bus reset
         reaches is in the set, every open one is the caller's; each memory_lock is
-        write-trylocked (-EBUSY); then pci_reset_bus(), with no prepare/done (N12)."""
+        write-trylocked (-EBUSY); then pci_reset_bus() (its slot or bus trylock, the bridge
+        included, -EAGAIN; every function saved and disabled before the secondary bus
+        reset and restored after), with no prepare/done (N12). [INFERRED] D0 for all is
+        left out: the model's functions keep their configured power state."""
         vdev = self.vfio_device(pdev)
         async with vdev.dev_set.lock:
             ret = self._dev_set_resettable(vdev)

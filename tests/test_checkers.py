@@ -747,6 +747,24 @@ def test_i15_implicit_reset_coverage():
     assert v["reset_since_step"] == 6
 
 
+def test_i15_a_bridges_reset_and_a_two_phase_invalidation():
+    """N12/N8: a bus reset of rp1 resets nic0 (a window `by` the bridge); a VT-d
+    invalidation built before it and delivered inside it names its build step (N16's
+    signature). After the bridge's window ends, the same delivery is clean."""
+    built = ev("hw.inv.build", 2, "d", inv=7, gdev="nic0")
+    covered = ev("hw.reset.begin", 3, "h", gdev="nic0", what="bus reset", depth=1, by="rp1")
+    inval = ev("hw.ats_inval", 5, "d", gdev="nic0", via=None, why="dma unmap",
+               in_reset=False, reset_by=["rp1"], inv=7, attempt=2)
+    v = run(inv.ImplicitResetCoverage(), [add("nic0"), built, covered, inval])
+    assert v["by"] == "rp1" and v["reset_since_step"] == 3
+    assert v["message"] == ("ATS invalidation (dma unmap, built at step 2, attempt 2) sent "
+                            "to nic0 while the reset of rp1 resets it, unfenced")
+    ended = ev("hw.reset.end", 4, "h", gdev="nic0", what="bus reset", depth=0, by="rp1")
+    later = {k: v for k, v in inval.items() if k != "reset_by"}
+    assert run(inv.ImplicitResetCoverage(), [add("nic0"), built, covered, ended, later]) \
+        is None
+
+
 def test_i17_overlapping_pairs_keep_the_device_blocked():
     """N7's shape: the pairs of two actors on one device overlap without nesting; the
     device must stay blocked until the last of them is done (S5+ does)."""

@@ -74,7 +74,7 @@ GROUPS: dict[str, list[Case]] = {
         Case(zoo(f"{B7}:FenceNofail", "B7,B13"), 1, says="fixes none and brings in B7"),
     ],
     "new_caller-clean": [
-        Case(run(HOT_CONFIG, 20, "vf-hot-reset"), 1, (("I5", ""),)),  # B16, why the patch
+        Case(run(HOT_CONFIG, 20, "vf-hot-reset"), 1, (("I15", ""),)),  # B16, why the patch
         Case(f"iommu-stress replay runs/examples/vf-hot-reset/failures/0.json --plugin "
              f"{HOT}:FenceHotReset", 0, says="passes: the run ends ok"),
         Case(run(HOT_CONFIG, 200, "fence-hot-reset", f"{HOT}:FenceHotReset"), 0, header=HOT),
@@ -82,9 +82,9 @@ GROUPS: dict[str, list[Case]] = {
     ],
     "new_caller-break": [
         Case(run(HOT_CONFIG, 200, "fence-hot-reset-early-done",
-                 f"{HOT}:FenceHotResetEarlyDone"), 1, (("I5", ""),), header=HOT),
+                 f"{HOT}:FenceHotResetEarlyDone"), 1, (("I15", ""),), header=HOT),
         Case("iommu-stress replay runs/examples/fence-hot-reset-early-done/failures/1.json",
-             0, says="fail check I5"),
+             0, says="fail check I15"),
         Case(zoo(f"{HOT}:FenceHotResetEarlyDone", "B16"), 0, says="the patch fixes none"),
     ],
     # The seed patch: the one command finds its two review findings (B7, B8), and they

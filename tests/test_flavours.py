@@ -4,6 +4,8 @@ event sequences that break them and that do not, and the guest actor's configs."
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from actors.model import build
@@ -104,6 +106,20 @@ async def test_smmuv3_timeout_is_logged_retried_once_then_given_up():
     assert ret.name == "ETIMEDOUT"
     assert [e["action"] for e in m.events("hw.inv.timeout")] == ["retry", "give up"]
     assert [e["attempt"] for e in m.events("hw.ats_inval")] == [1, 2]
+
+
+async def test_a_function_a_bridges_reset_covers_answers_no_invalidation():
+    """A window another function's or a bridge's reset opens (docs/kernel.md §13.1) is
+    a reset too: the queued invalidation to it times out, and its delivery names the
+    reset that covers it (I15). Once the window ends it completes."""
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="smmuv3")
+    k, a = m.kernel, m.dev("a")
+    bridge = SimpleNamespace(name="rp1")
+    k.hw.cover_begin(a, "bus reset", bridge)
+    assert (await k.driver.invalidate([a], "dma unmap")).name == "ETIMEDOUT"
+    assert [e.get("reset_by") for e in m.events("hw.ats_inval")] == [["rp1"], ["rp1"]]
+    k.hw.cover_end(a, "bus reset", bridge)
+    assert await k.driver.invalidate([a], "dma unmap") == 0
 
 
 async def test_smmuv3_quarantine_blocks_ats_at_the_first_timeout():

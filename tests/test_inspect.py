@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from actors.target import TARGET
+from iommu.timeline import _note
 from stress import inspect, logfile
 from tests.helpers import ROOT, cli, slips
 
@@ -199,3 +200,10 @@ def test_every_view_has_json_and_plain_text(logs):
         assert line.startswith(f"{e['step']} {e['vt']:g} {e['actor'] or '-'} {e['event']}")
     table = cli("inspect", str(logs["fail"]), "--event", "iommu.*", "--format", "table")
     assert "─" in table.stdout and "…" not in table.stdout
+
+
+def test_an_invalidation_to_a_function_another_reset_covers_is_marked_in_its_lane():
+    """A bridge's or a PF's reset window (I15) is a reset too; one outside any is not."""
+    inval = {"event": "hw.ats_inval", "gdev": "nic0", "in_reset": False}
+    assert _note({**inval, "reset_by": ["rp1"]}) == "!! ats_inval nic0 in reset"
+    assert _note(inval) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from actors.target import TARGET
 from actors.world import World
@@ -50,6 +51,45 @@ def test_a_pf_flr_resets_its_vfs_and_fences_what_the_scope_says(scope, fenced):
     assert [e["gdev"] for e in events(w, "iommu.prepare.exit")] == fenced
     assert [e["gdev"] for e in events(w, "iommu.done.exit")] == fenced[1:][::-1] + ["pf0"]
     assert w.kernel.hw.covered == {"pf0": [], "vf0": [], "vf1": []}
+
+
+def test_ideal_scope_keeps_each_actors_fences_when_pairs_on_one_pf_overlap():
+    """Two actors' pairs on pf0 overlap (I17 allows it; S5+ nests them): A prepares it
+    with only vf0 enabled, B with vf0 and vf1. A's done releases what A fenced (vf0),
+    not B's record: vf1 stays fenced until B's done. A per-device stack of records gave
+    A's done B's record, unfencing vf1 inside B's reset."""
+    w = world(fence_scope="ideal")
+    k, pf, vf0, vf1 = w.kernel, *(w.pdevs[n] for n in ("pf0", "vf0", "vf1"))
+    blocked: dict[str, dict[str, int]] = {}  # each group's recovery_cnt
+
+    async def a(b_prepared: trio.Event, a_done: trio.Event) -> None:
+        pf.vfs = [vf0]
+        assert await k._prepare(pf) == 0
+        pf.vfs = [vf0, vf1]
+        await b_prepared.wait()
+        await k._done(pf)
+        blocked["after A"] = {d.name: d.dev.iommu_group.recovery_cnt for d in (pf, vf0, vf1)}
+        a_done.set()
+
+    async def b(b_prepared: trio.Event, a_done: trio.Event) -> None:
+        assert await k._prepare(pf) == 0
+        b_prepared.set()
+        await a_done.wait()
+        await k._done(pf)
+        blocked["after B"] = {d.name: d.dev.iommu_group.recovery_cnt for d in (pf, vf0, vf1)}
+
+    async def main() -> None:
+        b_prepared, a_done = trio.Event(), trio.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(a, b_prepared, a_done)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(b, b_prepared, a_done)
+
+    trio.run(main)
+    assert blocked == {"after A": {"pf0": 1, "vf0": 1, "vf1": 1},
+                       "after B": {"pf0": 0, "vf0": 0, "vf1": 0}}
+    assert [e["gdev"] for e in events(w, "iommu.done.exit")] == \
+        ["vf0", "pf0", "vf1", "vf0", "pf0"]
 
 
 def test_an_invalidation_to_a_covered_vf_names_the_reset_that_covers_it():

@@ -20,10 +20,10 @@ VFIO bus hot reset, which no version fences (B16, docs/kernel.md §6.5).
     +	return rc;
      }
 
-`FenceHotReset` is that patch: clean, where vf without it is not (I5, B16).
+`FenceHotReset` is that patch: clean, where vf without it is not (I15, B16).
 `FenceHotResetEarlyDone` calls done() as soon as the reset is issued, before the wait
 for the bus to come back: the functions are unblocked while still in reset, and nic1's
-driver's next unmap flushes a device in reset (I5).
+driver's next unmap flushes a device in reset (I15).
 
 A quirk would not do here: every quirk already runs inside __pci_dev_specific_reset()'s
 own pair, so a quirk's prepare/done only nests and an early done() there is harmless
@@ -76,4 +76,4 @@ class FenceHotResetEarlyDone(FenceHotReset):
             return ret
         await self.pcibios_reset_secondary_bus(bridge)
         await self.pci_bus_reset_iommu_done(bridge.functions)  # too early: still in reset
-        return await self.pci_bridge_wait_for_secondary_bus(bridge)
+        return await self.pci_bridge_wait_for_secondary_bus(bridge, "bus reset")
