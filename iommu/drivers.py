@@ -215,9 +215,11 @@ class Vtd(Flavour):
     name = "vtd"
     # [INFERRED] the ITE comes when the device's completion is overdue; 1 s nominal.
     TIMEOUT = Span(1.0, *INV_TIMEOUT_RANGE)
-    # [INFERRED] the kernel restarts for as long as the device is present; the model
-    # gives up after this many attempts so that a run stays bounded.
-    MAX_ATTEMPTS = 4
+    # [INFERRED] a run bound, not the kernel's: qi_submit_sync() restarts for as long as
+    # the device stays present, which ends when its reset does and it answers. A device
+    # still silent after this many attempts (a reset that never ends) is given up with a
+    # `bound` timeout event, so that a run ends and says why.
+    RUN_BOUND = 32
 
     def probe_device(self, dev: "Device") -> None:
         """[INFERRED] ATS is enabled at probe and kept until release (6.12 enables it in
@@ -257,17 +259,28 @@ class Vtd(Flavour):
         await self.flush_domain(nested, "guest cache invalidate")
 
     async def timeout(self, queue: CmdQueue, inv: Inv) -> None:
-        """qi_check_fault() on DMA_FSTS_ITE: every request in use is aborted; a device
-        gone gives -ETIMEDOUT, else -EAGAIN and each submitter restarts its batch."""
-        others = [o for o in queue.fifo if o is not inv]
+        """qi_check_fault() on DMA_FSTS_ITE: every descriptor in use is aborted, whoever
+        submitted it, and each submitter's qi_submit_sync() gets -EAGAIN and restarts
+        its whole batch, the commands that had completed too. Only when the ITE's device
+        is gone (!pci_device_is_present(): removed, in the model) does its submitter get
+        -ETIMEDOUT, with no retry; the others restart."""
+        aborted = list(queue.fifo)  # `inv`, at the head, and everything queued after it
         queue.timed_out(inv, "ite", "Invalidation Time-out Error (ITE) cleared",
-                        aborted=[o.id for o in others])
-        for other in others:
-            other.attempt += 1
-        if inv.dev.iommu_group is None or inv.attempt >= self.MAX_ATTEMPTS:
-            queue.finish(inv, "ETIMEDOUT")
-        else:
-            inv.attempt += 1
+                        aborted=[o.id for o in aborted if o is not inv])
+        batches: list[list[Inv]] = []  # each submitter's, in queue order
+        for o in aborted:
+            if not any(o.batch is b for b in batches):
+                batches.append(o.batch)
+        for batch in batches:
+            if inv in batch and (inv.dev.iommu_group is None or inv.attempt >= self.RUN_BOUND):
+                if inv.dev.iommu_group is not None:
+                    queue.timed_out(inv, "bound", f"[model] no answer after {inv.attempt} "
+                                    "ITE restarts: the kernel would go on restarting")
+                for o in batch:
+                    if o.ret is None:
+                        queue.finish(o, "ETIMEDOUT")
+            else:
+                queue.resubmit(batch)
 
 
 class Amd(Flavour):

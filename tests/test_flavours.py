@@ -32,6 +32,18 @@ def ats(m, name):
     return s.pci, s.iommu
 
 
+def reset_ends_at(m, dev, when):
+    """The sequential runtime's sleeps, with `dev`'s reset ending once virtual time
+    reaches `when` (seconds)."""
+    sleep = m.rt.sleep
+
+    async def sleep_then_end(seconds, touches=None):
+        await sleep(seconds, touches)
+        if m.rt.vt >= when and m.kernel.hw.in_reset(dev):
+            m.kernel.hw.reset_end(dev, "bus hot reset")
+    m.rt.sleep = sleep_then_end
+
+
 # ----- ATS disable against the blocking attach -----
 
 async def test_smmuv3_disables_ats_before_the_blocking_ste_and_flushes_after():
@@ -128,13 +140,7 @@ async def test_vtd_ite_aborts_every_submitter_and_they_resubmit():
     k, a, b = m.kernel, m.dev("a"), m.dev("b")
     q = k.driver.queue
     k.hw.reset_begin(a, "bus hot reset")
-    sleep = m.rt.sleep
-
-    async def reset_ends(seconds, touches=None):  # the reset ends during the first wait
-        await sleep(seconds, touches)
-        if m.rt.vt >= 0.5 and k.hw.in_reset(a):
-            k.hw.reset_end(a, "bus hot reset")
-    m.rt.sleep = reset_ends
+    reset_ends_at(m, a, 0.5)
     first, second = q.build(a, "dma unmap"), q.build(b, "dma unmap")
     q.submit([first])
     q.submit([second])
@@ -143,6 +149,43 @@ async def test_vtd_ite_aborts_every_submitter_and_they_resubmit():
     assert ite["action"] == "ite" and ite["aborted"] == [second.id]
     delivered = [(e["gdev"], e["attempt"], e["in_reset"]) for e in m.events("hw.ats_inval")]
     assert delivered == [("a", 1, True), ("a", 2, False), ("b", 2, False)]
+
+
+async def test_vtd_ite_restarts_the_callers_whole_batch():
+    """§14.2: qi_submit_sync() restarts with the whole batch: b's command, answered
+    before a's timed out, is sent again with it."""
+    m = build("vf", {"name": "a", "flr": True}, {"name": "b", "flr": True},
+              iommu_driver="vtd")
+    k, a, b = m.kernel, m.dev("a"), m.dev("b")
+    k.hw.reset_begin(a, "bus hot reset")
+    reset_ends_at(m, a, 0.5)
+    assert await k.driver.invalidate([b, a], "dma unmap") == 0
+    delivered = [(e["gdev"], e["attempt"], e["in_reset"]) for e in m.events("hw.ats_inval")]
+    assert delivered == [("b", 1, False), ("a", 1, True), ("b", 2, False), ("a", 2, False)]
+
+
+async def test_vtd_ite_on_a_present_device_restarts_until_its_reset_ends():
+    """§14.2: a device present but mid-reset gets -EAGAIN and a restart for as long as
+    its reset lasts (here 5 ITEs), then its answer completes the batch: no -ETIMEDOUT."""
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    k.hw.reset_begin(a, "bus hot reset")
+    reset_ends_at(m, a, 4.5)
+    assert await k.driver.invalidate([a], "dma unmap") == 0
+    assert [e["action"] for e in m.events("hw.inv.timeout")] == ["ite"] * 5
+    assert [e["attempt"] for e in m.events("hw.ats_inval")] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_vtd_ite_restarts_end_at_the_run_bound_with_an_event():
+    """[INFERRED] a reset that never ends: the model stops restarting at Vtd.RUN_BOUND,
+    visibly (a `bound` timeout event), and the caller gets -ETIMEDOUT."""
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    k.hw.reset_begin(a, "bus hot reset")
+    assert (await k.driver.invalidate([a], "dma unmap")).name == "ETIMEDOUT"
+    actions = [e["action"] for e in m.events("hw.inv.timeout")]
+    assert actions == ["ite"] * Vtd.RUN_BOUND + ["bound"]
+    assert "ITE restarts" in m.events("hw.inv.timeout")[-1]["msg"]
 
 
 async def test_vtd_ite_on_a_device_gone_is_not_retried():
