@@ -60,10 +60,17 @@ class Flavour(IommuDriver):
 
     def on_domain(self, domain: Domain) -> list["Device"]:
         """The domain's ATS invalidation list: the functions the hardware has on it (RID
-        or PASID) whose IOMMU entry has ATS on."""
+        or PASID) that the flavour sends device-TLB invalidations to."""
         hw = self.hw
-        return [d for d in hw.devices.values() if self.ats.of(d).iommu and (
+        return [d for d in hw.devices.values() if self.devtlb(d) and (
             hw.context.get(d.rid) is domain or domain in hw.pasid[d.name].values())]
+
+    def devtlb(self, dev: "Device") -> bool:
+        """Whether a domain flush invalidates `dev`'s device TLB: VT-d and AMD ask ATS at
+        the function (info->ats_enabled, dev_data->ats_enabled), whatever its RID entry
+        is: a PASID domain's flush reaches a device whose RID is blocked while the PASID
+        is attached (VT-d's DEVTLB cache tag is per domain, device and PASID, §14.2)."""
+        return self.ats.of(dev).pci
 
     async def invalidate(self, devs: list["Device"], why: str, via: str | None = None,
                          queue: CmdQueue | None = None) -> Ret:
@@ -105,6 +112,10 @@ class Smmuv3(Flavour):
     def ats_supported(self, dev: "Device") -> bool:
         """!disable_ats && arm_smmu_ats_supported(master)."""
         return dev.ats and dev.name not in self.broken
+
+    def devtlb(self, dev: "Device") -> bool:
+        """arm_smmu_atc_inv_domain() asks master->ats_enabled, which follows the STE."""
+        return self.ats.of(dev).iommu
 
     async def _flush(self, invs: list[Inv], domain: Domain) -> None:
         """arm_smmu_atc_inv_domain(): the batch is built under devices_lock, which is

@@ -9,7 +9,7 @@ import pytest
 from actors.model import build
 from iommu import invariants as inv
 from iommu.core import AttachHandle
-from iommu.domain import SVA, Domain
+from iommu.domain import BLOCKED, SVA, Domain
 from iommu.drivers import Smmuv3, Vtd
 from stress import config as configs
 from stress.sweep import Sweep
@@ -195,6 +195,21 @@ async def test_vtd_ite_on_a_device_gone_is_not_retried():
     a.iommu_group = None  # removed: pci_device_is_present() is false
     assert (await k.driver.invalidate([a], "dma unmap")).name == "ETIMEDOUT"
     assert len(m.events("hw.inv.timeout")) == 1
+
+
+async def test_vtd_pasid_domain_flush_reaches_a_device_whose_rid_is_blocked():
+    """§14.2: a PASID domain's flush follows its DEVTLB cache tag (domain, device,
+    PASID) and ATS at the function, not the RID entry: with the RID blocked and PASID 1
+    still on the SVA domain, an unmap of it invalidates the device TLB."""
+    m = build("vf", {"name": "a", "flr": True, "max_pasids": 8}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    sva = Domain("sva1", SVA)
+    assert await k.iommu_attach_device_pasid(sva, a, 1) == 0
+    blocked = Domain("blocked", BLOCKED)
+    assert await k.driver.attach_dev(blocked, a, a.iommu_group.domain) == 0
+    assert ats(m, "a") == (True, False) and k.hw.pasid["a"] == {1: sva}
+    await k.driver.flush_domain(sva, "dma unmap")
+    assert [e["gdev"] for e in m.events("hw.ats_inval", why="dma unmap")] == ["a"]
 
 
 async def test_amd_queues_and_completes_only_at_the_completion_wait():
