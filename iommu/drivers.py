@@ -160,15 +160,20 @@ class Smmuv3(Flavour):
         # arm_smmu_remove_dev_pasid: the CD cleared, atc_inv_master(pasid) if ATS is on.
         was = self.ats.of(dev).iommu
         await self.invalidate(self.behind(dev) if was else [], why, dev.name)
-        sid = self.view(dev)
-        if was and not self.hw.pasid[dev.name] and sid is not None and not paging(sid):
-            # The last SSID: the SID domain's attach_dev runs again when it is IDENTITY
-            # or BLOCKED, which turns ATS off. The SID domain is the driver's view of the
-            # device: before S3 that is group->domain during prepare's PASID loop, so
-            # nothing is downgraded and ATS stays on across the FLR (N17).
-            self._ats_prepare(dev, was, False)
-            self.ats.set_iommu(dev, False, "STE")
-            await self._ats_commit(dev, was, False, "rid")
+        sid = self.sid_domain(dev)
+        if not self.hw.pasid[dev.name] and sid is not None and sid.type in (IDENTITY, BLOCKED):
+            # The last SSID: sid_domain->ops->attach_dev() again, whose STE no longer
+            # needs the CD table: ATS off (called straight, so no fault site of its own).
+            await self._attach_rid(sid, dev, sid, self.hw.context[dev.rid])
+
+    def sid_domain(self, dev: "Device") -> Domain | None:
+        """The SID domain arm_smmu_remove_dev_pasid() reads: iommu_get_domain_for_dev(),
+        the logical domain, in the snapshot §14.1 read; iommu_driver_get_domain_for_dev()
+        once SMMUv3 is converted for 7.0 [INFERRED: the conversion was not read]. Every
+        modelled version is 7.0 or later, so this is the driver's view, which during
+        prepare's PASID loop is the blocked domain from S3 on and group->domain before
+        (B12): nothing is downgraded and ATS stays on across the FLR (N17)."""
+        return self.view(dev)
 
     async def timeout(self, queue: CmdQueue, inv: Inv) -> None:
         """__arm_smmu_cmdq_skip_err() leaves an ATC_INV timeout in the queue, so the

@@ -93,6 +93,24 @@ async def test_smmuv3_last_ssid_downgrade_sees_the_logical_domain_before_s3(vers
     assert ats(m, "a") == ((True, True) if kept else (False, False))
 
 
+async def test_smmuv3_last_ssid_reruns_the_identity_sid_domains_attach():
+    """§14.1: removing the last SSID runs the SID domain's attach_dev again when it is
+    IDENTITY or BLOCKED: the STE is written anew (a bypass STE, no CD table) and ATS,
+    kept on for the CD table, goes off."""
+    m = build("vf", {"name": "a", "flr": True, "max_pasids": 8}, iommu_driver="smmuv3")
+    k, a = m.kernel, m.dev("a")
+    assert await k.iommu_group_store_type(a.iommu_group, "identity") == 0
+    sva = Domain("sva1", SVA)
+    assert await k.iommu_attach_device_pasid(sva, a, 1) == 0
+    assert ats(m, "a") == (True, True)  # cd_needs_ats
+    await k.iommu_detach_device_pasid(sva, a, 1)
+    removed = order(m, ("hw.pasid_set", {"attached": False}))[0]
+    again = [e for e in m.rt.events[removed:] if e["event"] == "hw.rid_attach"]
+    assert [e["domain"] for e in again] == [a.iommu_group.domain.name]
+    assert a.iommu_group.domain.type == "IDENTITY"
+    assert ats(m, "a") == (False, False)
+
+
 # ----- two-phase invalidations -----
 
 async def test_smmuv3_sync_drains_what_was_submitted_not_what_was_only_built():
