@@ -49,11 +49,6 @@ class Flavour(IommuDriver):
         self.queue = CmdQueue(rt, hw, "iommu0", self)
         self.quarantine = quarantine
 
-    def probe_device(self, dev: "Device") -> None:
-        """The first attach at probe (to the default domain): ATS on with it."""
-        if dev.ats and paging(self.hw.context[dev.rid]) and not self.ats.pci_enable_ats(dev):
-            self.ats.set_iommu(dev, True, "probe")
-
     def behind(self, dev: "Device") -> list["Device"]:
         """The ATS functions an invalidation for `dev` reaches: it and its DMA aliases."""
         return [o for o in self.hw.devices.values() if o.rid == dev.rid and o.ats]
@@ -141,11 +136,23 @@ class Smmuv3(Flavour):
         if was and not want:  # ATS turning off: pci_disable_ats() + wmb() before the STE
             self.ats.pci_disable_ats(dev)
 
+    def probe_device(self, dev: "Device") -> None:
+        """The first attach at probe (to the default domain), as any attach: the STE
+        takes ATS, then arm_smmu_enable_ats() (nothing to flush yet)."""
+        if self.ats_supported(dev) and paging(self.hw.context[dev.rid]):
+            self.ats.set_iommu(dev, True, "probe")
+            self._enable_ats(dev)
+
     async def _ats_commit(self, dev: "Device", was: bool, want: bool, why: str) -> None:
-        """off -> on: arm_smmu_enable_ats() flushes the ATC, then enables ATS (a failure
-        is logged and ignored); on -> on and on -> off: atc_inv_master()."""
+        """off -> on: arm_smmu_enable_ats() flushes the ATC, then enables ATS; on -> on
+        and on -> off: atc_inv_master()."""
         await self.invalidate(self.behind(dev) if was or want else [], why, dev.name)
-        if want and not was and self.ats.pci_enable_ats(dev):
+        if want and not was:
+            self._enable_ats(dev)
+
+    def _enable_ats(self, dev: "Device") -> None:
+        """pci_enable_ats(); a failure is logged and ignored: the STE keeps ATS."""
+        if self.ats.pci_enable_ats(dev):
             self.rt.emit("dev_warn", gdev=dev.name, msg="Failed to enable ATS (STU 12)")
 
     async def _set_pasid(self, domain: Domain, dev: "Device", pasid: int,
@@ -309,6 +316,12 @@ class Amd(Flavour):
     # [INFERRED] wait_on_sem() polls LOOP_TIMEOUT times with udelay(1): about 0.1 s.
     TIMEOUT = Span(0.1, *INV_TIMEOUT_RANGE)
 
+    def probe_device(self, dev: "Device") -> None:
+        """The first attach at probe (to the default domain), as the attach below: DTE.I
+        only once pci_enable_ats() succeeded [INFERRED]."""
+        if dev.ats and paging(self.hw.context[dev.rid]) and not self.ats.pci_enable_ats(dev):
+            self.ats.set_iommu(dev, True, "probe")
+
     async def _flush(self, invs: list[Inv], domain: Domain) -> None:
         """device_flush_iotlb() queues (qdep from dev_data->ats_qdep); the completion
         wait (iommu_completion_wait) is a step of its own."""
@@ -325,7 +338,7 @@ class Amd(Flavour):
         taken = any(o is not None and o is not domain and o.translating for o in (previous, old))
         await self.invalidate(self.behind(dev) if was and taken else [], "rid", dev.name)
         if paging(domain) and not was and dev.ats and not self.ats.pci_enable_ats(dev):
-            self.ats.set_iommu(dev, True, "DTE")
+            self.ats.set_iommu(dev, True, "probe")
         elif not paging(domain) and was:
             self.ats.pci_disable_ats(dev)
 

@@ -61,6 +61,20 @@ async def test_smmuv3_disables_ats_before_the_blocking_ste_and_flushes_after():
     assert ats(m, "a") == (True, True) and m.warns() == []
 
 
+async def test_smmuv3_ats_enable_failure_is_ignored_at_probe_as_at_attach(monkeypatch):
+    """§14.1: arm_smmu_enable_ats() logs a pci_enable_ats() failure and goes on, with ATS
+    in the STE: at probe's first attach as at done()'s re-attach."""
+    from iommu.pci_ats import Ats
+    from iommu.ret import err
+    monkeypatch.setattr(Ats, "pci_enable_ats", lambda self, dev, ps=12: err("EINVAL", "STU"))
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="smmuv3")
+    assert ats(m, "a") == (False, True)
+    assert await m.kernel.pci_dev_reset_iommu_prepare(m.dev("a")) == 0
+    await m.kernel.pci_dev_reset_iommu_done(m.dev("a"))
+    assert ats(m, "a") == (False, True)
+    assert [e["msg"] for e in m.events("dev_warn")] == ["Failed to enable ATS (STU 12)"] * 2
+
+
 async def test_amd_disables_ats_after_the_blocking_dte_and_its_flush():
     """§14.3 [INFERRED]: the DTE is cleared and flushed (device IOTLB, completion wait)
     first, the ATS capability disabled after."""
