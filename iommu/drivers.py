@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from iommu.pci_ats import Ats
 from iommu.cmdq import INV_TIMEOUT_RANGE, CmdQueue, Inv
-from iommu.domain import BLOCKED, IDENTITY, Domain
+from iommu.domain import BLOCKED, IDENTITY, Domain, taken_away
 from iommu.hw import IommuDriver
 from iommu.ret import OK, Ret, err
 from iommu.runtime import Span
@@ -43,11 +43,10 @@ class Flavour(IommuDriver):
     TIMEOUT: Span
 
     def __init__(self, rt: "Runtime", hw: "Hardware",
-                 view: "Callable[[Device], Domain | None]", quarantine: bool = False) -> None:
+                 view: "Callable[[Device], Domain | None]") -> None:
         super().__init__(rt, hw, view)
         self.ats = Ats(rt)
         self.queue = CmdQueue(rt, hw, "iommu0", self)
-        self.quarantine = quarantine
 
     def behind(self, dev: "Device") -> list["Device"]:
         """The ATS functions an invalidation for `dev` reaches: it and its DMA aliases."""
@@ -100,8 +99,10 @@ class Smmuv3(Flavour):
     # ARM_SMMU_POLL_TIMEOUT_US: a CMD_SYNC is polled for 1 s.
     TIMEOUT = Span(1.0, *INV_TIMEOUT_RANGE)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, rt: "Runtime", hw: "Hardware",
+                 view: "Callable[[Device], Domain | None]", quarantine: bool = False) -> None:
+        super().__init__(rt, hw, view)
+        self.quarantine = quarantine  # `model.quarantine`: the posted series
         self.broken: set[str] = set()  # quarantined after an ATC invalidation timeout
 
     def ats_supported(self, dev: "Device") -> bool:
@@ -256,7 +257,7 @@ class Vtd(Flavour):
         """device_block_translation() of what the device had: the entry cleared, the
         caches flushed, the devTLB invalidated through qi_submit_sync, the cache tags
         unassigned; then the new entry."""
-        if any(o is not None and o is not domain and o.translating for o in (previous, old)):
+        if taken_away(domain, (previous, old)):
             self.ats.set_iommu(dev, False, "context cleared")
             await self.invalidate(self.behind(dev), "rid", dev.name)
         self._program_rid(domain, dev, old, previous)
@@ -266,7 +267,7 @@ class Vtd(Flavour):
                          old: Domain | None, previous: Domain | None) -> None:
         """intel_pasid_tear_down_entry() of the PASID's old domain (its devTLB
         invalidation unconditional since 2024-08), then the new entry."""
-        if any(o is not None and o is not domain and o.translating for o in (previous, old)):
+        if taken_away(domain, (previous, old)):
             await self.invalidate(self.behind(dev), f"pasid {pasid}", dev.name)
         self._program_pasid(domain, dev, pasid, old, previous)
 
@@ -335,7 +336,7 @@ class Amd(Flavour):
         self._program_rid(domain, dev, old, previous)
         self.ats.set_iommu(dev, was and paging(domain), "DTE")
         # device_flush_dte(): the DTE of every alias, then the device IOTLB if ATS is on.
-        taken = any(o is not None and o is not domain and o.translating for o in (previous, old))
+        taken = taken_away(domain, (previous, old))
         await self.invalidate(self.behind(dev) if was and taken else [], "rid", dev.name)
         if paging(domain) and not was and dev.ats and not self.ats.pci_enable_ats(dev):
             self.ats.set_iommu(dev, True, "probe")
@@ -345,7 +346,7 @@ class Amd(Flavour):
     async def _set_pasid(self, domain: Domain, dev: "Device", pasid: int,
                          old: Domain | None, previous: Domain | None) -> None:
         self._program_pasid(domain, dev, pasid, old, previous)  # the GCR3 entry
-        taken = any(o is not None and o is not domain and o.translating for o in (previous, old))
+        taken = taken_away(domain, (previous, old))
         await self.invalidate(self.behind(dev) if taken and self.ats.of(dev).pci else [],
                               f"pasid {pasid}", dev.name)
 

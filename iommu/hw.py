@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from iommu.domain import Domain, name_of
+from iommu.domain import Domain, name_of, taken_away
 from iommu.ret import OK, Ret, err
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class Hardware:
         the hardware had, or the `old` the core says it had (drivers trust the core, so a
         redundant teardown flushes again: B8). The flush reaches every ATS function
         behind the requester ID."""
-        if not any(old is not None and old is not new and old.translating for old in olds):
+        if not taken_away(new, olds):
             return
         for other in self.devices.values():
             if other.rid == dev.rid and other.ats:

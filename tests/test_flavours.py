@@ -271,7 +271,7 @@ async def test_vsmmu_atc_inv_reaches_a_device_in_reset_and_an_unknown_vsid_is_ei
     from iommu.viommu import VIommu
     m = build("vf", {"name": "a", "flr": True}, iommu_driver="smmuv3")
     k, a = m.kernel, m.dev("a")
-    vi = VIommu("vi", k.alloc_domain(prefix="s2"))
+    vi = VIommu("vi")
     assert await vi.iommufd_vdevice_alloc(a, 5) == 0
     assert await k.pci_dev_reset_iommu_prepare(a) == 0
     k.hw.reset_begin(a, "FLR")
