@@ -246,11 +246,22 @@ class Vtd(Flavour):
     RUN_BOUND = 32
 
     def probe_device(self, dev: "Device") -> None:
-        """[INFERRED] ATS is enabled at probe and kept until release (6.12 enables it in
-        probe_finalize); blocking clears the entry instead."""
+        """The first attach at probe (its context entry), then probe_finalize."""
+        if dev.ats:
+            self.ats.set_iommu(dev, self.hw.context[dev.rid] is not None, "context")
+        self.probe_finalize(dev)
+
+    def probe_finalize(self, dev: "Device") -> None:
+        """[INFERRED] ATS is enabled at probe_finalize (6.12) and kept until release;
+        blocking clears the entry instead."""
         if dev.ats:
             self.ats.pci_enable_ats(dev)
-            self.ats.set_iommu(dev, self.hw.context[dev.rid] is not None, "context")
+
+    def release_device(self, dev: "Device") -> None:
+        """intel_iommu_release_device(): ATS off at the function if it is on
+        (iommu_disable_pci_ats() checks info->ats_enabled) [INFERRED, as the enable]."""
+        if self.ats.of(dev).pci:
+            self.ats.pci_disable_ats(dev)
 
     async def _attach_rid(self, domain: Domain, dev: "Device", old: Domain | None,
                           previous: Domain | None) -> None:

@@ -192,6 +192,12 @@ class IommuDriver:
     def probe_device(self, dev: "Device") -> None:
         """Probe time, once the device is on its first domain."""
 
+    def probe_finalize(self, dev: "Device") -> None:
+        """ops->probe_finalize: a hot-added device, after its first attach."""
+
+    def release_device(self, dev: "Device") -> None:
+        """ops->release_device: the device leaves, after its release domain's attach."""
+
     async def flush_domain(self, domain: Domain, why: str) -> None:
         """An unmap in `domain`, or an mm change of an SVA domain."""
         self.hw.flush_domain(domain, why)

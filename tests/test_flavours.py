@@ -163,6 +163,19 @@ async def test_smmuv3_quarantine_blocks_ats_at_the_first_timeout():
     assert len(m.events("hw.ats_inval")) == 1
 
 
+async def test_vtd_disables_ats_at_release_and_enables_it_at_the_next_probe():
+    """§14.2 [INFERRED]: ATS is on from probe_finalize to release_device; a hot-added
+    device gets it again, with no WARN of pci_enable_ats/pci_disable_ats."""
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    group = a.iommu_group
+    await k.iommu_release_device(a)
+    assert ats(m, "a") == (False, False)
+    await k.iommu_group_alloc_default(group)
+    assert await k.iommu_probe_device(group, a) == 0
+    assert ats(m, "a") == (True, True) and m.warns() == []
+
+
 async def test_vtd_ite_aborts_every_submitter_and_they_resubmit():
     """§14.2: an ITE marks every request in the queue aborted, whoever sent it; the
     device is present (mid-reset), so each batch starts again, and completes once the
