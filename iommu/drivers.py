@@ -350,7 +350,7 @@ class Amd(Flavour):
         taken = taken_away(domain, (previous, old))
         await self.invalidate(self.behind(dev) if was and taken else [], "rid", dev.name)
         if paging(domain) and not was and dev.ats and not self.ats.pci_enable_ats(dev):
-            self.ats.set_iommu(dev, True, "probe")
+            self.ats.set_iommu(dev, True, "DTE")
         elif not paging(domain) and was:
             self.ats.pci_disable_ats(dev)
 
