@@ -33,7 +33,7 @@ async def iteration(world: World, spec: GuestActor, owner: Owner, name: str) -> 
     k, dev = world.kernel, pdev.dev
     parent = k.alloc_domain(prefix="s2")
     nested = k.alloc_domain(prefix="nested")
-    viommu = VIommu(f"viommu.{name}", parent)
+    viommu = VIommu(f"viommu.{name}")
     if not await world.op("attach_nested", k.iommu_attach_group_handle, nested, group,
                           AttachHandle(nested), gdev=dev.name, domain=nested.name):
         await world.op("vdevice_alloc", viommu.iommufd_vdevice_alloc, dev, spec.vsid,

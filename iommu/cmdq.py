@@ -15,7 +15,7 @@ The generic driver does not use this module: its invalidations stay instant even
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from iommu.ret import OK, Ret, err
@@ -44,6 +44,7 @@ class Inv:
     via: str | None  # the device whose attach sent it (None: a domain flush)
     attempt: int = 1
     ret: str | None = None  # None while pending; "0" or an errno name once finished
+    batch: "list[Inv]" = field(default_factory=list)  # what it was submitted with
 
 
 class Flavour(Protocol):
@@ -71,9 +72,21 @@ class CmdQueue:
         return inv
 
     def submit(self, invs: list[Inv]) -> None:
+        """Put one batch (a submitter's commands, before its sync) on the queue."""
         for inv in invs:
+            inv.batch = invs
             self.fifo.append(inv)
             self.rt.emit("hw.inv.submit", inv=inv.id, gdev=inv.dev.name, queue=self.name)
+
+    def resubmit(self, batch: list[Inv]) -> None:
+        """The whole batch again, as a restarting submitter writes it: the commands of
+        it that had completed are pending again, each a further attempt."""
+        for inv in batch:
+            if inv in self.fifo:
+                self.fifo.remove(inv)
+            inv.ret = None
+            inv.attempt += 1
+        self.submit(batch)
 
     def finish(self, inv: Inv, ret: str) -> None:
         inv.ret = ret

@@ -961,6 +961,8 @@ class IommuCore:
                 if ret:
                     group.devices.remove(gdev)
                     dev.iommu_group = None
+            if not ret:
+                self.driver.probe_finalize(dev)
             return self.transition("iommu.probe_device.exit", group, ret, gdev=dev.name)
 
     async def iommu_group_alloc_default(self, group: IommuGroup) -> None:
@@ -1009,6 +1011,7 @@ class IommuCore:
             # old is the logical group->domain even when the device is physically on
             # blocking; the result is ignored, with no WARN.
             await self.driver.attach_dev(release, dev, group.domain)
+        self.driver.release_device(dev)
         if not group.devices:
             for domain in (group.default_domain, group.blocking_domain):
                 if domain is not None:

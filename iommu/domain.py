@@ -35,3 +35,10 @@ class Domain:
 
 def name_of(domain: Domain | None) -> str | None:
     return None if domain is None else domain.name
+
+
+def taken_away(new: Domain, olds: tuple[Domain | None, ...]) -> bool:
+    """An attach to `new` takes a translating domain away: one of `olds` (what the
+    hardware had, what the core says it had) other than `new`. Its device-TLB entries
+    must go."""
+    return any(old is not None and old is not new and old.translating for old in olds)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from iommu.pci_ats import Ats
 from iommu.cmdq import INV_TIMEOUT_RANGE, CmdQueue, Inv
-from iommu.domain import BLOCKED, IDENTITY, Domain
+from iommu.domain import BLOCKED, IDENTITY, Domain, taken_away
 from iommu.hw import IommuDriver
 from iommu.ret import OK, Ret, err
 from iommu.runtime import Span
@@ -43,16 +43,10 @@ class Flavour(IommuDriver):
     TIMEOUT: Span
 
     def __init__(self, rt: "Runtime", hw: "Hardware",
-                 view: "Callable[[Device], Domain | None]", quarantine: bool = False) -> None:
+                 view: "Callable[[Device], Domain | None]") -> None:
         super().__init__(rt, hw, view)
         self.ats = Ats(rt)
         self.queue = CmdQueue(rt, hw, "iommu0", self)
-        self.quarantine = quarantine
-
-    def probe_device(self, dev: "Device") -> None:
-        """The first attach at probe (to the default domain): ATS on with it."""
-        if dev.ats and paging(self.hw.context[dev.rid]) and not self.ats.pci_enable_ats(dev):
-            self.ats.set_iommu(dev, True, "probe")
 
     def behind(self, dev: "Device") -> list["Device"]:
         """The ATS functions an invalidation for `dev` reaches: it and its DMA aliases."""
@@ -60,10 +54,17 @@ class Flavour(IommuDriver):
 
     def on_domain(self, domain: Domain) -> list["Device"]:
         """The domain's ATS invalidation list: the functions the hardware has on it (RID
-        or PASID) whose IOMMU entry has ATS on."""
+        or PASID) that the flavour sends device-TLB invalidations to."""
         hw = self.hw
-        return [d for d in hw.devices.values() if self.ats.of(d).iommu and (
+        return [d for d in hw.devices.values() if self.devtlb(d) and (
             hw.context.get(d.rid) is domain or domain in hw.pasid[d.name].values())]
+
+    def devtlb(self, dev: "Device") -> bool:
+        """Whether a domain flush invalidates `dev`'s device TLB: VT-d and AMD ask ATS at
+        the function (info->ats_enabled, dev_data->ats_enabled), whatever its RID entry
+        is: a PASID domain's flush reaches a device whose RID is blocked while the PASID
+        is attached (VT-d's DEVTLB cache tag is per domain, device and PASID, §14.2)."""
+        return self.ats.of(dev).pci
 
     async def invalidate(self, devs: list["Device"], why: str, via: str | None = None,
                          queue: CmdQueue | None = None) -> Ret:
@@ -98,13 +99,19 @@ class Smmuv3(Flavour):
     # ARM_SMMU_POLL_TIMEOUT_US: a CMD_SYNC is polled for 1 s.
     TIMEOUT = Span(1.0, *INV_TIMEOUT_RANGE)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, rt: "Runtime", hw: "Hardware",
+                 view: "Callable[[Device], Domain | None]", quarantine: bool = False) -> None:
+        super().__init__(rt, hw, view)
+        self.quarantine = quarantine  # `model.quarantine`: the posted series
         self.broken: set[str] = set()  # quarantined after an ATC invalidation timeout
 
     def ats_supported(self, dev: "Device") -> bool:
         """!disable_ats && arm_smmu_ats_supported(master)."""
         return dev.ats and dev.name not in self.broken
+
+    def devtlb(self, dev: "Device") -> bool:
+        """arm_smmu_atc_inv_domain() asks master->ats_enabled, which follows the STE."""
+        return self.ats.of(dev).iommu
 
     async def _flush(self, invs: list[Inv], domain: Domain) -> None:
         """arm_smmu_atc_inv_domain(): the batch is built under devices_lock, which is
@@ -130,11 +137,23 @@ class Smmuv3(Flavour):
         if was and not want:  # ATS turning off: pci_disable_ats() + wmb() before the STE
             self.ats.pci_disable_ats(dev)
 
+    def probe_device(self, dev: "Device") -> None:
+        """The first attach at probe (to the default domain), as any attach: the STE
+        takes ATS, then arm_smmu_enable_ats() (nothing to flush yet)."""
+        if self.ats_supported(dev) and paging(self.hw.context[dev.rid]):
+            self.ats.set_iommu(dev, True, "probe")
+            self._enable_ats(dev)
+
     async def _ats_commit(self, dev: "Device", was: bool, want: bool, why: str) -> None:
-        """off -> on: arm_smmu_enable_ats() flushes the ATC, then enables ATS (a failure
-        is logged and ignored); on -> on and on -> off: atc_inv_master()."""
+        """off -> on: arm_smmu_enable_ats() flushes the ATC, then enables ATS; on -> on
+        and on -> off: atc_inv_master()."""
         await self.invalidate(self.behind(dev) if was or want else [], why, dev.name)
-        if want and not was and self.ats.pci_enable_ats(dev):
+        if want and not was:
+            self._enable_ats(dev)
+
+    def _enable_ats(self, dev: "Device") -> None:
+        """pci_enable_ats(); a failure is logged and ignored: the STE keeps ATS."""
+        if self.ats.pci_enable_ats(dev):
             self.rt.emit("dev_warn", gdev=dev.name, msg="Failed to enable ATS (STU 12)")
 
     async def _set_pasid(self, domain: Domain, dev: "Device", pasid: int,
@@ -149,15 +168,20 @@ class Smmuv3(Flavour):
         # arm_smmu_remove_dev_pasid: the CD cleared, atc_inv_master(pasid) if ATS is on.
         was = self.ats.of(dev).iommu
         await self.invalidate(self.behind(dev) if was else [], why, dev.name)
-        sid = self.view(dev)
-        if was and not self.hw.pasid[dev.name] and sid is not None and not paging(sid):
-            # The last SSID: the SID domain's attach_dev runs again when it is IDENTITY
-            # or BLOCKED, which turns ATS off. The SID domain is the driver's view of the
-            # device: before S3 that is group->domain during prepare's PASID loop, so
-            # nothing is downgraded and ATS stays on across the FLR (N17).
-            self._ats_prepare(dev, was, False)
-            self.ats.set_iommu(dev, False, "STE")
-            await self._ats_commit(dev, was, False, "rid")
+        sid = self.sid_domain(dev)
+        if not self.hw.pasid[dev.name] and sid is not None and sid.type in (IDENTITY, BLOCKED):
+            # The last SSID: sid_domain->ops->attach_dev() again, whose STE no longer
+            # needs the CD table: ATS off (called straight, so no fault site of its own).
+            await self._attach_rid(sid, dev, sid, self.hw.context[dev.rid])
+
+    def sid_domain(self, dev: "Device") -> Domain | None:
+        """The SID domain arm_smmu_remove_dev_pasid() reads: iommu_get_domain_for_dev(),
+        the logical domain, in the snapshot §14.1 read; iommu_driver_get_domain_for_dev()
+        once SMMUv3 is converted for 7.0 [INFERRED: the conversion was not read]. Every
+        modelled version is 7.0 or later, so this is the driver's view, which during
+        prepare's PASID loop is the blocked domain from S3 on and group->domain before
+        (B12): nothing is downgraded and ATS stays on across the FLR (N17)."""
+        return self.view(dev)
 
     async def timeout(self, queue: CmdQueue, inv: Inv) -> None:
         """__arm_smmu_cmdq_skip_err() leaves an ATC_INV timeout in the queue, so the
@@ -215,23 +239,36 @@ class Vtd(Flavour):
     name = "vtd"
     # [INFERRED] the ITE comes when the device's completion is overdue; 1 s nominal.
     TIMEOUT = Span(1.0, *INV_TIMEOUT_RANGE)
-    # [INFERRED] the kernel restarts for as long as the device is present; the model
-    # gives up after this many attempts so that a run stays bounded.
-    MAX_ATTEMPTS = 4
+    # [INFERRED] a run bound, not the kernel's: qi_submit_sync() restarts for as long as
+    # the device stays present, which ends when its reset does and it answers. A device
+    # still silent after this many attempts (a reset that never ends) is given up with a
+    # `bound` timeout event, so that a run ends and says why.
+    RUN_BOUND = 32
 
     def probe_device(self, dev: "Device") -> None:
-        """[INFERRED] ATS is enabled at probe and kept until release (6.12 enables it in
-        probe_finalize); blocking clears the entry instead."""
+        """The first attach at probe (its context entry), then probe_finalize."""
+        if dev.ats:
+            self.ats.set_iommu(dev, self.hw.context[dev.rid] is not None, "context")
+        self.probe_finalize(dev)
+
+    def probe_finalize(self, dev: "Device") -> None:
+        """[INFERRED] ATS is enabled at probe_finalize (6.12) and kept until release;
+        blocking clears the entry instead."""
         if dev.ats:
             self.ats.pci_enable_ats(dev)
-            self.ats.set_iommu(dev, self.hw.context[dev.rid] is not None, "context")
+
+    def release_device(self, dev: "Device") -> None:
+        """intel_iommu_release_device(): ATS off at the function if it is on
+        (iommu_disable_pci_ats() checks info->ats_enabled) [INFERRED, as the enable]."""
+        if self.ats.of(dev).pci:
+            self.ats.pci_disable_ats(dev)
 
     async def _attach_rid(self, domain: Domain, dev: "Device", old: Domain | None,
                           previous: Domain | None) -> None:
         """device_block_translation() of what the device had: the entry cleared, the
         caches flushed, the devTLB invalidated through qi_submit_sync, the cache tags
         unassigned; then the new entry."""
-        if any(o is not None and o is not domain and o.translating for o in (previous, old)):
+        if taken_away(domain, (previous, old)):
             self.ats.set_iommu(dev, False, "context cleared")
             await self.invalidate(self.behind(dev), "rid", dev.name)
         self._program_rid(domain, dev, old, previous)
@@ -241,7 +278,7 @@ class Vtd(Flavour):
                          old: Domain | None, previous: Domain | None) -> None:
         """intel_pasid_tear_down_entry() of the PASID's old domain (its devTLB
         invalidation unconditional since 2024-08), then the new entry."""
-        if any(o is not None and o is not domain and o.translating for o in (previous, old)):
+        if taken_away(domain, (previous, old)):
             await self.invalidate(self.behind(dev), f"pasid {pasid}", dev.name)
         self._program_pasid(domain, dev, pasid, old, previous)
 
@@ -257,17 +294,28 @@ class Vtd(Flavour):
         await self.flush_domain(nested, "guest cache invalidate")
 
     async def timeout(self, queue: CmdQueue, inv: Inv) -> None:
-        """qi_check_fault() on DMA_FSTS_ITE: every request in use is aborted; a device
-        gone gives -ETIMEDOUT, else -EAGAIN and each submitter restarts its batch."""
-        others = [o for o in queue.fifo if o is not inv]
+        """qi_check_fault() on DMA_FSTS_ITE: every descriptor in use is aborted, whoever
+        submitted it, and each submitter's qi_submit_sync() gets -EAGAIN and restarts
+        its whole batch, the commands that had completed too. Only when the ITE's device
+        is gone (!pci_device_is_present(): removed, in the model) does its submitter get
+        -ETIMEDOUT, with no retry; the others restart."""
+        aborted = list(queue.fifo)  # `inv`, at the head, and everything queued after it
         queue.timed_out(inv, "ite", "Invalidation Time-out Error (ITE) cleared",
-                        aborted=[o.id for o in others])
-        for other in others:
-            other.attempt += 1
-        if inv.dev.iommu_group is None or inv.attempt >= self.MAX_ATTEMPTS:
-            queue.finish(inv, "ETIMEDOUT")
-        else:
-            inv.attempt += 1
+                        aborted=[o.id for o in aborted if o is not inv])
+        batches: list[list[Inv]] = []  # each submitter's, in queue order
+        for o in aborted:
+            if not any(o.batch is b for b in batches):
+                batches.append(o.batch)
+        for batch in batches:
+            if inv in batch and (inv.dev.iommu_group is None or inv.attempt >= self.RUN_BOUND):
+                if inv.dev.iommu_group is not None:
+                    queue.timed_out(inv, "bound", f"[model] no answer after {inv.attempt} "
+                                    "ITE restarts: the kernel would go on restarting")
+                for o in batch:
+                    if o.ret is None:
+                        queue.finish(o, "ETIMEDOUT")
+            else:
+                queue.resubmit(batch)
 
 
 class Amd(Flavour):
@@ -279,6 +327,12 @@ class Amd(Flavour):
     name = "amd"
     # [INFERRED] wait_on_sem() polls LOOP_TIMEOUT times with udelay(1): about 0.1 s.
     TIMEOUT = Span(0.1, *INV_TIMEOUT_RANGE)
+
+    def probe_device(self, dev: "Device") -> None:
+        """The first attach at probe (to the default domain), as the attach below: DTE.I
+        only once pci_enable_ats() succeeded [INFERRED]."""
+        if dev.ats and paging(self.hw.context[dev.rid]) and not self.ats.pci_enable_ats(dev):
+            self.ats.set_iommu(dev, True, "probe")
 
     async def _flush(self, invs: list[Inv], domain: Domain) -> None:
         """device_flush_iotlb() queues (qdep from dev_data->ats_qdep); the completion
@@ -293,7 +347,7 @@ class Amd(Flavour):
         self._program_rid(domain, dev, old, previous)
         self.ats.set_iommu(dev, was and paging(domain), "DTE")
         # device_flush_dte(): the DTE of every alias, then the device IOTLB if ATS is on.
-        taken = any(o is not None and o is not domain and o.translating for o in (previous, old))
+        taken = taken_away(domain, (previous, old))
         await self.invalidate(self.behind(dev) if was and taken else [], "rid", dev.name)
         if paging(domain) and not was and dev.ats and not self.ats.pci_enable_ats(dev):
             self.ats.set_iommu(dev, True, "DTE")
@@ -303,7 +357,7 @@ class Amd(Flavour):
     async def _set_pasid(self, domain: Domain, dev: "Device", pasid: int,
                          old: Domain | None, previous: Domain | None) -> None:
         self._program_pasid(domain, dev, pasid, old, previous)  # the GCR3 entry
-        taken = any(o is not None and o is not domain and o.translating for o in (previous, old))
+        taken = taken_away(domain, (previous, old))
         await self.invalidate(self.behind(dev) if taken and self.ats.of(dev).pci else [],
                               f"pasid {pasid}", dev.name)
 

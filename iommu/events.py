@@ -137,7 +137,8 @@ MODEL = {
                "ret": "str: `0` (answered) or an errno name (given up after a timeout)"}),
            ("timeout", "The device did not answer in time: the flavour's handling.", {
                "action": "str: `retry`, `give up`, `ite` (VT-d: every request in the "
-                         "queue aborted and resubmitted) or `quarantine`",
+                         "queue aborted and each batch resubmitted whole), `bound` (VT-d: "
+                         "the model's bound on restarts [INFERRED]) or `quarantine`",
                "msg": "str: what the kernel logs", "attempt": "int: the attempt that timed out",
                "aborted": "list: VT-d: the other requests the ITE aborted"}))},
     "pci.bme": ("A driver flavour's record of Bus Master Enable: the reset wrappers clear "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from iommu.domain import Domain, name_of
+from iommu.domain import Domain, name_of, taken_away
 from iommu.ret import OK, Ret, err
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class Hardware:
         the hardware had, or the `old` the core says it had (drivers trust the core, so a
         redundant teardown flushes again: B8). The flush reaches every ATS function
         behind the requester ID."""
-        if not any(old is not None and old is not new and old.translating for old in olds):
+        if not taken_away(new, olds):
             return
         for other in self.devices.values():
             if other.rid == dev.rid and other.ats:
@@ -198,6 +198,12 @@ class IommuDriver:
 
     def probe_device(self, dev: "Device") -> None:
         """Probe time, once the device is on its first domain."""
+
+    def probe_finalize(self, dev: "Device") -> None:
+        """ops->probe_finalize: a hot-added device, after its first attach."""
+
+    def release_device(self, dev: "Device") -> None:
+        """ops->release_device: the device leaves, after its release domain's attach."""
 
     async def flush_domain(self, domain: Domain, why: str) -> None:
         """An unmap in `domain`, or an mm change of an SVA domain."""

@@ -659,7 +659,8 @@ class PciLayer(IommuCore):
     def use_iommu_driver(self, name: str, quarantine: bool = False) -> None:
         """`[model] iommu_driver`: a driver flavour of iommu/drivers.py in place of the
         generic driver; before any device is added."""
-        self.driver = FLAVOURS[name](self.rt, self.hw, self.driver_view, quarantine=quarantine)
+        options = {"quarantine": True} if quarantine else {}  # SMMUv3's (actors/config.py)
+        self.driver = FLAVOURS[name](self.rt, self.hw, self.driver_view, **options)
 
     # ----- error recovery resets (docs/kernel.md §15) -----
 

@@ -14,13 +14,11 @@ from iommu.ret import OK, Ret, err
 if TYPE_CHECKING:
     from iommu.cmdq import CmdQueue
     from iommu.device import Device
-    from iommu.domain import Domain
 
 
 @dataclass(eq=False)
 class VIommu:
     name: str
-    parent: "Domain"  # the nesting parent (stage-2) domain
     vdevs: dict[int, "Device"] = field(default_factory=dict)  # vSID -> device
     vcmdq: "CmdQueue | None" = None  # a Tegra241 vCMDQ, made on its first use
 

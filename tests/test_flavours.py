@@ -11,7 +11,7 @@ import pytest
 from actors.model import build
 from iommu import invariants as inv
 from iommu.core import AttachHandle
-from iommu.domain import SVA, Domain
+from iommu.domain import BLOCKED, SVA, Domain
 from iommu.drivers import Smmuv3, Vtd
 from stress import config as configs
 from stress.sweep import Sweep
@@ -34,6 +34,18 @@ def ats(m, name):
     return s.pci, s.iommu
 
 
+def reset_ends_at(m, dev, when):
+    """The sequential runtime's sleeps, with `dev`'s reset ending once virtual time
+    reaches `when` (seconds)."""
+    sleep = m.rt.sleep
+
+    async def sleep_then_end(seconds, touches=None):
+        await sleep(seconds, touches)
+        if m.rt.vt >= when and m.kernel.hw.in_reset(dev):
+            m.kernel.hw.reset_end(dev, "bus hot reset")
+    m.rt.sleep = sleep_then_end
+
+
 # ----- ATS disable against the blocking attach -----
 
 async def test_smmuv3_disables_ats_before_the_blocking_ste_and_flushes_after():
@@ -49,6 +61,20 @@ async def test_smmuv3_disables_ats_before_the_blocking_ste_and_flushes_after():
     await m.kernel.pci_dev_reset_iommu_done(m.dev("a"))
     flush, on = order(m, ("hw.ats_inval", {"why": "rid"}), ("hw.ats", {"why": "pci_enable_ats"}))
     assert ats(m, "a") == (True, True) and m.warns() == []
+
+
+async def test_smmuv3_ats_enable_failure_is_ignored_at_probe_as_at_attach(monkeypatch):
+    """§14.1: arm_smmu_enable_ats() logs a pci_enable_ats() failure and goes on, with ATS
+    in the STE: at probe's first attach as at done()'s re-attach."""
+    from iommu.pci_ats import Ats
+    from iommu.ret import err
+    monkeypatch.setattr(Ats, "pci_enable_ats", lambda self, dev, ps=12: err("EINVAL", "STU"))
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="smmuv3")
+    assert ats(m, "a") == (False, True)
+    assert await m.kernel.pci_dev_reset_iommu_prepare(m.dev("a")) == 0
+    await m.kernel.pci_dev_reset_iommu_done(m.dev("a"))
+    assert ats(m, "a") == (False, True)
+    assert [e["msg"] for e in m.events("dev_warn")] == ["Failed to enable ATS (STU 12)"] * 2
 
 
 async def test_amd_disables_ats_after_the_blocking_dte_and_its_flush():
@@ -81,6 +107,24 @@ async def test_smmuv3_last_ssid_downgrade_sees_the_logical_domain_before_s3(vers
     assert await m.kernel.pci_dev_reset_iommu_prepare(m.dev("a")) == 0
     assert m.kernel.hw.pasid["a"] == {}
     assert ats(m, "a") == ((True, True) if kept else (False, False))
+
+
+async def test_smmuv3_last_ssid_reruns_the_identity_sid_domains_attach():
+    """§14.1: removing the last SSID runs the SID domain's attach_dev again when it is
+    IDENTITY or BLOCKED: the STE is written anew (a bypass STE, no CD table) and ATS,
+    kept on for the CD table, goes off."""
+    m = build("vf", {"name": "a", "flr": True, "max_pasids": 8}, iommu_driver="smmuv3")
+    k, a = m.kernel, m.dev("a")
+    assert await k.iommu_group_store_type(a.iommu_group, "identity") == 0
+    sva = Domain("sva1", SVA)
+    assert await k.iommu_attach_device_pasid(sva, a, 1) == 0
+    assert ats(m, "a") == (True, True)  # cd_needs_ats
+    await k.iommu_detach_device_pasid(sva, a, 1)
+    removed = order(m, ("hw.pasid_set", {"attached": False}))[0]
+    again = [e for e in m.rt.events[removed:] if e["event"] == "hw.rid_attach"]
+    assert [e["domain"] for e in again] == [a.iommu_group.domain.name]
+    assert a.iommu_group.domain.type == "IDENTITY"
+    assert ats(m, "a") == (False, False)
 
 
 # ----- two-phase invalidations -----
@@ -135,6 +179,19 @@ async def test_smmuv3_quarantine_blocks_ats_at_the_first_timeout():
     assert len(m.events("hw.ats_inval")) == 1
 
 
+async def test_vtd_disables_ats_at_release_and_enables_it_at_the_next_probe():
+    """§14.2 [INFERRED]: ATS is on from probe_finalize to release_device; a hot-added
+    device gets it again, with no WARN of pci_enable_ats/pci_disable_ats."""
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    group = a.iommu_group
+    await k.iommu_release_device(a)
+    assert ats(m, "a") == (False, False)
+    await k.iommu_group_alloc_default(group)
+    assert await k.iommu_probe_device(group, a) == 0
+    assert ats(m, "a") == (True, True) and m.warns() == []
+
+
 async def test_vtd_ite_aborts_every_submitter_and_they_resubmit():
     """§14.2: an ITE marks every request in the queue aborted, whoever sent it; the
     device is present (mid-reset), so each batch starts again, and completes once the
@@ -144,13 +201,7 @@ async def test_vtd_ite_aborts_every_submitter_and_they_resubmit():
     k, a, b = m.kernel, m.dev("a"), m.dev("b")
     q = k.driver.queue
     k.hw.reset_begin(a, "bus hot reset")
-    sleep = m.rt.sleep
-
-    async def reset_ends(seconds, touches=None):  # the reset ends during the first wait
-        await sleep(seconds, touches)
-        if m.rt.vt >= 0.5 and k.hw.in_reset(a):
-            k.hw.reset_end(a, "bus hot reset")
-    m.rt.sleep = reset_ends
+    reset_ends_at(m, a, 0.5)
     first, second = q.build(a, "dma unmap"), q.build(b, "dma unmap")
     q.submit([first])
     q.submit([second])
@@ -161,6 +212,43 @@ async def test_vtd_ite_aborts_every_submitter_and_they_resubmit():
     assert delivered == [("a", 1, True), ("a", 2, False), ("b", 2, False)]
 
 
+async def test_vtd_ite_restarts_the_callers_whole_batch():
+    """§14.2: qi_submit_sync() restarts with the whole batch: b's command, answered
+    before a's timed out, is sent again with it."""
+    m = build("vf", {"name": "a", "flr": True}, {"name": "b", "flr": True},
+              iommu_driver="vtd")
+    k, a, b = m.kernel, m.dev("a"), m.dev("b")
+    k.hw.reset_begin(a, "bus hot reset")
+    reset_ends_at(m, a, 0.5)
+    assert await k.driver.invalidate([b, a], "dma unmap") == 0
+    delivered = [(e["gdev"], e["attempt"], e["in_reset"]) for e in m.events("hw.ats_inval")]
+    assert delivered == [("b", 1, False), ("a", 1, True), ("b", 2, False), ("a", 2, False)]
+
+
+async def test_vtd_ite_on_a_present_device_restarts_until_its_reset_ends():
+    """§14.2: a device present but mid-reset gets -EAGAIN and a restart for as long as
+    its reset lasts (here 5 ITEs), then its answer completes the batch: no -ETIMEDOUT."""
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    k.hw.reset_begin(a, "bus hot reset")
+    reset_ends_at(m, a, 4.5)
+    assert await k.driver.invalidate([a], "dma unmap") == 0
+    assert [e["action"] for e in m.events("hw.inv.timeout")] == ["ite"] * 5
+    assert [e["attempt"] for e in m.events("hw.ats_inval")] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_vtd_ite_restarts_end_at_the_run_bound_with_an_event():
+    """[INFERRED] a reset that never ends: the model stops restarting at Vtd.RUN_BOUND,
+    visibly (a `bound` timeout event), and the caller gets -ETIMEDOUT."""
+    m = build("vf", {"name": "a", "flr": True}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    k.hw.reset_begin(a, "bus hot reset")
+    assert (await k.driver.invalidate([a], "dma unmap")).name == "ETIMEDOUT"
+    actions = [e["action"] for e in m.events("hw.inv.timeout")]
+    assert actions == ["ite"] * Vtd.RUN_BOUND + ["bound"]
+    assert "ITE restarts" in m.events("hw.inv.timeout")[-1]["msg"]
+
+
 async def test_vtd_ite_on_a_device_gone_is_not_retried():
     m = build("vf", {"name": "a", "flr": True}, iommu_driver="vtd")
     k, a = m.kernel, m.dev("a")
@@ -168,6 +256,21 @@ async def test_vtd_ite_on_a_device_gone_is_not_retried():
     a.iommu_group = None  # removed: pci_device_is_present() is false
     assert (await k.driver.invalidate([a], "dma unmap")).name == "ETIMEDOUT"
     assert len(m.events("hw.inv.timeout")) == 1
+
+
+async def test_vtd_pasid_domain_flush_reaches_a_device_whose_rid_is_blocked():
+    """§14.2: a PASID domain's flush follows its DEVTLB cache tag (domain, device,
+    PASID) and ATS at the function, not the RID entry: with the RID blocked and PASID 1
+    still on the SVA domain, an unmap of it invalidates the device TLB."""
+    m = build("vf", {"name": "a", "flr": True, "max_pasids": 8}, iommu_driver="vtd")
+    k, a = m.kernel, m.dev("a")
+    sva = Domain("sva1", SVA)
+    assert await k.iommu_attach_device_pasid(sva, a, 1) == 0
+    blocked = Domain("blocked", BLOCKED)
+    assert await k.driver.attach_dev(blocked, a, a.iommu_group.domain) == 0
+    assert ats(m, "a") == (True, False) and k.hw.pasid["a"] == {1: sva}
+    await k.driver.flush_domain(sva, "dma unmap")
+    assert [e["gdev"] for e in m.events("hw.ats_inval", why="dma unmap")] == ["a"]
 
 
 async def test_amd_queues_and_completes_only_at_the_completion_wait():
@@ -197,7 +300,7 @@ async def test_vsmmu_atc_inv_reaches_a_device_in_reset_and_an_unknown_vsid_is_ei
     from iommu.viommu import VIommu
     m = build("vf", {"name": "a", "flr": True}, iommu_driver="smmuv3")
     k, a = m.kernel, m.dev("a")
-    vi = VIommu("vi", k.alloc_domain(prefix="s2"))
+    vi = VIommu("vi")
     assert await vi.iommufd_vdevice_alloc(a, 5) == 0
     assert await k.pci_dev_reset_iommu_prepare(a) == 0
     k.hw.reset_begin(a, "FLR")
