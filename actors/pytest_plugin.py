@@ -33,6 +33,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", testing.MARKER)
 
 
+@pytest.fixture(autouse=True)
+def _calibrated_afresh(request: pytest.FixtureRequest) -> Any:
+    """A test that monkeypatches the model calibrates the patched model (the portfolio's
+    weights, PCT's bound): what it learned must not reach the next test's runs."""
+    yield
+    if "monkeypatch" in request.fixturenames:
+        from stress.run import forget_learned
+        forget_learned()
+
+
 @pytest.fixture
 def iommu_model(request: pytest.FixtureRequest) -> Callable[..., Any]:
     """`iommu_model(*devices, version=None, plugin=None, **options)`: actors.model.build,

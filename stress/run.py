@@ -89,6 +89,12 @@ def learned(target: Target, config: Any) -> dict[str, Any]:
     return _LEARNED[key]
 
 
+def forget_learned() -> None:
+    """Drops the calibrations, kept per config for the life of the process: for when the
+    model's code changed in it (a test's monkeypatch), which no config shows."""
+    _LEARNED.clear()
+
+
 def _picks(result: Result) -> list[tuple[str, str]]:
     """The steps of a run, as (actor, label)."""
     return [(e["actor"], e["what"]) for e in result.events or () if e["event"] == "sched.pick"]

@@ -193,3 +193,24 @@ def test_the_model_fixture_follows_the_marker_and_the_options(tmp_path, options,
                                "WANT_MARKED": marked})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+def test_a_monkeypatching_test_leaves_no_calibration_to_the_next(tmp_path):
+    """A config's calibration is kept for the life of the process. A test that
+    monkeypatches the model calibrates the patched model, so the plugin drops what it
+    learned after such a test: the next test's seeds run as in a fresh process."""
+    not_under_mutmut_elsewhere(tmp_path)
+    (tmp_path / "test_two.py").write_text(
+        "from actors.target import TARGET\n"
+        "from stress import run\n"
+        "from tests.helpers import load\n\n"
+        "def test_patched(monkeypatch):\n"
+        "    run.learned(TARGET, load())\n"
+        "    assert run._LEARNED\n\n"
+        "def test_next():\n"
+        "    assert not run._LEARNED\n")
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "actors.pytest_plugin",
+                           "-p", "no:cacheprovider", "test_two.py"], capture_output=True,
+                          text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
+    assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
