@@ -406,6 +406,8 @@ class DomainLiveness(WorldChecker):
     def _dangling(self, state: dict[str, Any]) -> dict[str, Any] | None:
         """The first reference of `state`'s group, or of its devices' hardware, to a
         freed domain."""
+        if not self.freed_at:  # nothing freed yet: nothing to point at (most events)
+            return None
         refs = [("group->domain", None, state["domain"]),
                 ("default_domain", None, state["default"]),
                 ("blocking_domain", None, state["blocking"])]
