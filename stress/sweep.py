@@ -10,6 +10,7 @@ way and in whatever order the seeds ran.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import queue
@@ -75,23 +76,25 @@ def run_range(target: Target, config: Any, seeds: Iterable[int], log: str,
             record = lost(seed)
         keep(record)
 
-    strategies: list[tuple[int, Any]] = []  # asked before the run: calibration runs
+    # Each seed's strategy is asked before the run (the calibration runs it may need are
+    # runs of their own): the strategy, or the record of a seed lost there.
+    plans: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
     for seed in seeds:
         try:
-            strategies.append((seed, strategy_for(target, config, seed)))
+            plans.append((seed, strategy_for(target, config, seed), None))
         except KeyboardInterrupt:
             raise
         except BaseException:
-            strategies.append((seed, lost(seed)))
+            plans.append((seed, None, lost(seed)))
 
     def jobs() -> Iterator[Callable[[], Awaitable[None]]]:
-        for seed, strategy in strategies:
+        for seed, strategy, error in plans:
             if stop():
                 return
-            if "error" in strategy:
-                keep(strategy)
+            if strategy is None:
+                keep(error)
             else:
-                yield lambda: one(seed, strategy)
+                yield functools.partial(one, seed, strategy)
 
     in_trio(jobs())
 
