@@ -13,14 +13,18 @@ machine it says little.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from actors.target import TARGET
 from stress import config as configs
 from stress.config import StressConfig
-from stress.run import run_seed
+from stress.run import run_seed, seed_run, strategy_for
+from stress.runtime import in_trio
+from stress.sweep import RANGE
 
 from engine import Bare, controlled, plain  # bench/engine.py
 from scaling import sweep_rate  # bench/scaling.py
@@ -44,18 +48,31 @@ def cpu_rate(work, seconds: float, tries: int = 3) -> float:
     return best
 
 
+def steps(target: Any, config: Any, first: int, strategy: dict[str, Any] | None = None) -> int:
+    """The steps of RANGE seeds from `first`, run as a sweep's worker runs them: in one
+    Trio run, each seed's events kept in memory (--log fail)."""
+    seeds = range(first, first + RANGE)
+    specs = [strategy_for(target, config, s, strategy) for s in seeds]
+    done = [0]
+
+    async def one(seed: int, spec: dict[str, Any]) -> None:
+        done[0] += (await seed_run(target, config, seed, keep_log=True, strategy=spec)).steps
+
+    in_trio(functools.partial(one, s, spec) for s, spec in zip(seeds, specs))
+    return done[0]
+
+
 def bare_engine(seconds: float) -> float:
-    """Decisions/s of the engine with its own event per decision, kept as a sweep keeps
-    a run's events (--log fail), and no model: the floor of a full-stack step."""
+    """Decisions/s of the engine with its own event per decision and no model: the
+    floor of a full-stack step."""
     target, config = Bare(ACTORS, STEPS), StressConfig()
-    return cpu_rate(lambda s: run_seed(target, config, s, keep_log=True,
-                                       strategy={"name": "random"}).steps, seconds)
+    return cpu_rate(lambda i: steps(target, config, i * RANGE, {"name": "random"}), seconds)
 
 
 def full_stack(path: Path, seconds: float) -> float:
     config = configs.load(TARGET.config_model, path, {})
     run_seed(TARGET, config, 0, keep_log=True)  # PCT's calibration runs, once per config
-    return cpu_rate(lambda s: run_seed(TARGET, config, s, keep_log=True).steps, seconds)
+    return cpu_rate(lambda i: steps(TARGET, config, i * RANGE), seconds)
 
 
 def main() -> None:

@@ -156,7 +156,8 @@ class IommuCore:
         out: dict[str, Any] = {"group": group.name, "domain": name_of(group.domain),
                                "default": name_of(group.default_domain),
                                "blocking": name_of(group.blocking_domain),
-                               "pasids": {str(p): d.name for p, d in group.pasids()}}
+                               "pasids": {str(p): d.name for p, d in group.pasids()}
+                               if group.pasid_array else {}}
         if f.per_gdev_blocked:
             out["recovery_cnt"] = group.recovery_cnt
         else:

@@ -406,6 +406,8 @@ class DomainLiveness(WorldChecker):
     def _dangling(self, state: dict[str, Any]) -> dict[str, Any] | None:
         """The first reference of `state`'s group, or of its devices' hardware, to a
         freed domain."""
+        if not self.freed_at:  # nothing freed yet: nothing to point at (most events)
+            return None
         refs = [("group->domain", None, state["domain"]),
                 ("default_domain", None, state["default"]),
                 ("blocking_domain", None, state["blocking"])]
@@ -846,6 +848,9 @@ class DetachPostcondition:
     a reset (B7, N1: the nofail path hits the fence); holds from S7 (5474e6e1)."""
 
     name = "I14"
+    events = tuple(f"iommu.{call}.exit" for call in (
+        "detach_device", "detach_group", "detach_group_handle", "group_release_dma_owner",
+        "device_release_dma_owner"))  # those with `detached` (iommu/events.py)
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         detached = ev.get("detached")

@@ -7,7 +7,7 @@ from typing import Any
 
 from stress import strategies
 from stress.log import Sink, dumps
-from stress.runtime import Scheduler, StopRun
+from stress.runtime import Scheduler, StopRun, in_trio
 from stress.streams import Faults, Swarm
 from stress.target import Dispatch, Target, finding
 from stress.timing import Timing, values
@@ -102,22 +102,46 @@ def _picks(result: Result) -> list[tuple[str, str]]:
 
 def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
              strategy: dict[str, Any] | None = None,
-             replay: dict[str, Any] | None = None,
-             guide: list[str] | None = None, keep_going: bool = False,
-             schedule: Any = None, timing: dict[str, list[float]] | None = None,
-             nominal: tuple[str, ...] = ()) -> Result:
+             replay: dict[str, Any] | None = None, **options: Any) -> Result:
     """Run `seed` under `strategy` (default: the config's, for this seed); with `replay`
     (an artifact), under its recorded strategy and durations, following its recorded
     decisions; with `guide`, following a schedule of actor names where it can, and with
     `timing` (recorded durations) and `nominal` (names held at their nominal value),
     for shrinking; with `schedule`, a function of the number of actors that gives what
-    decides every step (`explore`'s), keeping each step's footprint (`Result.footprints`)."""
+    decides every step (`explore`'s), keeping each step's footprint (`Result.footprints`).
+    In a Trio run of its own: `seed_run` runs seeds in one."""
+    strategy = strategy_for(target, config, seed, strategy, replay)
+    results: list[Result] = []
+
+    async def job() -> None:
+        results.append(await seed_run(target, config, seed, keep_log=keep_log,
+                                      strategy=strategy, replay=replay, **options))
+
+    in_trio([job])
+    return results[0]
+
+
+def strategy_for(target: Target, config: Any, seed: int, strategy: dict[str, Any] | None = None,
+                 replay: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The strategy seed `seed` runs under: `strategy`, a replayed artifact's, or the
+    config's. Asked before the seed's Trio run: the calibration runs it may need
+    (`learned`) are runs of their own."""
+    if replay is not None:
+        return replay["strategy"]
+    if strategy is None:
+        return strategies.spec_for(config.run, seed, lambda: learned(target, config))
+    return strategy
+
+
+async def seed_run(target: Target, config: Any, seed: int, *, keep_log: bool,
+                   strategy: dict[str, Any], replay: dict[str, Any] | None = None,
+                   guide: list[str] | None = None, keep_going: bool = False,
+                   schedule: Any = None, timing: dict[str, list[float]] | None = None,
+                   nominal: tuple[str, ...] = ()) -> Result:
+    """run_seed, in the running Trio run (`stress.runtime.in_trio`), with `strategy`
+    given (`strategy_for`)."""
     # `keep_going`: a checker's violation does not end the run; every distinct one (at
     # most MAX_FINDINGS) is kept, so a bug is looked for also after another was found.
-    if replay is not None:
-        strategy = replay["strategy"]
-    elif strategy is None:
-        strategy = strategies.spec_for(config.run, seed, lambda: learned(target, config))
     swarm = Swarm(seed, config.swarm.enabled)
     early: list[dict[str, Any]] = []  # events of the setup, before the checkers exist
     sink = Sink(keep_log, early.append)
@@ -190,7 +214,7 @@ def run_seed(target: Target, config: Any, seed: int, *, keep_log: bool,
             check(event)
     except StopRun:  # the setup itself broke an invariant (a plugin's probe WARNs)
         pass
-    outcome = sched.outcome or sched.run(schedule)
+    outcome = sched.outcome or await sched.run_async(schedule)
     sched.current = None
     if sched.failure is not None and sched.failure["kind"] != "check" or outcome == "step_bound":
         # The engine's own verdicts are events too, so a saved log shows them offline.

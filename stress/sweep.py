@@ -10,6 +10,7 @@ way and in whatever order the seeds ran.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import queue
@@ -20,25 +21,27 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 import orjson
 
 from stress import artifact, interrupt
 from stress.config import ConfigError, read_json, validate
 from stress.log import dumps, trace_hash, write_atomic
-from stress.run import Result, run_seed
+from stress.run import Result, seed_run, strategy_for
+from stress.runtime import in_trio
 from stress.target import Target, model_label
 from stress.text import counted
 
 
-def run_one(target: Target, config: Any, seed: int, log: str,
-            check_determinism: bool) -> dict[str, Any]:
-    """Run one seed; its summary record, with the files it leaves in `files`."""
+async def run_one(target: Target, config: Any, seed: int, strategy: dict[str, Any], log: str,
+                  check_determinism: bool) -> dict[str, Any]:
+    """Run one seed in the running Trio run; its summary record, with the files it
+    leaves in `files`."""
     keep = log != "none" or check_determinism
-    result = run_seed(target, config, seed, keep_log=keep)
+    result = await seed_run(target, config, seed, keep_log=keep, strategy=strategy)
     if check_determinism:
-        _compare(target, config, result)
+        await _compare(target, config, result)
     record: dict[str, Any] = {
         "seed": seed, "outcome": result.outcome, "steps": result.steps, "vt": result.vt,
         "strategy": result.strategy, "coverage": result.coverage,
@@ -54,27 +57,60 @@ def run_one(target: Target, config: Any, seed: int, log: str,
     return record
 
 
-def guarded(target: Target, config: Any, seed: int, log: str,
-            check_determinism: bool) -> dict[str, Any]:
-    """run_one, or, when the harness itself fails on the seed, a record of the lost
-    seed with the traceback: a crash is reported, never read as a pass."""
-    try:
-        return run_one(target, config, seed, log, check_determinism)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:  # SystemExit from a plugin included
+def run_range(target: Target, config: Any, seeds: Iterable[int], log: str,
+              check_determinism: bool, keep: Callable[[dict[str, Any]], Any],
+              stop: Callable[[], bool] = lambda: False) -> None:
+    """Run the seeds in one Trio run (`in_trio`), each one's record to `keep` as it
+    finishes, until `stop()` says so before a seed. When the harness itself fails on a
+    seed, its record is one of a lost seed, with the traceback: a crash is reported,
+    never read as a pass."""
+    def lost(seed: int) -> dict[str, Any]:
         return {"seed": seed, "error": traceback.format_exc()}
+
+    async def one(seed: int, strategy: dict[str, Any]) -> None:
+        try:
+            record = await run_one(target, config, seed, strategy, log, check_determinism)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # SystemExit from a plugin included
+            record = lost(seed)
+        keep(record)
+
+    # Each seed's strategy is asked before the run (the calibration runs it may need are
+    # runs of their own): the strategy, or the record of a seed lost there.
+    plans: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for seed in seeds:
+        try:
+            plans.append((seed, strategy_for(target, config, seed), None))
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            plans.append((seed, None, lost(seed)))
+
+    def jobs() -> Iterator[Callable[[], Awaitable[None]]]:
+        for seed, strategy, error in plans:
+            if stop():
+                return
+            if strategy is None:
+                keep(error)
+            else:
+                yield functools.partial(one, seed, strategy)
+
+    in_trio(jobs())
 
 
 def run_chunk(target: Target, config: Any, seeds: list[int], log: str,
               check_determinism: bool) -> list[dict[str, Any]]:
     """A contiguous range of seeds, for a Dask worker."""
-    return [guarded(target, config, s, log, check_determinism) for s in seeds]
+    records: list[dict[str, Any]] = []
+    run_range(target, config, seeds, log, check_determinism, records.append)
+    return records
 
 
-def _compare(target: Target, config: Any, first: Result) -> None:
+async def _compare(target: Target, config: Any, first: Result) -> None:
     """A second run of the seed must give the same trace, byte for byte."""
-    second = run_seed(target, config, first.seed, keep_log=True)
+    second = await seed_run(target, config, first.seed, keep_log=True,
+                            strategy=first.strategy)
     a, b = first.log_bytes(), second.log_bytes()
     if a == b:
         return
@@ -97,10 +133,8 @@ def _worker(target: Target, config: Any, log: str, check_determinism: bool, task
     and then `(me, None)`, asking for another. Ctrl-C is the parent's to handle: it sets
     `stop`, and the range in hand ends after its seed."""
     while (seeds := tasks.get()) is not None:
-        for seed in seeds:
-            if stop.is_set():
-                break
-            out.put((me, guarded(target, config, seed, log, check_determinism)))
+        run_range(target, config, seeds, log, check_determinism,
+                  lambda record: out.put((me, record)), stop.is_set)
         out.put((me, None))
 
 
@@ -171,12 +205,14 @@ class Sweep:
             with interrupt.Requests() as ctrl_c:
                 try:
                     with open(self.out / "results.jsonl", "ab") as results:
-                        for record in self._execute(todo):
+                        def take(record: dict[str, Any]) -> bool:
+                            """Keep a record; whether the sweep stops here."""
                             self._keep(record, results)
                             if progress is not None:
                                 progress(record)
-                            if self._enough() or ctrl_c.stop:
-                                break
+                            return self._enough() or ctrl_c.stop
+
+                        self._execute(todo, take)
                 except KeyboardInterrupt:  # a second Ctrl-C: the record in hand may be lost
                     ctrl_c.stop = True
                 self.interrupted = ctrl_c.stop
@@ -209,16 +245,23 @@ class Sweep:
         return self.stop_after is not None and sum(
             r["failure"] is not None for r in self.records) >= self.stop_after
 
-    def _execute(self, todo: list[int]) -> Iterator[dict[str, Any]]:
-        if self.dask:
-            yield from self._on_dask(todo)
-            return
+    def _execute(self, todo: list[int], take: Callable[[dict[str, Any]], bool]) -> None:
+        """Each record to `take`, until it says stop."""
         workers = self.workers or os.cpu_count() or 1
-        if workers <= 1 or len(todo) <= 1:
-            for seed in todo:
-                yield guarded(self.target, self.config, seed, self.log, self.check_determinism)
+        if not self.dask and (workers <= 1 or len(todo) <= 1):
+            stopped = [False]
+
+            def keep(record: dict[str, Any]) -> None:
+                stopped[0] = take(record)
+
+            run_range(self.target, self.config, todo, self.log, self.check_determinism,
+                      keep, lambda: stopped[0])
             return
-        yield from self._in_processes(todo, workers)
+        records = self._on_dask(todo) if self.dask else self._in_processes(todo, workers)
+        for record in records:
+            if take(record):
+                break
+        records.close()  # at once: its `finally` stops the workers
 
     def _in_processes(self, todo: list[int], workers: int) -> Iterator[dict[str, Any]]:
         """A warm pool: `workers` processes start once and take seed ranges as they go,

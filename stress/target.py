@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -32,17 +31,22 @@ class Dispatch(dict):  # type: ignore[type-arg]
         self.observers = observers
         self.patterns = tuple(None if getattr(o, "events", None) is None else tuple(o.events)
                               for o in observers)
+        # Which observers read each name: the same for every seed of a config.
+        self.known = _KNOWN.setdefault(self.patterns, {})
 
     def __missing__(self, name: str) -> list[Any]:
-        readers = self[name] = [self.observers[i] for i in _readers(self.patterns, name)]
+        which = self.known.get(name)
+        if which is None:
+            which = tuple(i for i, mine in enumerate(self.patterns)
+                          if mine is None or any(fnmatchcase(name, p) for p in mine))
+            if len(self.known) < KNOWN_NAMES:  # a plugin may make names without end
+                self.known[name] = which
+        readers = self[name] = [self.observers[i] for i in which]
         return readers
 
 
-@lru_cache(maxsize=4096)
-def _readers(patterns: tuple[tuple[str, ...] | None, ...], name: str) -> tuple[int, ...]:
-    """Which observers read `name` (their patterns): the same for every seed of a run."""
-    return tuple(i for i, mine in enumerate(patterns)
-                 if mine is None or any(fnmatchcase(name, p) for p in mine))
+KNOWN_NAMES = 4096
+_KNOWN: dict[tuple[tuple[str, ...] | None, ...], dict[str, tuple[int, ...]]] = {}
 
 
 def finding(checker: Any, violation: Any) -> dict[str, Any]:

@@ -240,8 +240,8 @@ def test_seeds_that_neither_finish_nor_fail_are_lost_not_passed(tmp_path, monkey
     accounts for every seed it was asked for."""
     real = Sweep._execute
 
-    def drops_seed_2(self, todo):
-        return (r for r in real(self, todo) if r["seed"] != 2)
+    def drops_seed_2(self, todo, take):
+        return real(self, todo, lambda r: r["seed"] != 2 and take(r))
 
     monkeypatch.setattr(Sweep, "_execute", drops_seed_2)
     sweep = Sweep(TARGET, load(), tmp_path / "o")
