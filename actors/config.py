@@ -165,6 +165,14 @@ class DriverActor(ActorBase):
     """A kernel driver: bind (use the default domain), DMA maps, unbind."""
     kind: Literal["driver"]
     maps: int = Field(2, ge=0, description="DMA map/unmap pairs per binding")
+    reset_handlers: bool = Field(
+        False, description="the driver has reset_prepare/reset_done (docs/kernel.md §17): "
+        "bind and unbind under the device lock; reset_prepare quiesces its DMA (waits out "
+        "the map in flight, holds off the next) and unmaps (a device-TLB flush of its "
+        "domain, before the fence), reset_done maps again (DMA after done) and resumes. "
+        "Only the reset wrappers call them (pci_reset_function, the try variant, the sysfs "
+        "and VFIO_DEVICE_RESET resets), not AER's pcie_reset_flr(), a driver's pcie_flr() "
+        "or VFIO's close-time reset")
 
 
 class ResetActor(ActorBase):

@@ -12,7 +12,7 @@ the reset routine returns, quirk firmware waits included (docs/kernel.md §1.7, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, Protocol
 
 from iommu.core import Device, IommuCore
 from iommu.drivers import FLAVOURS
@@ -62,6 +62,13 @@ WAITS = {
 QUIRKS = ("hinic", "delay_250ms_after_flr", "ivb_igd", "flr")
 
 
+class ResetHandlers(Protocol):
+    """`reset_prepare` / `reset_done` of struct pci_error_handlers (docs/kernel.md §17)."""
+
+    async def reset_prepare(self, pdev: "PciDev") -> None: ...
+    async def reset_done(self, pdev: "PciDev") -> None: ...
+
+
 @dataclass(eq=False)
 class Bridge:
     """The upstream bridge (root or downstream port) of one or more functions."""
@@ -96,6 +103,9 @@ class PciDev:
     fenced_also: list[list["PciDev"]] = field(default_factory=list)
     group: "IommuGroup | None" = None  # a VF's group, which it probes into when re-added
     added: bool = True  # pci_dev_is_added(): false once sriov_numvfs removed the VF
+    # The bound driver's pci_error_handlers, if it has reset_prepare/reset_done
+    # (docs/kernel.md §17): set and cleared under the device lock, as bind and unbind are.
+    err_handler: "ResetHandlers | None" = None
 
     @property
     def name(self) -> str:
@@ -582,15 +592,23 @@ class PciLayer(IommuCore):
         return OK
 
     async def pci_dev_save_and_disable(self, pdev: PciDev) -> None:
-        """Bus Master Enable off: DMA stops (a driver flavour logs it, for I16(b))."""
+        """The driver's reset_prepare (under the device lock the caller holds; the device
+        still on its domain, before any fence), then Bus Master Enable off: DMA stops (a
+        driver flavour logs it, for I16(b))."""
+        if pdev.err_handler is not None:
+            await pdev.err_handler.reset_prepare(pdev)
         await self.rt.point(f"save and disable {pdev.name}", pdev.touches)
         if self.driver.ats is not None:
             self.driver.ats.bme(pdev.dev, False)
 
     async def pci_dev_restore(self, pdev: PciDev) -> None:
+        """pci_restore_state() (Bus Master Enable back), then the driver's reset_done:
+        done() has already given the IOMMU back."""
         await self.rt.point(f"restore {pdev.name}", pdev.touches)
         if self.driver.ats is not None:
             self.driver.ats.bme(pdev.dev, True)
+        if pdev.err_handler is not None:
+            await pdev.err_handler.reset_done(pdev)
 
     def use_iommu_driver(self, name: str, quarantine: bool = False) -> None:
         """`[model] iommu_driver`: a driver flavour of iommu/drivers.py in place of the
