@@ -955,6 +955,7 @@ class IommuCore:
             dev.iommu_group = group
             dev.has_iommu = True
             self.hw.add(dev)
+            self.driver.prepare_ats(dev)
             ret = OK
             if group.domain is not None:
                 ret = await self._iommu_device_set_domain(group, dev, group.domain, None, 0)
@@ -1009,6 +1010,8 @@ class IommuCore:
             # old is the logical group->domain even when the device is physically on
             # blocking; the result is ignored, with no WARN.
             await self.driver.attach_dev(release, dev, group.domain)
+        if self.driver.ats is not None:
+            self.driver.ats.forget(dev)
         if not group.devices:
             for domain in (group.default_domain, group.blocking_domain):
                 if domain is not None:

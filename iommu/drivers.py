@@ -102,6 +102,15 @@ class Smmuv3(Flavour):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.broken: set[str] = set()  # quarantined after an ATC invalidation timeout
 
+    def probe_device(self, dev: "Device") -> None:
+        self.prepare_ats(dev)
+        super().probe_device(dev)
+
+    def prepare_ats(self, dev: "Device") -> None:
+        """arm_smmu_probe_device(): pci_prepare_ats() with the SMMU's smallest page size
+        for every PCI master (a PF's STU, which its VFs' enables are checked against)."""
+        self.ats.pci_prepare_ats(dev)
+
     def ats_supported(self, dev: "Device") -> bool:
         """!disable_ats && arm_smmu_ats_supported(master)."""
         return dev.ats and dev.name not in self.broken

@@ -192,6 +192,9 @@ class IommuDriver:
     def probe_device(self, dev: "Device") -> None:
         """Probe time, once the device is on its first domain."""
 
+    def prepare_ats(self, dev: "Device") -> None:
+        """ops->probe_device's part before the first attach, also at a hot-add."""
+
     async def flush_domain(self, domain: Domain, why: str) -> None:
         """An unmap in `domain`, or an mm change of an SVA domain."""
         self.hw.flush_domain(domain, why)

@@ -684,4 +684,4 @@ class Kernel(VfioPci, PciLayer):
     # A subclass must say; the unpatched model is every version.
     base: str | tuple[str, ...] | None = None
     # iommu/pci_ats.py's WARN sites come after the core's (file order).
-    WARN_SITES = PciLayer.WARN_SITES + ("pci_enable_ats", "pci_disable_ats")
+    WARN_SITES = PciLayer.WARN_SITES + ("pci_prepare_ats", "pci_enable_ats", "pci_disable_ats")
