@@ -215,11 +215,14 @@ class VfioActor(ActorBase):
         "ioctl", description="fd: the user detaches its hwpt with "
         "VFIO_DEVICE_DETACH_IOMMUFD_PT and destroys it before closing, or leaves the "
         "detach to the close's iommufd unbind (the hwpts destroyed after it)")
-    thread: Literal["none", "reset", "unmap"] = Field(
+    thread: Literal["none", "reset", "unmap", "aer"] = Field(
         "none", description="fd: a second thread of the user, `iterations` times while "
         "the fd is open: reset, VFIO_DEVICE_RESET on the device fd (the close waits for "
         "it; N11); unmap, IOMMU_IOAS_UNMAP of the attached hwpt on the iommufd (device "
-        "TLB flushes; the device's close does not wait for it)")
+        "TLB flushes; the device's close does not wait for it); or aer, for as long as "
+        "the user runs: it sets the err_trigger eventfd at each open, reads it, and reacts "
+        "to each AER error_detected signal with VFIO_DEVICE_DETACH_IOMMUFD_PT of its hwpt "
+        "and destroys it (N9)")
     OPS: ClassVar[dict[str, float]] = {"replace": 0.5, "pasid": 0.5, "pasid_replace": 0.3,
                                        "reset": 0.3, "hot_reset": 0.0}
 

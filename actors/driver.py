@@ -14,11 +14,11 @@ from typing import Any
 
 from actors.config import DriverActor
 from actors.world import World
-from iommu.pci import PciDev
+from iommu.pci import ErrorHandlers, PciDev
 from iommu.ret import Ret
 
 
-class ResetHandlers:
+class ResetHandlers(ErrorHandlers):
     """The driver's struct pci_error_handlers. [INFERRED] what a NIC-like driver does:
     reset_prepare stops its DMA engine (taking its own DMA lock waits out the map/unmap
     in flight and holds off the next) and unmaps its rings, with the device still on its

@@ -12,7 +12,7 @@ the reset routine returns, quirk firmware waits included (docs/kernel.md §1.7, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from iommu.core import Device, IommuCore
 from iommu.drivers import FLAVOURS
@@ -62,11 +62,18 @@ WAITS = {
 QUIRKS = ("hinic", "delay_250ms_after_flr", "ivb_igd", "flr")
 
 
-class ResetHandlers(Protocol):
-    """`reset_prepare` / `reset_done` of struct pci_error_handlers (docs/kernel.md §17)."""
+class ErrorHandlers:
+    """The bound driver's struct pci_error_handlers (docs/kernel.md §15.1, §17): a driver
+    overrides the callbacks it has; the others do nothing, as a NULL one is skipped."""
 
-    async def reset_prepare(self, pdev: "PciDev") -> None: ...
-    async def reset_done(self, pdev: "PciDev") -> None: ...
+    async def error_detected(self, pdev: "PciDev") -> None:
+        return None
+
+    async def reset_prepare(self, pdev: "PciDev") -> None:
+        return None
+
+    async def reset_done(self, pdev: "PciDev") -> None:
+        return None
 
 
 @dataclass(eq=False)
@@ -103,9 +110,9 @@ class PciDev:
     fenced_also: list[list["PciDev"]] = field(default_factory=list)
     group: "IommuGroup | None" = None  # a VF's group, which it probes into when re-added
     added: bool = True  # pci_dev_is_added(): false once sriov_numvfs removed the VF
-    # The bound driver's pci_error_handlers, if it has reset_prepare/reset_done
-    # (docs/kernel.md §17): set and cleared under the device lock, as bind and unbind are.
-    err_handler: "ResetHandlers | None" = None
+    # The bound driver's pci_error_handlers, if the model's driver has any (docs/kernel.md
+    # §15.1, §17): set and cleared under the device lock, as bind and unbind are.
+    err_handler: ErrorHandlers | None = None
 
     @property
     def name(self) -> str:
@@ -518,6 +525,19 @@ class PciLayer(IommuCore):
         return OK
 
     # ----- SR-IOV (docs/kernel.md §13) -----
+
+    async def pcie_do_recovery_rciep(self, pdev: PciDev) -> Ret:
+        """AER's pcie_do_recovery(RCiEP, frozen, aer_root_reset): the error_detected
+        broadcast (report_frozen_detected(): under that one device's lock, its driver's
+        callback; vfio-pci signals the user's err_trigger eventfd), with nothing held
+        after it, then the lockless FLR. [INFERRED] the broadcast is modelled only where
+        the model's driver has error handlers (elsewhere it would take and drop a lock
+        for nothing, and the runs stay as they were), and mmio_enabled, slot_reset and
+        resume are left out: no modelled driver has them."""
+        if pdev.err_handler is not None:
+            async with pdev.lock:
+                await pdev.err_handler.error_detected(pdev)
+        return await self.pcie_reset_flr_unlocked(pdev)
 
     async def pcie_reset_flr_unlocked(self, pdev: PciDev) -> Ret:
         """aer_root_reset()'s reset of an RCiEP or RCEC: pcie_reset_flr(dev,
