@@ -389,6 +389,11 @@ class IommuConfig(StressConfig):
             return (f"actor[{ai}].target: a removal unbinds {a.target!r}'s driver first; "
                     "hotplug cannot share its device with driver, sva, vfio, owner or guest "
                     "actors")
+        if a.kind in ("vfio", "guest") and any(d.physfn == a.target
+                                               for g in self.group for d in g.device):
+            # vfio_pci_core_register_device(): "Cannot bind to PF with SR-IOV enabled".
+            return (f"actor[{ai}].target: vfio-pci refuses a PF with VFs enabled (-EBUSY): "
+                    f"{a.target!r} has VFs; give the VFIO user a VF, or the PF no VFs")
         if a.kind == "sriov_numvfs":
             vfs = [d.name for g in self.group for d in g.device if d.physfn == a.target]
             if not vfs:

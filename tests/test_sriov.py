@@ -136,6 +136,17 @@ def test_numvfs_writer_needs_a_pf_and_unbound_vfs():
         configs.validate(TARGET.config_model, raw, "x.toml")
 
 
+@pytest.mark.parametrize("kind", ["vfio", "guest"])
+def test_vfio_pci_refuses_a_pf_with_vfs(kind):
+    raw = {**HOST, "actor": [{"kind": kind, "target": "pf0"}],
+           "model": {"iommu_driver": "smmuv3"}}  # the guest's vSMMU
+    with pytest.raises(configs.ConfigError, match=r"actor\[0\]\.target: vfio-pci refuses a PF "
+                                                  r"with VFs enabled \(-EBUSY\): 'pf0' has VFs"):
+        configs.validate(TARGET.config_model, raw, "x.toml")
+    raw["actor"] = [{"kind": kind, "target": "vf0"}]  # a VF is fine
+    configs.validate(TARGET.config_model, raw, "x.toml")
+
+
 # N6 (docs/kernel.md §13.4): a VF's ATS against its PF's software STU, under SMMUv3.
 def test_a_vfs_ats_enable_checks_its_pfs_stu_not_its_ats_enable():
     w = world(iommu_driver="smmuv3")
