@@ -959,9 +959,10 @@ class IommuCore:
             ret = OK
             if group.domain is not None:
                 ret = await self._iommu_device_set_domain(group, dev, group.domain, None, 0)
-                if ret:
+                if ret:  # __iommu_probe_device's error path: dev->iommu freed too
                     group.devices.remove(gdev)
                     dev.iommu_group = None
+                    dev.has_iommu = False
             return self.transition("iommu.probe_device.exit", group, ret, gdev=dev.name)
 
     async def iommu_group_alloc_default(self, group: IommuGroup) -> None:

@@ -136,6 +136,25 @@ def test_numvfs_writer_needs_a_pf_and_unbound_vfs():
         configs.validate(TARGET.config_model, raw, "x.toml")
 
 
+def test_a_vf_whose_iommu_probe_fails_is_added_without_an_iommu():
+    """device_add() ignores the IOMMU notifier's result: the write succeeds, every VF is
+    added, and the one whose attach failed has no IOMMU (its resets skip the fence)."""
+    w = world()
+    k, pf = w.kernel, w.pdevs["pf0"]
+    vfs = list(pf.vfs)
+    assert trio.run(k.sriov_numvfs_store, pf, 0, vfs) == 0
+    w.rt.faults = {"attach_dev": 1}  # vf0's first attach, in its probe
+    assert trio.run(k.sriov_numvfs_store, pf, 2, vfs) == 0
+    assert pf.vfs == vfs and all(vf.added for vf in vfs)
+    assert vfs[0].dev.iommu_group is None and not vfs[0].dev.has_iommu
+    assert vfs[1].dev.iommu_group is k.groups["gvf1"] and vfs[1].dev.has_iommu
+    assert trio.run(k.pci_reset_function, vfs[0]) == 0
+    assert [e["path"] for e in events(w, "iommu.prepare.exit")] == ["no-ats"]
+    assert trio.run(k.sriov_numvfs_store, pf, 0, vfs) == 0  # and it can be removed again
+    assert trio.run(k.sriov_numvfs_store, pf, 2, vfs) == 0
+    assert vfs[0].dev.iommu_group is k.groups["gvf0"] and vfs[0].dev.has_iommu
+
+
 @pytest.mark.parametrize("kind", ["vfio", "guest"])
 def test_vfio_pci_refuses_a_pf_with_vfs(kind):
     raw = {**HOST, "actor": [{"kind": kind, "target": "pf0"}],
