@@ -536,7 +536,9 @@ class PciLayer(IommuCore):
         resume are left out: no modelled driver has them."""
         if pdev.err_handler is not None:
             async with pdev.lock:
-                await pdev.err_handler.error_detected(pdev)
+                handler = pdev.err_handler  # the driver may have unbound meanwhile
+                if handler is not None:
+                    await handler.error_detected(pdev)
         return await self.pcie_reset_flr_unlocked(pdev)
 
     async def pcie_reset_flr_unlocked(self, pdev: PciDev) -> Ret:
