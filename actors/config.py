@@ -165,6 +165,14 @@ class DriverActor(ActorBase):
     """A kernel driver: bind (use the default domain), DMA maps, unbind."""
     kind: Literal["driver"]
     maps: int = Field(2, ge=0, description="DMA map/unmap pairs per binding")
+    reset_handlers: bool = Field(
+        False, description="the driver has reset_prepare/reset_done (docs/kernel.md §17): "
+        "bind and unbind under the device lock; reset_prepare quiesces its DMA (waits out "
+        "the map in flight, holds off the next) and unmaps (a device-TLB flush of its "
+        "domain, before the fence), reset_done maps again (DMA after done) and resumes. "
+        "Only the reset wrappers call them (pci_reset_function, the try variant, the sysfs "
+        "and VFIO_DEVICE_RESET resets), not AER's pcie_reset_flr(), a driver's pcie_flr() "
+        "or VFIO's close-time reset")
 
 
 class ResetActor(ActorBase):
@@ -207,11 +215,14 @@ class VfioActor(ActorBase):
         "ioctl", description="fd: the user detaches its hwpt with "
         "VFIO_DEVICE_DETACH_IOMMUFD_PT and destroys it before closing, or leaves the "
         "detach to the close's iommufd unbind (the hwpts destroyed after it)")
-    thread: Literal["none", "reset", "unmap"] = Field(
+    thread: Literal["none", "reset", "unmap", "aer"] = Field(
         "none", description="fd: a second thread of the user, `iterations` times while "
         "the fd is open: reset, VFIO_DEVICE_RESET on the device fd (the close waits for "
         "it; N11); unmap, IOMMU_IOAS_UNMAP of the attached hwpt on the iommufd (device "
-        "TLB flushes; the device's close does not wait for it)")
+        "TLB flushes; the device's close does not wait for it); or aer, for as long as "
+        "the user runs: it sets the err_trigger eventfd at each open, reads it, and reacts "
+        "to each AER error_detected signal with VFIO_DEVICE_DETACH_IOMMUFD_PT of its hwpt "
+        "and destroys it (N9)")
     OPS: ClassVar[dict[str, float]] = {"replace": 0.5, "pasid": 0.5, "pasid_replace": 0.3,
                                        "reset": 0.3, "hot_reset": 0.0}
 
@@ -378,6 +389,11 @@ class IommuConfig(StressConfig):
             return (f"actor[{ai}].target: a removal unbinds {a.target!r}'s driver first; "
                     "hotplug cannot share its device with driver, sva, vfio, owner or guest "
                     "actors")
+        if a.kind in ("vfio", "guest") and any(d.physfn == a.target
+                                               for g in self.group for d in g.device):
+            # vfio_pci_core_register_device(): "Cannot bind to PF with SR-IOV enabled".
+            return (f"actor[{ai}].target: vfio-pci refuses a PF with VFs enabled (-EBUSY): "
+                    f"{a.target!r} has VFs; give the VFIO user a VF, or the PF no VFs")
         if a.kind == "sriov_numvfs":
             vfs = [d.name for g in self.group for d in g.device if d.physfn == a.target]
             if not vfs:

@@ -35,7 +35,7 @@ async def run(world: World, spec: Any, name: str, index: int) -> None:
     pdev = world.pdevs[spec.target]
     path = getattr(spec, "path", "function")
     fn = {"function": k.pci_reset_function, "try": k.pci_try_reset_function,
-          "flr": partial(driver_flr, k), "aer_flr": k.pcie_reset_flr_unlocked, **below(k)}[path]
+          "flr": partial(driver_flr, k), "aer_flr": k.pcie_do_recovery_rciep, **below(k)}[path]
     for _ in range(spec.iterations):
         await world.op(OPS[path], fn, pdev, gdev=pdev.name)
 

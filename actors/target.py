@@ -135,12 +135,16 @@ def unique(name: str, taken: dict[str, Any]) -> str:
 
 def vfio_fd(world: World, spec: Any, name: str, i: int) -> list[tuple[str, str, Any]]:
     """A VFIO user on the device fd paths (docs/kernel.md §16): its fd, shared with its
-    second thread (`thread`, an actor `NAME.reset` or `NAME.unmap` of its own)."""
+    second thread (`thread`, an actor `NAME.reset`, `NAME.unmap` or `NAME.aer` of its
+    own)."""
     fd = vfio.Fd(name, world)
     world.kernel.vfio_pci_core_register_device(world.pdevs[spec.target])
+    if spec.thread == "aer":  # vfio-pci's error handlers, with the user's eventfd
+        fd.trigger = world.pdevs[spec.target].err_handler = vfio.ErrTrigger(world, name)
     out = [(name, spec.kind, partial(vfio.run, world, spec, name, i, fd))]
     if spec.thread != "none":
         second = unique(f"{name}.{spec.thread}", world.think)
-        world.think[second] = spec.think
+        # [INFERRED] the `aer` thread's ioctl follows its eventfd read at once: no think.
+        world.think[second] = spec.think if spec.thread != "aer" else 0.0
         out.append((second, spec.kind, partial(vfio.thread, world, spec, second, i, fd)))
     return out

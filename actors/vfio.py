@@ -15,7 +15,7 @@ from actors.config import VfioActor
 from actors.world import World
 from iommu.core import AttachHandle, IommuGroup
 from iommu.domain import Domain
-from iommu.pci import PciDev
+from iommu.pci import ErrorHandlers, PciDev
 from iommu.ret import OK, Ret, err
 
 
@@ -31,6 +31,8 @@ async def run(world: World, spec: VfioActor, name: str, index: int, fd: Fd | Non
     owner = fd or Owner(name)
     for _ in range(spec.iterations):
         await body(world, spec, owner)
+    if fd is not None and fd.trigger is not None:
+        fd.trigger.close()  # the user is done: its reader stops
 
 
 async def _free(world: World, *domains: Domain) -> None:
@@ -125,6 +127,43 @@ class Fd(Owner):
         self.hwpt: Domain | None = None
         self.file = world.rt.lock(f"{name}.file", protects=(f"fd:{name}",))
         self.started = world.rt.event(f"{name}.open")  # the first open was tried
+        self.freed: list[Domain] = []  # the hwpts this open made and has not destroyed
+        self.trigger: ErrTrigger | None = None  # its err_trigger eventfd (`thread = "aer"`)
+
+
+class ErrTrigger(ErrorHandlers):
+    """vfio-pci's error_detected and the user's err_trigger eventfd (VFIO_PCI_ERR_IRQ_INDEX,
+    docs/kernel.md §15.2): AER recovery's broadcast signals it while the user has it set
+    (from the open's VFIO_DEVICE_SET_IRQS until the close releases it) and goes on to its
+    reset; the user's `aer` thread reads it and reacts. [INFERRED] igate, which orders the
+    signal with the set and the release, is not modelled: each is one step."""
+
+    def __init__(self, world: World, name: str) -> None:
+        self.rt = world.rt
+        self.name = f"{name}.err_trigger"
+        self.armed = False
+        self.count = 0  # the eventfd's counter
+        self.done = False  # the user is done with the fd: a read returns 0
+        self.ready = world.rt.event(self.name)
+
+    async def error_detected(self, pdev: PciDev) -> None:
+        """vfio_pci_core_aer_err_detected(): signal, if set; PCI_ERS_RESULT_CAN_RECOVER."""
+        await self.rt.point(f"vfio: err_trigger {pdev.name}", pdev.touches)
+        if self.armed:
+            self.count += 1
+            self.ready.set()
+
+    def close(self) -> None:
+        self.done = True
+        self.ready.set()
+
+    async def read(self) -> int:
+        """A blocking read: the counter, reset to 0 (0: the user is done)."""
+        await self.ready.wait()
+        count, self.count = self.count, 0
+        if not self.done:
+            self.ready = self.rt.event(self.name)
+        return count
 
 
 async def fd_iteration(world: World, spec: VfioActor, fd: Fd) -> None:
@@ -142,8 +181,10 @@ async def fd_iteration(world: World, spec: VfioActor, fd: Fd) -> None:
     if refused:
         return
     fd.open = True
+    if fd.trigger is not None:
+        fd.trigger.armed = True  # VFIO_DEVICE_SET_IRQS(VFIO_PCI_ERR_IRQ_INDEX)
     hwpt = k.alloc_domain()
-    freed = [hwpt]
+    freed = fd.freed = [hwpt]
     if not await world.op("attach_pt", k.vfio_iommufd_physical_attach_ioas, pdev, hwpt,
                           AttachHandle(hwpt), gdev=dev.name, domain=hwpt.name):
         fd.hwpt = hwpt
@@ -163,8 +204,10 @@ async def fd_iteration(world: World, spec: VfioActor, fd: Fd) -> None:
         await world.op("detach_pt", k.vfio_iommufd_physical_detach_ioas, pdev, hwpt,
                        gdev=dev.name)
         await _free(world, *freed)
-        freed = []
+        freed = fd.freed = []
     fd.open = False
+    if fd.trigger is not None:
+        fd.trigger.armed = False  # the close releases it (vfio_pci_core_disable)
     async with fd.file:  # the last reference: every ioctl in flight has returned
         hwpt, fd.hwpt = fd.hwpt, None
         await world.op("vfio_close", k.vfio_df_close, pdev, hwpt, gdev=dev.name)
@@ -174,9 +217,16 @@ async def fd_iteration(world: World, spec: VfioActor, fd: Fd) -> None:
 async def thread(world: World, spec: VfioActor, name: str, index: int, fd: Fd) -> None:
     """The user's second thread on the same fd (`thread`), from the first open on:
     VFIO_DEVICE_RESET holding the file (-EBADF while the fd is closed), or
-    IOMMU_IOAS_UNMAP on the iommufd, which the device's close does not wait for."""
+    IOMMU_IOAS_UNMAP on the iommufd, which the device's close does not wait for; or, for
+    `aer`, a read of the err_trigger eventfd and the reaction to each signal, until the
+    user is done."""
     pdev = world.pdevs[spec.target]
     await fd.started.wait()
+    if fd.trigger is not None:
+        while await fd.trigger.read():
+            async with fd.file:
+                await world.op("detach_pt", aer_reaction, world, fd, pdev, gdev=pdev.name)
+        return
     for _ in range(spec.iterations):
         if spec.thread == "reset":
             async with fd.file:
@@ -189,6 +239,21 @@ async def ioctl_reset(world: World, fd: Fd, pdev: PciDev) -> Ret:
     if not fd.open:
         return err("EBADF", "the fd is closed")
     return await world.kernel.vfio_pci_ioctl_reset(pdev)
+
+
+async def aer_reaction(world: World, fd: Fd, pdev: PciDev) -> Ret:
+    """The user's reaction to an AER error: VFIO_DEVICE_DETACH_IOMMUFD_PT of its hwpt,
+    which it then destroys (nothing attached: nothing to do). [INFERRED] a VMM might
+    instead stop the guest and close; the addendum names both."""
+    if not fd.open:
+        return err("EBADF", "the fd is closed")
+    hwpt, fd.hwpt = fd.hwpt, None
+    if hwpt is None:
+        return OK
+    await world.kernel.vfio_iommufd_physical_detach_ioas(pdev, hwpt)
+    fd.freed.remove(hwpt)
+    await _free(world, hwpt)
+    return OK
 
 
 async def ioas_unmap(world: World, fd: Fd) -> Ret:

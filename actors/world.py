@@ -56,8 +56,10 @@ class World:
         for d in sections.values():
             if d.physfn:
                 self.pdevs[d.name].physfn = self.pdevs[d.physfn]
+                self.pdevs[d.name].dev.physfn = self.pdevs[d.physfn].dev
                 self.pdevs[d.physfn].vfs.append(self.pdevs[d.name])
-        for d in sections.values():
+        # PFs first: a VF exists only once its PF is probed (its ATS needs the PF's STU).
+        for d in sorted(sections.values(), key=lambda d: d.physfn is not None):
             pdev = self.pdevs[d.name]
             pdev.reset_methods = list(d.reset_methods or probe_reset_methods(pdev, self.kernel.fixes))
             self.kernel.driver.probe_device(pdev.dev)

@@ -956,12 +956,14 @@ class IommuCore:
             dev.iommu_group = group
             dev.has_iommu = True
             self.hw.add(dev)
+            self.driver.prepare_ats(dev)
             ret = OK
             if group.domain is not None:
                 ret = await self._iommu_device_set_domain(group, dev, group.domain, None, 0)
-                if ret:
+                if ret:  # __iommu_probe_device's error path: dev->iommu freed too
                     group.devices.remove(gdev)
                     dev.iommu_group = None
+                    dev.has_iommu = False
             if not ret:
                 self.driver.probe_finalize(dev)
             return self.transition("iommu.probe_device.exit", group, ret, gdev=dev.name)

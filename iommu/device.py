@@ -23,6 +23,7 @@ class Device:
     has_iommu: bool = True  # dev_has_iommu(): dev->iommu && dev->iommu->iommu_dev
     ats_qdep: int = 32  # ATS capability's Invalidate Queue Depth (0 in the register: 32)
     rid: str = ""  # requester ID; DMA aliases share one (docs/kernel.md §1.4)
+    physfn: "Device | None" = None  # pci_physfn() of a VF: its PF (docs/kernel.md §13.4)
     iommu_group: "IommuGroup | None" = None
 
     def __post_init__(self) -> None:

@@ -48,6 +48,10 @@ class Flavour(IommuDriver):
         self.ats = Ats(rt)
         self.queue = CmdQueue(rt, hw, "iommu0", self)
 
+    def release_device(self, dev: "Device") -> None:
+        """The function's pci_dev goes, and its software ATS state with it (N6)."""
+        self.ats.forget(dev)
+
     def behind(self, dev: "Device") -> list["Device"]:
         """The ATS functions an invalidation for `dev` reaches: it and its DMA aliases."""
         return [o for o in self.hw.devices.values() if o.rid == dev.rid and o.ats]
@@ -104,6 +108,15 @@ class Smmuv3(Flavour):
         super().__init__(rt, hw, view)
         self.quarantine = quarantine  # `model.quarantine`: the posted series
         self.broken: set[str] = set()  # quarantined after an ATC invalidation timeout
+
+    def probe_device(self, dev: "Device") -> None:
+        self.prepare_ats(dev)
+        super().probe_device(dev)
+
+    def prepare_ats(self, dev: "Device") -> None:
+        """arm_smmu_probe_device(): pci_prepare_ats() with the SMMU's smallest page size
+        for every PCI master (a PF's STU, which its VFs' enables are checked against)."""
+        self.ats.pci_prepare_ats(dev)
 
     def ats_supported(self, dev: "Device") -> bool:
         """!disable_ats && arm_smmu_ats_supported(master)."""
@@ -262,6 +275,7 @@ class Vtd(Flavour):
         (iommu_disable_pci_ats() checks info->ats_enabled) [INFERRED, as the enable]."""
         if self.ats.of(dev).pci:
             self.ats.pci_disable_ats(dev)
+        super().release_device(dev)
 
     async def _attach_rid(self, domain: Domain, dev: "Device", old: Domain | None,
                           previous: Domain | None) -> None:

@@ -205,6 +205,9 @@ class IommuDriver:
     def release_device(self, dev: "Device") -> None:
         """ops->release_device: the device leaves, after its release domain's attach."""
 
+    def prepare_ats(self, dev: "Device") -> None:
+        """ops->probe_device's part before the first attach, also at a hot-add."""
+
     async def flush_domain(self, domain: Domain, why: str) -> None:
         """An unmap in `domain`, or an mm change of an SVA domain."""
         self.hw.flush_domain(domain, why)

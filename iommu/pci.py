@@ -71,6 +71,20 @@ FENCED_ALSO: "ContextVar[tuple[tuple[PciDev, tuple[PciDev, ...]], ...]]" = \
     ContextVar("fenced_also", default=())
 
 
+class ErrorHandlers:
+    """The bound driver's struct pci_error_handlers (docs/kernel.md §15.1, §17): a driver
+    overrides the callbacks it has; the others do nothing, as a NULL one is skipped."""
+
+    async def error_detected(self, pdev: "PciDev") -> None:
+        return None
+
+    async def reset_prepare(self, pdev: "PciDev") -> None:
+        return None
+
+    async def reset_done(self, pdev: "PciDev") -> None:
+        return None
+
+
 @dataclass(eq=False)
 class Bridge:
     """The upstream bridge (root or downstream port) of one or more functions."""
@@ -103,6 +117,9 @@ class PciDev:
     vfs: list["PciDev"] = field(default_factory=list)
     group: "IommuGroup | None" = None  # a VF's group, which it probes into when re-added
     added: bool = True  # pci_dev_is_added(): false once sriov_numvfs removed the VF
+    # The bound driver's pci_error_handlers, if the model's driver has any (docs/kernel.md
+    # §15.1, §17): set and cleared under the device lock, as bind and unbind are.
+    err_handler: ErrorHandlers | None = None
 
     @property
     def name(self) -> str:
@@ -573,6 +590,21 @@ class PciLayer(IommuCore):
 
     # ----- SR-IOV (docs/kernel.md §13) -----
 
+    async def pcie_do_recovery_rciep(self, pdev: PciDev) -> Ret:
+        """AER's pcie_do_recovery(RCiEP, frozen, aer_root_reset): the error_detected
+        broadcast (report_frozen_detected(): under that one device's lock, its driver's
+        callback; vfio-pci signals the user's err_trigger eventfd), with nothing held
+        after it, then the lockless FLR. [INFERRED] the broadcast is modelled only where
+        the model's driver has error handlers (elsewhere it would take and drop a lock
+        for nothing, and the runs stay as they were), and mmio_enabled, slot_reset and
+        resume are left out: no modelled driver has them."""
+        if pdev.err_handler is not None:
+            async with pdev.lock:
+                handler = pdev.err_handler  # the driver may have unbound meanwhile
+                if handler is not None:
+                    await handler.error_detected(pdev)
+        return await self.pcie_reset_flr_unlocked(pdev)
+
     async def pcie_reset_flr_unlocked(self, pdev: PciDev) -> Ret:
         """aer_root_reset()'s reset of an RCiEP or RCEC: pcie_reset_flr(dev,
         PCI_RESET_DO_RESET) with no device lock and no save/restore (the same path as a
@@ -619,14 +651,14 @@ class PciLayer(IommuCore):
     async def sriov_enable(self, pf: PciDev, vfs: list[PciDev]) -> Ret:
         """VF Enable is set, then pci_iov_add_virtfn() per VF: each is probed into its
         group (a singleton group freed at its removal is made again, with a new default
-        domain)."""
+        domain). [INFERRED] A failed IOMMU probe does not fail the VF's addition
+        (device_add() ignores the bus notifier's result): the VF is added with no IOMMU,
+        and the write goes on."""
         await self.rt.point(f"set VF Enable {pf.name}", pf.touches)
         for vf in vfs:
             assert vf.group is not None and vf.bridge is not None
             await self.iommu_group_alloc_default(vf.group)
-            ret = await self.iommu_probe_device(vf.group, vf.dev)
-            if ret:
-                return ret
+            await self.iommu_probe_device(vf.group, vf.dev)
             pf.vfs.append(vf)
             vf.bridge.functions.append(vf)
             vf.added = True
@@ -646,15 +678,23 @@ class PciLayer(IommuCore):
         return OK
 
     async def pci_dev_save_and_disable(self, pdev: PciDev) -> None:
-        """Bus Master Enable off: DMA stops (a driver flavour logs it, for I16(b))."""
+        """The driver's reset_prepare (under the device lock the caller holds; the device
+        still on its domain, before any fence), then Bus Master Enable off: DMA stops (a
+        driver flavour logs it, for I16(b))."""
+        if pdev.err_handler is not None:
+            await pdev.err_handler.reset_prepare(pdev)
         await self.rt.point(f"save and disable {pdev.name}", pdev.touches)
         if self.driver.ats is not None:
             self.driver.ats.bme(pdev.dev, False)
 
     async def pci_dev_restore(self, pdev: PciDev) -> None:
+        """pci_restore_state() (Bus Master Enable back), then the driver's reset_done:
+        done() has already given the IOMMU back."""
         await self.rt.point(f"restore {pdev.name}", pdev.touches)
         if self.driver.ats is not None:
             self.driver.ats.bme(pdev.dev, True)
+        if pdev.err_handler is not None:
+            await pdev.err_handler.reset_done(pdev)
 
     def use_iommu_driver(self, name: str, quarantine: bool = False) -> None:
         """`[model] iommu_driver`: a driver flavour of iommu/drivers.py in place of the
@@ -719,4 +759,4 @@ class Kernel(VfioPci, PciLayer):
     # A subclass must say; the unpatched model is every version.
     base: str | tuple[str, ...] | None = None
     # iommu/pci_ats.py's WARN sites come after the core's (file order).
-    WARN_SITES = PciLayer.WARN_SITES + ("pci_enable_ats", "pci_disable_ats")
+    WARN_SITES = PciLayer.WARN_SITES + ("pci_prepare_ats", "pci_enable_ats", "pci_disable_ats")

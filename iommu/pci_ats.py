@@ -50,17 +50,38 @@ class Ats:
     def warn(self, site: str, cond: str, **fields: Any) -> None:
         self.rt.emit("warn", site=site, cond=cond, **fields)
 
-    def pci_enable_ats(self, dev: "Device", ps: int = PAGE_SHIFT) -> Ret:
+    def _checks(self, dev: "Device", ps: int, site: str) -> Ret:
         """`if (!pci_ats_supported(dev)) return -EINVAL; if (WARN_ON(dev->ats_enabled))
-        return -EBUSY; if (ps < PCI_ATS_MIN_STU) return -EINVAL;` then STU and Enable."""
-        s = self.of(dev)
+        return -EBUSY; if (ps < PCI_ATS_MIN_STU) return -EINVAL;`, which both
+        pci_prepare_ats() and pci_enable_ats() begin with."""
         if not dev.ats:
             return err("EINVAL", "ATS not supported")
-        if s.pci:
-            self.warn("pci_enable_ats", "ats_enabled", gdev=dev.name)
+        if self.of(dev).pci:
+            self.warn(site, "ats_enabled", gdev=dev.name)
             return err("EBUSY", "ATS already enabled")
         if ps < PCI_ATS_MIN_STU:
             return err("EINVAL", "STU below the minimum")
+        return OK
+
+    def pci_prepare_ats(self, dev: "Device", ps: int = PAGE_SHIFT) -> Ret:
+        """SMMUv3's probe_device: the checks, then a PF's STU is set (its software
+        `ats_stu`, which its VFs' enables are checked against); a VF's is the PF's:
+        nothing written."""
+        ret = self._checks(dev, ps, "pci_prepare_ats")
+        if not ret and dev.physfn is None:
+            self.of(dev).stu = ps
+        return ret
+
+    def pci_enable_ats(self, dev: "Device", ps: int = PAGE_SHIFT) -> Ret:
+        """The checks, then for a VF -EINVAL unless its PF's software `ats_stu` is `ps`
+        (whether the PF has ATS on is not checked; N6), for a PF the STU; then Enable.
+        [INFERRED] the model records `ps` as a VF's STU too: the PF's, which it uses."""
+        ret = self._checks(dev, ps, "pci_enable_ats")
+        if ret:
+            return ret
+        s = self.of(dev)
+        if dev.physfn is not None and self.of(dev.physfn).stu != ps:
+            return err("EINVAL", f"the PF's STU is {self.of(dev.physfn).stu}, not {ps}")
         s.pci, s.stu, s.qdep = True, ps, dev.ats_qdep
         self._emit(dev, "pci_enable_ats")
         return OK
@@ -73,6 +94,12 @@ class Ats:
             return
         s.pci = False
         self._emit(dev, "pci_disable_ats")
+
+    def forget(self, dev: "Device") -> None:
+        """The function is removed: its pci_dev goes, and with it its software `ats_stu`
+        (the release path already turned ATS off where the flavour does). A PF's STU is
+        then 0 until an enable sets it again, and its VFs' enables fail (N6). [INFERRED]"""
+        self.of(dev).stu = 0
 
     def set_iommu(self, dev: "Device", on: bool, why: str) -> None:
         """The IOMMU entry of `dev` starts or stops accepting ATS requests."""

@@ -140,7 +140,8 @@ def test_shipped_configs_run_clean_on_vf(tmp_path, name):
 
 @pytest.mark.parametrize("name,check", [("dma-alias", {"I4", "I5", "I9", "I12"}),
                                         ("hotplug", {"B14"}), ("sriov", {"I15"}),
-                                        ("sriov-vfio", {"I15"})])
+                                        ("sriov-vfio", {"I15"}),
+                                        ("driver-reset", {"I16", "I5"})])
 def test_configs_documented_as_failing_fail_as_documented(tmp_path, name, check):
     config = configs.load(TARGET.config_model, ROOT / "configs" / f"{name}.toml",
                           {"model.version": "vf"})
@@ -151,7 +152,8 @@ def test_configs_documented_as_failing_fail_as_documented(tmp_path, name, check)
 
 def test_every_config_file_is_covered():
     names = {p.stem for p in (ROOT / "configs").glob("*.toml")}
-    assert names == set(CLEAN_ON_VF) | {"dma-alias", "hotplug", "sriov", "sriov-vfio"}
+    assert names == set(CLEAN_ON_VF) | {"dma-alias", "hotplug", "sriov", "sriov-vfio",
+                                        "driver-reset"}
 
 
 def test_config_clashes_are_explained(tmp_path):

@@ -40,6 +40,21 @@ class Held(Sequential):
         self._note("wait")
         await super().sleep(seconds, touches)
 
+    def event(self, name):
+        return OneShot()
+
+
+class OneShot:
+    """The engine's one-shot event, for one caller (a wait on an unset one is a bug)."""
+
+    is_set = False
+
+    def set(self) -> None:
+        self.is_set = True
+
+    async def wait(self) -> None:
+        assert self.is_set, "a sequential run would wait forever"
+
 
 def world(slot: bool = True, ideal: bool = False) -> World:
     """Two functions below the port rp1, each in a group of its own; `slot = false`: no
@@ -52,7 +67,7 @@ def world(slot: bool = True, ideal: bool = False) -> World:
 
 
 def reset(w: World, path: str) -> None:
-    fn = below(w.kernel)[path] if path != "aer_flr" else w.kernel.pcie_reset_flr_unlocked
+    fn = below(w.kernel)[path] if path != "aer_flr" else w.kernel.pcie_do_recovery_rciep
     assert trio.run(fn, w.pdevs["ep0"]) == 0
     assert not any(lock.held for lock in w.rt.locks)  # every lock dropped
 
@@ -190,3 +205,49 @@ def test_two_actors_of_one_kind_on_one_device_have_names_of_their_own():
     config = configs.load(TARGET.config_model, ZOO / "n07-aer-flr-vs-reset.toml")
     names = [name for name, _, _ in TARGET.setup(config, Held(), 0).actors]
     assert names == ["reset.rciep0", "reset.rciep0#2"]
+
+
+# N9 with its eventfd (docs/kernel.md §15.2): vfio-pci's error_detected signals the
+# user's err_trigger, under the device lock, before the recovery's lockless FLR.
+def signalled(armed: bool) -> tuple[World, "ErrTrigger"]:
+    from actors.vfio import ErrTrigger
+
+    w = world()
+    trigger = w.pdevs["ep0"].err_handler = ErrTrigger(w, "vfio.ep0")
+    trigger.armed = armed
+    reset(w, "aer_flr")
+    return w, trigger
+
+
+def test_the_recovery_signals_the_users_eventfd_under_the_device_lock_then_resets():
+    w, trigger = signalled(True)
+    held = [(what, locks) for what, locks in w.rt.held]
+    assert held[0] == ("vfio: err_trigger ep0", ["ep0.lock"])
+    # The FLR holds no PCI lock (only the group mutex, inside prepare and done).
+    assert all(set(locks) <= {"g.mutex"} for _, locks in held[1:]) and len(held) > 3
+    assert trigger.count == 1 and trigger.ready.is_set
+    assert trio.run(trigger.read) == 1 and trigger.count == 0 and not trigger.ready.is_set
+    trigger.close()
+    assert trio.run(trigger.read) == 0  # the user is done: its reader stops
+
+
+def test_no_eventfd_set_no_signal():
+    w, trigger = signalled(False)
+    assert trigger.count == 0 and not trigger.ready.is_set
+    assert len(events(w, "iommu.prepare.exit")) == 1  # the FLR happened all the same
+
+
+@pytest.mark.parametrize("version,found", [("s6", True), ("vf", False)])
+def test_n9_the_users_reaction_to_the_eventfd_lands_inside_the_recovery_flr(version, found):
+    """The reaction (a PT detach, by the thread that reads the eventfd) meets the fence
+    before 5474e6e1 (I14), in every run whose user is between its attach and its replace
+    when the error comes; from S7 the same runs are clean."""
+    config = configs.load(TARGET.config_model, ZOO / "n09-aer-vfio-detach.toml",
+                          {"model.version": version})
+    by = []  # per seed, the actors whose detach I14 reports
+    for seed in range(40):
+        result = run_seed(TARGET, config, seed, keep_log=False, keep_going=True)
+        by.append({f["actor"] for f in result.findings if f["check"] == "I14"})
+    assert {actor for actors in by for actor in actors} == ({"vfio.rciep0.aer"} if found
+                                                            else set())
+    assert sum(map(bool, by)) >= (10 if found else 0), by

@@ -174,3 +174,75 @@ def test_numvfs_writer_needs_a_pf_and_unbound_vfs():
     with pytest.raises(configs.ConfigError, match="removing the VFs of 'pf0' unbinds their drivers; "
                                                   "vf1 cannot have"):
         configs.validate(TARGET.config_model, raw, "x.toml")
+
+
+def test_a_vf_whose_iommu_probe_fails_is_added_without_an_iommu():
+    """device_add() ignores the IOMMU notifier's result: the write succeeds, every VF is
+    added, and the one whose attach failed has no IOMMU (its resets skip the fence)."""
+    w = world()
+    k, pf = w.kernel, w.pdevs["pf0"]
+    vfs = list(pf.vfs)
+    assert trio.run(k.sriov_numvfs_store, pf, 0, vfs) == 0
+    w.rt.faults = {"attach_dev": 1}  # vf0's first attach, in its probe
+    assert trio.run(k.sriov_numvfs_store, pf, 2, vfs) == 0
+    assert pf.vfs == vfs and all(vf.added for vf in vfs)
+    assert vfs[0].dev.iommu_group is None and not vfs[0].dev.has_iommu
+    assert vfs[1].dev.iommu_group is k.groups["gvf1"] and vfs[1].dev.has_iommu
+    assert trio.run(k.pci_reset_function, vfs[0]) == 0
+    assert [e["path"] for e in events(w, "iommu.prepare.exit")] == ["no-ats"]
+    assert trio.run(k.sriov_numvfs_store, pf, 0, vfs) == 0  # and it can be removed again
+    assert trio.run(k.sriov_numvfs_store, pf, 2, vfs) == 0
+    assert vfs[0].dev.iommu_group is k.groups["gvf0"] and vfs[0].dev.has_iommu
+
+
+@pytest.mark.parametrize("kind", ["vfio", "guest"])
+def test_vfio_pci_refuses_a_pf_with_vfs(kind):
+    raw = {**HOST, "actor": [{"kind": kind, "target": "pf0"}],
+           "model": {"iommu_driver": "smmuv3"}}  # the guest's vSMMU
+    with pytest.raises(configs.ConfigError, match=r"actor\[0\]\.target: vfio-pci refuses a PF "
+                                                  r"with VFs enabled \(-EBUSY\): 'pf0' has VFs"):
+        configs.validate(TARGET.config_model, raw, "x.toml")
+    raw["actor"] = [{"kind": kind, "target": "vf0"}]  # a VF is fine
+    configs.validate(TARGET.config_model, raw, "x.toml")
+
+
+# N6 (docs/kernel.md §13.4): a VF's ATS against its PF's software STU, under SMMUv3.
+def test_a_vfs_ats_enable_checks_its_pfs_stu_not_its_ats_enable():
+    w = world(iommu_driver="smmuv3")
+    ats, pf, vf0 = w.kernel.driver.ats, w.pdevs["pf0"].dev, w.pdevs["vf0"].dev
+    assert vf0.physfn is pf and ats.of(pf).stu == 12 and ats.of(vf0).pci
+    ats.pci_disable_ats(pf)  # the PF's ATS off: the VF's enable does not look
+    ats.pci_disable_ats(vf0)
+    assert ats.pci_enable_ats(vf0) == 0
+    ats.pci_disable_ats(vf0)
+    ats.forget(pf)  # the PF removed: its STU goes with its pci_dev
+    ret = ats.pci_enable_ats(vf0)
+    assert ret.name == "EINVAL" and not ats.of(vf0).pci
+    assert ats.pci_prepare_ats(vf0) == 0 and ats.of(pf).stu == 0  # a VF's writes nothing
+    assert ats.pci_prepare_ats(pf) == 0 and ats.pci_enable_ats(vf0) == 0
+
+
+async def test_n6_the_vfs_done_cannot_reenable_ats_and_its_next_reset_warns():
+    w = world(iommu_driver="smmuv3")
+    k, pf, vf0 = w.kernel, w.pdevs["pf0"], w.pdevs["vf0"]
+    ats = k.driver.ats
+    assert await k.pci_reset_function(vf0) == 0 and ats.of(vf0.dev).pci
+    await k.iommu_release_device(pf.dev)  # the PF goes (unbound, re-probed)
+    assert await k.pci_reset_function(vf0) == 0
+    assert [e["msg"] for e in events(w, "dev_warn")] == ["Failed to enable ATS (STU 12)"]
+    assert ats.of(vf0.dev).iommu and not ats.of(vf0.dev).pci  # the STE believes ATS is on
+    assert events(w, "warn") == []
+    await k.pci_reset_function(vf0)  # the blocking attach disables ATS that is off
+    assert [(e["site"], e["cond"]) for e in events(w, "warn")] == \
+        [("pci_disable_ats", "!ats_enabled")]
+
+
+async def test_a_pf_added_again_is_prepared_again_and_its_vfs_reset_cleanly():
+    w = world(iommu_driver="smmuv3")
+    k, pf, vf0 = w.kernel, w.pdevs["pf0"], w.pdevs["vf0"]
+    group = pf.dev.iommu_group
+    await k.iommu_release_device(pf.dev)
+    assert await k.iommu_probe_device(group, pf.dev) == 0
+    for _ in range(2):
+        assert await k.pci_reset_function(vf0) == 0
+    assert events(w, "warn") == [] and events(w, "dev_warn") == []
