@@ -224,7 +224,7 @@ def test_the_recovery_signals_the_users_eventfd_under_the_device_lock_then_reset
     held = [(what, locks) for what, locks in w.rt.held]
     assert held[0] == ("vfio: err_trigger ep0", ["ep0.lock"])
     # The FLR holds no PCI lock (only the group mutex, inside prepare and done).
-    assert all(set(locks) <= {"g.mutex"} for _, locks in held[1:]) and len(held) > 3
+    assert all(set(locks) <= {"g0.mutex"} for _, locks in held[1:]) and len(held) > 3
     assert trigger.count == 1 and trigger.ready.is_set
     assert trio.run(trigger.read) == 1 and trigger.count == 0 and not trigger.ready.is_set
     trigger.close()
