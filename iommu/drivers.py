@@ -57,17 +57,18 @@ class Flavour(IommuDriver):
         return [o for o in self.hw.devices.values() if o.rid == dev.rid and o.ats]
 
     def on_domain(self, domain: Domain) -> list["Device"]:
-        """The domain's ATS invalidation list: the functions the hardware has on it (RID
-        or PASID) that the flavour sends device-TLB invalidations to."""
+        """The domain's ATS invalidation list: the functions the hardware has on it, by
+        RID while that entry takes ATS requests, by PASID as the flavour says."""
         hw = self.hw
-        return [d for d in hw.devices.values() if self.devtlb(d) and (
-            hw.context.get(d.rid) is domain or domain in hw.pasid[d.name].values())]
+        return [d for d in hw.devices.values()
+                if hw.context.get(d.rid) is domain and self.ats.of(d).iommu
+                or domain in hw.pasid[d.name].values() and self.pasid_devtlb(d)]
 
-    def devtlb(self, dev: "Device") -> bool:
-        """Whether a domain flush invalidates `dev`'s device TLB: VT-d and AMD ask ATS at
-        the function (info->ats_enabled, dev_data->ats_enabled), whatever its RID entry
-        is: a PASID domain's flush reaches a device whose RID is blocked while the PASID
-        is attached (VT-d's DEVTLB cache tag is per domain, device and PASID, §14.2)."""
+    def pasid_devtlb(self, dev: "Device") -> bool:
+        """Whether a PASID domain's flush invalidates `dev`'s device TLB: VT-d and AMD ask
+        ATS at the function (info->ats_enabled, dev_data->ats_enabled), not the RID
+        entry: a PASID's DEVTLB cache tag is its own (domain, device, PASID), so the
+        flush reaches a device whose RID is blocked while the PASID is attached (§14.2)."""
         return self.ats.of(dev).pci
 
     async def invalidate(self, devs: list["Device"], why: str, via: str | None = None,
@@ -122,7 +123,7 @@ class Smmuv3(Flavour):
         """!disable_ats && arm_smmu_ats_supported(master)."""
         return dev.ats and dev.name not in self.broken
 
-    def devtlb(self, dev: "Device") -> bool:
+    def pasid_devtlb(self, dev: "Device") -> bool:
         """arm_smmu_atc_inv_domain() asks master->ats_enabled, which follows the STE."""
         return self.ats.of(dev).iommu
 
@@ -290,11 +291,12 @@ class Vtd(Flavour):
 
     async def _set_pasid(self, domain: Domain, dev: "Device", pasid: int,
                          old: Domain | None, previous: Domain | None) -> None:
-        """intel_pasid_tear_down_entry() of the PASID's old domain (its devTLB
-        invalidation unconditional since 2024-08), then the new entry."""
+        """The PASID entry cleared (or replaced) first, then intel_pasid_tear_down_entry()'s
+        flushes of the old domain (its devTLB invalidation unconditional since 2024-08):
+        a flush of the old domain meanwhile no longer reaches the PASID."""
+        self._program_pasid(domain, dev, pasid, old, previous)
         if taken_away(domain, (previous, old)):
             await self.invalidate(self.behind(dev), f"pasid {pasid}", dev.name)
-        self._program_pasid(domain, dev, pasid, old, previous)
 
     async def _flush(self, invs: list[Inv], domain: Domain) -> None:
         """cache_tag_flush_range(): built and submitted under domain->cache_lock, which
