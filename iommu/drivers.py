@@ -136,14 +136,15 @@ class Smmuv3(Flavour):
         await self.queue.sync(invs)
 
     async def _attach_rid(self, domain: Domain, dev: "Device", old: Domain | None,
-                          previous: Domain | None) -> None:
+                          previous: Domain | None, caller: str | None = None) -> None:
         """attach_prepare, the STE, attach_commit. A blocked or identity STE keeps ATS
-        while SSIDs are in use (cd_needs_ats: a CD-table STE with S1DSS=TERMINATE)."""
+        while SSIDs are in use (cd_needs_ats: a CD-table STE with S1DSS=TERMINATE).
+        `caller`: the driver's own re-attach (not the core's attach_dev)."""
         cd_needs_ats = bool(self.hw.pasid[dev.name])
         want = self.ats_supported(dev) and (paging(domain) or cd_needs_ats)
         was = self.ats.of(dev).iommu
         self._ats_prepare(dev, was, want)
-        self._program_rid(domain, dev, old, previous)
+        self._program_rid(domain, dev, old, previous, caller)
         self.ats.set_iommu(dev, want, "STE")
         await self._ats_commit(dev, was, want, "rid")
 
@@ -186,7 +187,8 @@ class Smmuv3(Flavour):
         if not self.hw.pasid[dev.name] and sid is not None and sid.type in (IDENTITY, BLOCKED):
             # The last SSID: sid_domain->ops->attach_dev() again, whose STE no longer
             # needs the CD table: ATS off (called straight, so no fault site of its own).
-            await self._attach_rid(sid, dev, sid, self.hw.context[dev.rid])
+            await self._attach_rid(sid, dev, sid, self.hw.context[dev.rid],
+                                   caller="arm_smmu_remove_dev_pasid")
 
     def sid_domain(self, dev: "Device") -> Domain | None:
         """The SID domain arm_smmu_remove_dev_pasid() reads: iommu_get_domain_for_dev(),

@@ -97,7 +97,9 @@ MODEL = {
         "gdev": "str: the device", "domain": "str: the domain now in hardware",
         "old": "str | null: the domain the core says it had",
         "rid": "str | null: the domain the hardware had",
-        "view": "str | null: the domain the driver sees the device on (for I9)"}),
+        "view": "str | null: the domain the driver sees the device on (for I9)",
+        "caller": "str: only when the driver re-attaches on its own, not the core's "
+                  "attach_dev: the driver function that does"}),
     "hw.pasid_set": ("The IOMMU driver's set_dev_pasid programmed (or, with a blocked "
                      "domain, removed) a PASID.", {
         "gdev": "str: the device", "pasid": "int: the PASID",

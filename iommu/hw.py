@@ -152,10 +152,12 @@ class IommuDriver:
         self._program_rid(domain, dev, old, previous)
 
     def _program_rid(self, domain: Domain, dev: "Device", old: Domain | None,
-                     previous: Domain | None) -> None:
+                     previous: Domain | None, caller: str | None = None) -> None:
+        """`caller`: the driver function when the driver re-attaches on its own."""
         self.hw.context[dev.rid] = domain
         self.rt.emit("hw.rid_attach", gdev=dev.name, domain=domain.name, old=name_of(old),
-                     rid=name_of(previous), view=name_of(self.view(dev)))
+                     rid=name_of(previous), view=name_of(self.view(dev)),
+                     **({"caller": caller} if caller else {}))
 
     async def set_dev_pasid(self, domain: Domain, dev: "Device", pasid: int,
                             old: Domain | None) -> Ret:

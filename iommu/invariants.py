@@ -493,7 +493,7 @@ class Fence(WorldChecker):
             violation = {"check": self.name, "group": ev["group"], "pasid": ev["pasid"],
                          "message": f"{name[6:-5]} of PASID {ev['pasid']} succeeded "
                                     "through the reset fence"}
-        elif name == "hw.rid_attach":
+        elif name == "hw.rid_attach" and "caller" not in ev:  # the core's attach_dev
             group = self.w.devices[ev["gdev"]]["group"]
             g = self.w.groups.get(group, {}).get("gdevs", {}).get(ev["gdev"], {})
             if g.get("blocked") and self.w.current(ev["actor"]) not in (

@@ -87,6 +87,13 @@ def test_i3_fence():
     assert run(inv.Fence(), [add("a"), fenced, touch])["check"] == "I3"
     own = [ev("iommu.done.enter", 2, "a", gdev="a"), {**touch, "actor": "a"}]
     assert run(inv.Fence(), [add("a"), fenced, *own]) is None
+    # SMMUv3's downgrade at the last SSID's removal: the driver's own re-attach of the
+    # blocked STE, not the core's attach_dev, is not I3's business.
+    downgrade = ev("hw.rid_attach", 2, "sva", gdev="a", domain="blocked", old="blocked",
+                   rid="blocked", view="blocked")
+    assert run(inv.Fence(), [add("a"), fenced, downgrade])["check"] == "I3"
+    mine = {**downgrade, "caller": "arm_smmu_remove_dev_pasid"}
+    assert run(inv.Fence(), [add("a"), fenced, mine]) is None
 
 
 def test_i3_a_fenced_change_is_refused_with_the_fences_ebusy():
