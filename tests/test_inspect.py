@@ -52,6 +52,27 @@ def test_failure_shows_the_violation_and_what_led_to_it(logs):
     assert any(e["event"] == "iommu.prepare.exit" for e in led)
 
 
+def test_failure_of_a_log_without_one_says_so(logs):
+    proc = cli("inspect", str(logs["ok"]), "--failure")
+    assert proc.returncode == 0 and proc.stdout == f"{logs['ok']}: no failure in this log\n"
+
+
+def test_the_setup_of_a_failure_holds_the_steps_its_violation_names(tmp_path):
+    """I15's violation names the step its reset window opened (`reset_since_step`): the
+    failure's setup (the HTML page's) holds that step's event of the device."""
+    out = tmp_path / "b16"
+    r = cli("run", "configs/zoo/b16-bus-hot-reset.toml", "--seeds", "1", "--out", str(out))
+    assert r.returncode == 1, r.stdout + r.stderr
+    events, _ = logfile.read(out / "logs" / "0.jsonl")
+    index = next(i for i, e in enumerate(events) if e["event"] == "check.fail")
+    fail = events[index]
+    setup = inspect.setup_of(events, TARGET.timeline(events), index)
+    (since,) = [events[s["index"]] for s in setup
+                if events[s["index"]]["step"] == fail["reset_since_step"]]
+    assert fail["reset_since_step"] < fail["step"]
+    assert (since["event"], since["gdev"]) == ("hw.reset.begin", fail["gdev"])
+
+
 def test_timeline_has_a_lane_per_actor_and_the_device_state(logs):
     proc = cli("inspect", str(logs["ok"]), "--timeline")
     assert proc.returncode == 0
@@ -173,6 +194,10 @@ def test_timeline_filters_reduce_every_lane(logs):
     log = str(logs["all"])
     rows = _json(cli("inspect", log, "--timeline", "--steps", "30:60", "--format", "json"))
     assert rows and all(30 <= r["step"] <= 60 for r in rows)
+    # An open end: from step 30 to the last.
+    last = max(e["step"] for e in logfile.read(logs["all"])[0])
+    rows = _json(cli("inspect", log, "--timeline", "--steps", "30:", "--format", "json"))
+    assert rows[0]["step"] >= 30 and rows[-1]["step"] == last > 60
     rows = _json(cli("inspect", log, "--timeline", "--gdev", "acc0", "--format", "json"))
     lanes = set().union(*(r.keys() for r in rows)) - {"step", "vt"}
     assert lanes == {"reset.acc0", "vfio.acc0", "group1 recovery_cnt", "acc0"}, lanes

@@ -6,6 +6,7 @@ that must reproduce its review findings and nothing else."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -86,6 +87,15 @@ def test_check_patch_of_a_broken_patch_names_the_new_finding(tmp_path):
     assert "1 finding that vf has not (exit 1)" in r.stdout
     report = json.loads((tmp_path / "cp" / "check-patch.json").read_text())
     assert [(n["config"], n["check"]) for n in report["new"]] == [("sva-pasid.toml", "I6")]
+    # The table marks the new finding, and the zoo line lists the bugs one by one.
+    assert re.search(r"^ sva-pasid\.toml +clean +I6 x\d+ NEW *$", r.stdout, re.M), r.stdout
+    assert re.search(r"^zoo: the patch has ([BN]\d+, )+[BN]\d+; vf has ", r.stdout, re.M)
+    # Each row names its two sweeps' folders: ordinary sweeps with their summaries.
+    for row in report["rows"]:
+        for side in ("base", "patch"):
+            folder = Path(row[f"{side}_folder"])
+            assert folder == tmp_path / "cp" / row["config"].removesuffix(".toml") / side
+            assert (folder / "summary.json").is_file()
 
 
 def test_zoo_with_a_patch_shows_its_bugs_next_to_the_presets():
