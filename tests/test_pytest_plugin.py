@@ -214,3 +214,17 @@ def test_a_monkeypatching_test_leaves_no_calibration_to_the_next(tmp_path):
                            "-p", "no:cacheprovider", "test_two.py"], capture_output=True,
                           text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
     assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_fixture_sweeps_the_seeds_it_is_asked_for(iommu_stress):
+    """In this process (the plugin is this suite's too), from a sync test: `seeds` is
+    the sweep's number of seeds when neither --stress-seeds nor a marker sets it."""
+    summary = iommu_stress(str(DEFAULT), seeds=3)
+    assert summary.clean and summary.data["seeds_run"] == 3
+
+
+@pytest.mark.trio
+async def test_the_fixture_sweeps_from_an_async_test_too(iommu_stress):
+    """A pytest-trio test: the sweep runs its own Trio loop in a thread of its own."""
+    summary = iommu_stress(str(DEFAULT), seeds=2)
+    assert summary.clean and summary.data["seeds_run"] == 2

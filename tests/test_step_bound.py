@@ -6,6 +6,7 @@ whose actors all do bounded work, never reach the bound."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -41,6 +42,23 @@ def test_a_livelock_is_kept_replayed_and_explained(tmp_path):
     explained = cli("inspect", summary["step_bound_seeds"][0]["log"], "--failure")
     assert "[step_bound] the run reached run.max_steps (400)" in explained.stdout
     assert "cxl_reset.cxl0: ready at wake after 0.01s" in explained.stdout  # the stuck one
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_junit_names_the_seeds_at_the_step_bound(tmp_path, flag):
+    """A test case "step bound" naming the seeds: a failure with --fail-on-step-bound,
+    else a passing case that says so (a warning)."""
+    xml = tmp_path / "j.xml"
+    cli("run", str(_livelock(tmp_path)), "--out", str(tmp_path / "o"), "--junit", str(xml),
+        *(["--fail-on-step-bound"] if flag else []))
+    case = ET.parse(xml).getroot().find(".//testcase[@name='step bound']")
+    (verdict,) = list(case)
+    text = "seeds 0, 1, 2 reached run.max_steps"
+    if flag:
+        assert (verdict.tag, verdict.get("message")) == ("failure", text)
+    else:
+        assert (verdict.tag, verdict.text) == ("system-out", f"{text} (a warning: "
+                                                             "--fail-on-step-bound)")
 
 
 @pytest.mark.parametrize("how", ["none", "key"])

@@ -40,6 +40,34 @@ def test_two_workers_give_the_same_summary_as_one(tmp_path):
         assert x == y
 
 
+def test_a_sweep_from_a_process_with_another_thread_spawns_its_workers(tmp_path):
+    """fork is unsafe while another thread runs (the child could inherit a lock it holds,
+    as in a pytest plugin sweeping from a worker thread): the workers are spawned, and
+    the sweep is the one a single process gives."""
+    import threading
+
+    import stress.sweep as sweep_mod
+    from actors.target import TARGET
+    from stress import config as configs
+
+    config = configs.load(TARGET.config_model, TARGET.default_config,
+                          {"model.version": "v0"})
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert sweep_mod.start_method() == "spawn"
+        sweep_mod.Sweep(TARGET, config, tmp_path / "two", workers=2).run(range(6))
+    finally:
+        stop.set()
+        other.join()
+    assert sweep_mod.start_method() == ("fork" if sys.platform == "linux" else "spawn")
+    sweep_mod.Sweep(TARGET, config, tmp_path / "one", workers=1).run(range(6))
+    a, b = summary(tmp_path / "one"), summary(tmp_path / "two")
+    assert a["seeds_run"] == b["seeds_run"] == 6 and not b.get("harness_errors")
+    assert a["failure_kinds"] == b["failure_kinds"] and a["coverage"] == b["coverage"]
+
+
 def _start(out, *extra):
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.Popen([sys.executable, "-c", "import sys; from actors.target import main; "

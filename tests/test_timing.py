@@ -10,7 +10,9 @@ import pytest
 
 from actors.target import TARGET
 from stress import config as configs
+from stress.log import trace_hash
 from stress.run import run_seed
+from stress.shrink import follow
 from stress.timing import Timing, off_nominal
 from tests.helpers import DEFAULT, ROOT, cli
 
@@ -153,6 +155,11 @@ def test_shrink_brings_durations_back_to_nominal_and_the_result_replays(tmp_path
     assert any(off_nominal({n: original[n]}) and n not in kept_off for n in shrunk["timing"])
     assert "dev_wait/acc0" in kept_off and any(n.startswith("sva_hold/") for n in kept_off)
     assert cli("replay", str(out / "failures" / "0.min.json")).returncode == 0
+    # Following the shrunk artifact (as `replay --version` and shrink itself do) runs its
+    # durations, not those the seed would draw: the same trace as the shrink recorded.
+    cfg = configs.validate(TARGET.config_model, shrunk["config"], "0.min.json")
+    again = follow(TARGET, cfg, shrunk, keep_log=True)
+    assert trace_hash(again.log_bytes()) == shrunk["trace_hash"]
 
 
 # -- bad pins ------------------------------------------------------------------------------
