@@ -221,4 +221,6 @@ def test_a_folder_that_is_no_sweep_is_bad_input(sweeps, tmp_path, capsys, how):
         assert code == 2 and out == "", out
         assert err.count("\n") == 1 and err.startswith("iommu-stress: error: ")
         assert str(bad) in err and "expected" in err, err
+        if how == "bad summary.json":
+            assert "summary.json: the summary is not JSON" in err, err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
