@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue
 import statistics
 import sys
 import threading
@@ -127,15 +127,18 @@ def _what(failure: dict[str, Any]) -> dict[str, Any]:
     return {k: failure.get(k) for k in keys if failure.get(k) is not None}
 
 
-def _worker(target: Target, config: Any, log: str, check_determinism: bool, tasks: Any,
-            out: Any, stop: Any, me: int) -> None:
-    """A pool worker: seed ranges from `tasks` until None, one record per seed on `out`
-    and then `(me, None)`, asking for another. Ctrl-C is the parent's to handle: it sets
-    `stop`, and the range in hand ends after its seed."""
-    while (seeds := tasks.get()) is not None:
-        run_range(target, config, seeds, log, check_determinism,
-                  lambda record: out.put((me, record)), stop.is_set)
-        out.put((me, None))
+def _worker(target: Target, config: Any, log: str, check_determinism: bool, pipe: Any,
+            stop: Any) -> None:
+    """A pool worker: seed ranges from its `pipe` until None, one record per seed back on
+    it and then None, asking for another. The pipe is its own and `stop` a flag without a
+    lock: a worker killed mid-write (the OOM killer) leaves no lock held that another
+    worker would wait on forever, as a shared multiprocessing.Queue or Event would.
+    Ctrl-C is the parent's to handle: it sets `stop`, and the range in hand ends after
+    its seed."""
+    while (seeds := pipe.recv()) is not None:
+        run_range(target, config, seeds, log, check_determinism, pipe.send,
+                  lambda: bool(stop.value))
+        pipe.send(None)
 
 
 def start_method() -> str:
@@ -269,21 +272,21 @@ class Sweep:
         died are lost (exit 3), the others go on to the living."""
         method = start_method()
         ctx = multiprocessing.get_context(method)
-        results, stop = ctx.Queue(), ctx.Event()
+        stop = ctx.RawValue("b", 0)
         pending = ranges(todo, workers, RANGE)
         pending.reverse()  # handed out from the end: in seed order
         held: dict[int, list[list[int]]] = {}  # worker -> the ranges it holds
         procs: dict[int, Any] = {}
-        tasks: dict[int, Any] = {}
+        pipes: dict[int, Any] = {}  # worker -> the parent's end of its pipe
         if method == "fork":  # a child flushes what it inherits: print it once
             sys.stdout.flush()
             sys.stderr.flush()
         with interrupt.ignored():
             for me in range(min(workers, len(pending))):
-                tasks[me] = ctx.Queue()
+                mine, theirs = ctx.Pipe()
                 p = ctx.Process(target=_worker, daemon=True, args=(
-                    self.target, self.config, self.log, self.check_determinism, tasks[me],
-                    results, stop, me))
+                    self.target, self.config, self.log, self.check_determinism, theirs,
+                    stop))
                 try:
                     p.start()
                 except Exception as e:  # the others run its share, if there are others
@@ -292,67 +295,78 @@ class Sweep:
                                    f"a worker process could not start: {e!r}")
                         pending.clear()
                     break
-                procs[me], held[me] = p, []
+                finally:
+                    theirs.close()  # the worker's end is the worker's alone: EOF at its death
+                procs[me], held[me], pipes[me] = p, [], mine
         seen: set[int] = set()
+        living = set(procs)  # workers whose pipe is open
 
-        def give(me: int) -> None:
+        def give(me: int, seeds: list[int] | None) -> None:
+            try:
+                pipes[me].send(seeds)
+            except OSError:  # it died: its end of the pipe is gone
+                living.discard(me)
+
+        def next_range(me: int) -> None:
             """The worker's next range, or None: no more work for it."""
-            if pending and not stop.is_set():
+            if pending and not stop.value:
                 held[me].append(pending.pop())
-                tasks[me].put(held[me][-1])
+                give(me, held[me][-1])
             else:
-                tasks[me].put(None)
+                give(me, None)
+
+        def received(timeout: float) -> Iterator[tuple[int, dict[str, Any] | None]]:
+            """What the living workers sent, as (worker, record or None); a worker whose
+            pipe is at its end (it exited or died) is no longer living."""
+            by_pipe = {pipes[me]: me for me in living}
+            for pipe in multiprocessing.connection.wait(list(by_pipe), timeout):
+                me = by_pipe[pipe]
+                try:
+                    yield me, pipe.recv()
+                except (EOFError, OSError):
+                    living.discard(me)
 
         for me in procs:
-            give(me)
-            give(me)
+            next_range(me)
+            next_range(me)
         busy = set(procs)  # workers that have not been told to stop nor died
         try:
-            while busy:
-                try:
-                    me, record = results.get(timeout=0.5)
-                except queue.Empty:
-                    busy -= {w for w in busy if not procs[w].is_alive()}
-                    continue
-                if record is not None:
-                    seen.add(record["seed"])
-                    yield record
-                    continue
-                if held[me]:
-                    held[me].pop(0)
-                if held[me]:
-                    give(me)
-                else:
-                    busy.discard(me)
-                    tasks[me].put(None)
+            while busy & living:
+                for me, record in received(0.5):
+                    if record is not None:
+                        seen.add(record["seed"])
+                        yield record
+                        continue
+                    if held[me]:  # its range is done
+                        held[me].pop(0)
+                    if held[me]:
+                        next_range(me)
+                    else:
+                        busy.discard(me)
+                        give(me, None)
         finally:
             # Stopping early (enough failures, Ctrl-C): let the workers finish their seed
             # and keep every record they finish until they are gone (a second Ctrl-C
             # stops waiting).
-            stop.set()
-            for me in procs:
-                tasks[me].put(None)
+            stop.value = 1
+            for me in list(living):
+                give(me, None)
             until = time.monotonic() + 30
             try:
-                while time.monotonic() < until:
-                    try:
-                        me, record = results.get(timeout=0.1)
-                    except queue.Empty:
-                        if not any(p.is_alive() for p in procs.values()):
-                            break
-                        continue
-                    if record is not None:
-                        seen.add(record["seed"])
-                        self._keep_late(record)
+                while living and time.monotonic() < until:
+                    for _, record in received(0.1):
+                        if record is not None:
+                            seen.add(record["seed"])
+                            self._keep_late(record)
             except KeyboardInterrupt:
                 pass
             for p in procs.values():
                 p.join(timeout=5)
                 if p.is_alive():
                     p.terminate()
-            for q in tasks.values():  # ends its feeder thread: the next pool can fork
-                q.close()
-                q.join_thread()
+                    p.join()
+            for pipe in pipes.values():
+                pipe.close()
             for me, p in procs.items():
                 if p.exitcode not in (0, None):  # died: killed, crashed
                     self._lose([s for r in held[me] for s in r if s not in seen],
