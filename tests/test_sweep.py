@@ -68,6 +68,19 @@ def test_a_sweep_from_a_process_with_another_thread_spawns_its_workers(tmp_path)
     assert a["failure_kinds"] == b["failure_kinds"] and a["coverage"] == b["coverage"]
 
 
+def test_a_sweep_makes_its_folder_and_the_folders_above(tmp_path):
+    """Through the API (the pytest plugin's --stress-out DIR/<test>), not only the CLI:
+    a folder below folders that do not exist yet."""
+    import stress.sweep as sweep_mod
+    from actors.target import TARGET
+    from stress import config as configs
+
+    config = configs.load(TARGET.config_model, TARGET.default_config, {})
+    out = tmp_path / "runs" / "new" / "sweep"
+    sweep_mod.Sweep(TARGET, config, out).run(range(2))
+    assert summary(out)["seeds_run"] == 2
+
+
 def _start(out, *extra):
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.Popen([sys.executable, "-c", "import sys; from actors.target import main; "
