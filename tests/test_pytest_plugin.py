@@ -11,6 +11,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import orjson
 import pytest
@@ -25,12 +26,15 @@ EXAMPLE = "examples/test_my_scenario.py"
 TEST = "test_cxl_reset_next_to_a_driver"
 
 
-def pytest_run(*args: str) -> subprocess.CompletedProcess:
-    """pytest on the example in a new interpreter, with this checkout's plugin."""
+def pytest_run(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+    """pytest ARGS in a new interpreter in `cwd`, with this checkout's plugin and `env`
+    added to the environment."""
+    not_under_mutmut_elsewhere(cwd)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "actors.pytest_plugin",
-                           "-p", "no:cacheprovider", EXAMPLE, *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": path})
+                           "-p", "no:cacheprovider", *args],
+                          capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": path, **env})
 
 
 def summary_of(out, test: str = TEST) -> dict:
@@ -39,7 +43,7 @@ def summary_of(out, test: str = TEST) -> dict:
 
 
 def test_the_example_passes_on_mainline(tmp_path):
-    proc = pytest_run("--stress-out", str(tmp_path))
+    proc = pytest_run(EXAMPLE, "--stress-out", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
     s = summary_of(tmp_path)
@@ -49,7 +53,7 @@ def test_the_example_passes_on_mainline(tmp_path):
 def test_the_example_fails_on_v0_with_b1s_checker_and_a_replay_that_reproduces(tmp_path):
     b1 = tomllib.loads((ROOT / "configs/zoo/zoo.toml").read_text())["B1"]["signature"][0]
     # --stress-seeds overrides the marker; under xdist, into --stress-out.
-    proc = pytest_run("--stress-version", "v0", "--stress-seeds", "4", "-n", "2",
+    proc = pytest_run(EXAMPLE, "--stress-version", "v0", "--stress-seeds", "4", "-n", "2",
                       "--stress-out", str(tmp_path))
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
@@ -183,14 +187,9 @@ async def test_marked(iommu_model):
 ])
 def test_the_model_fixture_follows_the_marker_and_the_options(tmp_path, options, unmarked,
                                                               marked):
-    not_under_mutmut_elsewhere(tmp_path)
     (tmp_path / "test_settings.py").write_text(SETTINGS_TESTS)
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "actors.pytest_plugin",
-                           "-p", "no:cacheprovider", "test_settings.py", *options],
-                          capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": path, "WANT_UNMARKED": unmarked,
-                               "WANT_MARKED": marked})
+    proc = pytest_run("test_settings.py", *options, cwd=tmp_path, WANT_UNMARKED=unmarked,
+                      WANT_MARKED=marked)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
 
@@ -199,7 +198,6 @@ def test_a_monkeypatching_test_leaves_no_calibration_to_the_next(tmp_path):
     """A config's calibration is kept for the life of the process. A test that
     monkeypatches the model calibrates the patched model, so the plugin drops what it
     learned after such a test: the next test's seeds run as in a fresh process."""
-    not_under_mutmut_elsewhere(tmp_path)
     (tmp_path / "test_two.py").write_text(
         "from actors.target import TARGET\n"
         "from stress import run\n"
@@ -209,10 +207,7 @@ def test_a_monkeypatching_test_leaves_no_calibration_to_the_next(tmp_path):
         "    assert run._LEARNED\n\n"
         "def test_next():\n"
         "    assert not run._LEARNED\n")
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "actors.pytest_plugin",
-                           "-p", "no:cacheprovider", "test_two.py"], capture_output=True,
-                          text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
+    proc = pytest_run("test_two.py", cwd=tmp_path)
     assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
 
 
