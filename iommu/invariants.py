@@ -588,7 +588,8 @@ class ImplicitResetCoverage(NoAtsToResetting):
     another function or of its bridge covers it. Only the device a method runs for is
     fenced, so every version violates it where such a function's translations are in use
     (N4, N8, N12): a gap oracle, not a regression oracle; `model.fence_scope = "ideal"`
-    fences the whole set and keeps it. A function's reset of its own is I5's."""
+    fences the whole set and keeps it, except for a DPC or EDR, whose window opens at the
+    trigger, before any fence. A function's reset of its own is I5's."""
 
     name = "I15"
 

@@ -732,15 +732,16 @@ class PciLayer(IommuCore):
 
     async def dpc_reset_link(self, bridge: Bridge, what: str = "DPC") -> Ret:
         """The DPC port's reset_subordinates, from the dpc_handler IRQ thread (or EDR):
-        the hardware already took the link down, so every function below is in reset
-        [INFERRED: from the handler's first step, where an ideal fence would have
-        prepared them]; the handler waits for link-down, clears the trigger status and
+        the hardware took the link down at the trigger, before the handler runs, so
+        every function below is in reset from here on: even an ideal fence prepares
+        them only after (no kernel can fence a DPC: I15 holds for it under no
+        fence_scope). The handler waits for link-down, clears the trigger status and
         waits for the secondary bus. No device lock, no prepare/done: N8."""
+        self._reset_below(bridge, f"{what} link down")
         return await self._fence_below(bridge, partial(self._dpc_link_down, what=what))
 
     async def _dpc_link_down(self, bridge: Bridge, what: str) -> Ret:
         await self.rt.point(f"{what}: wait for link down {bridge.name}")
-        self._reset_below(bridge, f"{what} link down")
         await self.rt.point(f"{what}: clear trigger status {bridge.name}")
         return await self.pci_bridge_wait_for_secondary_bus(bridge, f"{what} link down")
 

@@ -130,20 +130,26 @@ async def _hold_bridge(w: World) -> None:
     await w.pdevs["ep0"].bridge.lock.acquire()
 
 
-@pytest.mark.parametrize("path", ["bus_error", "dpc", "edr", "hot"])
-def test_ideal_fence_scope_fences_every_function_below_the_port(path):
-    """fence_scope = "ideal": each function below is prepared before the bridge's reset
-    opens its window and done after it closes, in reverse order."""
+PREPARED = [("iommu.prepare.exit", "ep0"), ("iommu.prepare.exit", "ep1")]
+BEGUN = [("hw.reset.begin", "ep0"), ("hw.reset.begin", "ep1")]
+ENDED_DONE = [("hw.reset.end", "ep0"), ("hw.reset.end", "ep1"),
+              ("iommu.done.exit", "ep1"), ("iommu.done.exit", "ep0")]
+
+
+@pytest.mark.parametrize("path,order", [("bus_error", PREPARED + BEGUN), ("hot", PREPARED + BEGUN),
+                                        ("dpc", BEGUN + PREPARED), ("edr", BEGUN + PREPARED)])
+def test_ideal_fence_scope_fences_every_function_below_the_port(path, order):
+    """fence_scope = "ideal": each function below is prepared and, after the window
+    closes, done in reverse order. A bus reset's window opens after the prepares; a
+    DPC's opened at the trigger, when the hardware took the link down, before the
+    handler (or any fence) ran."""
     w = world(ideal=True)
     fn = w.kernel.pci_reset_bus if path == "hot" else below(w.kernel)[path]
     assert trio.run(fn, w.pdevs["ep0"]) == 0
     names = [(e["event"], e["gdev"]) for e in w.rt.events
              if e["event"] in ("iommu.prepare.exit", "iommu.done.exit", "hw.reset.begin",
                                "hw.reset.end")]
-    assert names == [("iommu.prepare.exit", "ep0"), ("iommu.prepare.exit", "ep1"),
-                     ("hw.reset.begin", "ep0"), ("hw.reset.begin", "ep1"),
-                     ("hw.reset.end", "ep0"), ("hw.reset.end", "ep1"),
-                     ("iommu.done.exit", "ep1"), ("iommu.done.exit", "ep0")]
+    assert names == order + ENDED_DONE
 
 
 def test_aer_flr_of_an_rciep_is_fenced_with_no_lock_held():
@@ -163,19 +169,37 @@ def kept_going(scenario: str, version: str, seeds: range, **overrides):
         yield from run_seed(TARGET, config, seed, keep_log=False, keep_going=True).findings
 
 
+def only(*paths: str) -> dict:
+    """n08's actors with only the resets of `paths` (and the drivers)."""
+    config = configs.load(TARGET.config_model, ZOO / "n08-error-recovery-resets.toml")
+    return {"actor": [a.model_dump(exclude_defaults=True) for a in config.actor
+                      if a.kind != "reset" or a.path in paths]}
+
+
 @pytest.mark.parametrize("version", ["v0", "vf"])
 def test_n8_every_recovery_reset_reaches_an_unfenced_function(version):
     """I15 on every version, by the slot reset (rp1) and the secondary bus reset (rp2);
-    `ideal` fence scope, which fences every function below the port, closes the gap (on
-    V0 the fence of two resets of one port, or of two functions of one group, then meets
-    V0's own bugs: re-entry, the group-wide fence)."""
+    `ideal` fence scope, which fences every function below the port, closes the gap of
+    the bus resets (on V0 the fence of two resets of one port, or of two functions of one
+    group, then meets V0's own bugs: re-entry, the group-wide fence)."""
     found = list(kept_going("n08-error-recovery-resets.toml", version, range(20)))
     assert {f["check"] for f in found} == {"I15"}
     assert {f["by"] for f in found} == {"rp1", "rp2"}
     ideal = kept_going("n08-error-recovery-resets.toml", version, range(100),
-                       **{"model.fence_scope": "ideal"})
+                       **{"model.fence_scope": "ideal", **only("bus_error")})
     checks = {f["check"] for f in ideal}
     assert "I15" not in checks and (checks == set()) == (version == "vf")
+
+
+@pytest.mark.parametrize("path", ["dpc", "edr"])
+def test_no_fence_can_come_before_a_dpc(path):
+    """The hardware takes the link down at the trigger, before the handler runs: even
+    the ideal fence prepares the functions below after their window opened, and the
+    prepare's own invalidation reaches a function in reset (I15)."""
+    found = list(kept_going("n08-error-recovery-resets.toml", "vf", range(20),
+                            **{"model.fence_scope": "ideal", **only(path)}))
+    assert {(f["check"], f["by"]) for f in found} == {("I15", "rp1" if path == "dpc" else "rp2")}
+    assert any("(rid)" in f["message"] for f in found)
 
 
 @pytest.mark.parametrize("path", ["dpc", "edr"])
