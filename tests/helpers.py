@@ -10,6 +10,7 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
+from typing import Mapping
 from unittest import mock
 
 import pytest
@@ -43,15 +44,21 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
     if "MUTANT_UNDER_TEST" in os.environ:
         return _in_process(args, cwd, merged)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": path}
+    env = {**plain(os.environ, merged), "PYTHONHASHSEED": hashseed, "PYTHONPATH": path}
     if merged:
-        env.update(PYTHONUNBUFFERED="1", COLUMNS="80")
-        env.pop("FORCE_COLOR", None)
+        env["PYTHONUNBUFFERED"] = "1"
     return subprocess.run([sys.executable, "-c", "import sys; from actors.target import main; "
                            "sys.exit(main(sys.argv[1:]))", *args],
                           stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT if merged else subprocess.PIPE,
                           text=True, env=env, cwd=cwd)
+
+
+def plain(env: Mapping[str, str], merged: bool) -> dict[str, str]:
+    """`env` without FORCE_COLOR (a developer's shell may set it; the outputs the tests
+    read are plain text), and 80 columns wide when `merged` (as a terminal shows it)."""
+    return {**{k: v for k, v in env.items() if k != "FORCE_COLOR"},
+            **({"COLUMNS": "80"} if merged else {})}
 
 
 def _in_process(args: tuple[str, ...], cwd: Path, merged: bool) -> subprocess.CompletedProcess:
@@ -61,11 +68,9 @@ def _in_process(args: tuple[str, ...], cwd: Path, merged: bool) -> subprocess.Co
     start, saved here, is most of a short command's time)."""
     from actors.target import main
     out, err = (io.TextIOWrapper(io.BytesIO(), "utf-8", write_through=True) for _ in range(2))
-    env = {"COLUMNS": "80"} if merged else {}
-    with mock.patch.dict(os.environ, env), contextlib.chdir(cwd), \
-            contextlib.redirect_stdout(out), contextlib.redirect_stderr(out if merged else err):
-        if merged:
-            os.environ.pop("FORCE_COLOR", None)
+    with mock.patch.dict(os.environ, plain(os.environ, merged), clear=True), \
+            contextlib.chdir(cwd), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(out if merged else err):
         try:
             rc = main(list(args))
         except SystemExit as e:  # argparse, --version
