@@ -36,11 +36,12 @@ def not_under_mutmut_elsewhere(cwd: Path) -> None:
 
 
 def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
-        merged: bool = False) -> subprocess.CompletedProcess:
+        merged: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess:
     """`iommu-stress ARGS` in a new interpreter, with the given PYTHONHASHSEED, running
     this checkout's code (whatever the cwd, and whatever else is installed: under
     mutation testing ROOT is the mutated copy, and the CLI runs in this process).
-    `merged`: stderr into stdout, in the order a terminal 80 columns wide shows them."""
+    `merged`: stderr into stdout, in the order a terminal 80 columns wide shows them;
+    `timeout`: seconds before the process is killed and the test fails (a hang)."""
     if "MUTANT_UNDER_TEST" in os.environ:
         return _in_process(args, cwd, merged)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -51,7 +52,7 @@ def cli(*args: str, hashseed: str = "0", cwd: Path = ROOT,
                            "sys.exit(main(sys.argv[1:]))", *args],
                           stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT if merged else subprocess.PIPE,
-                          text=True, env=env, cwd=cwd)
+                          text=True, env=env, cwd=cwd, timeout=timeout)
 
 
 def plain(env: Mapping[str, str], merged: bool) -> dict[str, str]:

@@ -216,6 +216,20 @@ def test_a_killed_worker_is_exit_3_with_the_seeds_it_lost(tmp_path):
     assert sorted(lost + ran) == list(range(10)) and s["seeds_lost"] == len(lost)
 
 
+def test_a_worker_killed_mid_write_costs_its_seeds_not_the_sweep(tmp_path):
+    """Killed while it sends a record: the parent reads a cut message on that worker's
+    pipe, counts what it held as lost, and the other worker runs the rest (no hang)."""
+    out = tmp_path / "o"
+    proc = cli("run", patched(tmp_path, "broken_engine:DiesMidWriteAtSeed3"), "--seeds", "200",
+               "--strategy", "random", "--workers", "2", "--out", str(out), timeout=60)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    s = summary(out)
+    lost = [seed for e in s["harness_errors"] for seed in range(e["seeds"][0], e["seeds"][1] + 1)]
+    ran = [r["seed"] for r in records(out)]
+    assert 3 in lost and 3 not in ran and max(ran) == 199
+    assert sorted(lost + ran) == list(range(200))
+
+
 def test_a_worker_that_cannot_start_is_a_harness_error(tmp_path, monkeypatch):
     monkeypatch.setattr("stress.sweep.start_method", lambda: "spawn")
 

@@ -4,6 +4,8 @@ as a pass."""
 
 import os
 import signal
+import struct
+from multiprocessing.connection import Connection
 
 from iommu.pci import Kernel
 
@@ -44,6 +46,24 @@ class KillsWorkerAtSeed3(Kernel):
     def add_group(self, *args, **kwargs):
         if getattr(self.rt, "seed", None) == 3:
             os.kill(os.getpid(), signal.SIGKILL)
+        return super().add_group(*args, **kwargs)
+
+
+class DiesMidWriteAtSeed3(Kernel):
+    """The worker process running seed 3 is killed in the middle of sending a record to
+    the parent: half of it is written. A channel the workers share (a
+    multiprocessing.Queue, whose writers take a lock) would be left locked or corrupt
+    for every other worker; a pipe of its own is only cut short."""
+    base = "*"
+
+    def add_group(self, *args, **kwargs):
+        if getattr(self.rt, "seed", None) == 3:
+            def half_then_die(conn, buf):
+                data = bytes(buf)
+                conn._send(struct.pack("!i", len(data)) + data[:len(data) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            Connection._send_bytes = half_then_die
         return super().add_group(*args, **kwargs)
 
 
