@@ -480,7 +480,8 @@ class Fence(WorldChecker):
     fence (a group already attached or owned, a busy slot) has another cause."""
 
     name = "I3"
-    events = (STATE, "hw.rid_attach")
+    # The calls it judges (no other transition can break it), and the core's attach_dev.
+    events = (*sorted(FLAGS0), *sorted(PASID_ATTACH), "hw.rid_attach")
 
     before = True
 
@@ -706,7 +707,8 @@ class Isolation(WorldChecker):
     attaches is intended and not checked here). Violated by V0 (B4, B5, B11) and S3 (B5)."""
 
     name = "I8"
-    events = ("hw.rid_attach", "hw.pasid_set", STATE)
+    events = ("hw.rid_attach", "hw.pasid_set", "iommu.prepare.exit", "iommu.done.exit",
+              "iommu.deferred_attach.exit")  # the transitions it judges: no other
 
     before = True
 
