@@ -994,13 +994,11 @@ class LockDiscipline:
         self.group_of: dict[str, str] = {}  # gdev -> group
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        name, actor = ev["event"], ev["actor"]
-        if name == "iommu.device_add":
-            self.group_of[ev["gdev"]] = ev["group"]
-        elif name == "lock.acquire":
+        name = ev["event"]  # the lock events first: two of three events it reads
+        if name == "lock.acquire":
             lock = ev["lock"]
-            state = self.told[lock] = ev.get("state", self.told.get(lock))
-            self.holder[lock] = actor
+            state = self.told[lock] = ev["state"] if "state" in ev else self.told.get(lock)
+            self.holder[lock] = ev["actor"]
             if isinstance(state, dict) and "group" in state:
                 self.mutex[state["group"]] = lock
                 left = self.left.get(lock)
@@ -1011,23 +1009,28 @@ class LockDiscipline:
                                        f"{lock} (released at step {left[1]})"}
         elif name == "lock.release":
             lock = ev["lock"]
-            state = self.told[lock] = ev.get("state", self.told.get(lock))
+            state = self.told[lock] = ev["state"] if "state" in ev else self.told.get(lock)
             self.holder.pop(lock, None)
             if isinstance(state, dict):
                 self.left[lock] = (state, ev["step"])
+        elif name == "iommu.device_add":
+            self.group_of[ev["gdev"]] = ev["group"]
         elif "gdevs" in ev and "group" in ev:
-            return self._unheld(ev, ev["group"], None, f"{ev['group']}'s state ({name})")
+            return self._unheld(ev, ev["group"], None)
         elif name in ("hw.rid_attach", "hw.pasid_set") and ev["gdev"] in self.group_of:
-            group = self.group_of[ev["gdev"]]
-            return self._unheld(ev, group, ev["gdev"], f"{name} of {ev['gdev']}")
+            return self._unheld(ev, self.group_of[ev["gdev"]], ev["gdev"])
         return None
 
-    def _unheld(self, ev: dict[str, Any], group: str, gdev: str | None,
-                what: str) -> dict[str, Any] | None:
-        lock = self.mutex.get(group, f"{group}'s mutex")
+    def _unheld(self, ev: dict[str, Any], group: str,
+                gdev: str | None) -> dict[str, Any] | None:
+        lock = self.mutex.get(group)
+        if lock is None:
+            lock = f"{group}'s mutex"
         held_by = self.holder.get(lock)
         if held_by == ev["actor"]:
             return None
+        what = f"{group}'s state ({ev['event']})" if gdev is None else \
+            f"{ev['event']} of {gdev}"
         return {"check": self.name, "group": group, "gdev": gdev, "lock": lock,
                 "held_by": held_by, "message": f"{ev['actor']} emitted {what} without "
                 f"{lock}" + (f", which {held_by} holds" if held_by else "")}
