@@ -1115,25 +1115,33 @@ class Coverage:
             self._hit("reset_ok")
         elif name == "fault":
             self._hit("faults_fired")
-        if str(ev.get("cause", "")).startswith("reset fence"):
+        if "cause" in ev and str(ev["cause"]).startswith("reset fence"):
             self._hit("fence_ebusy")
         if "gdevs" not in ev:
             return
-        blocked = [g for g, s in ev["gdevs"].items() if s.get("blocked")]
-        fenced = bool(ev.get("recovery_cnt") or ev.get("resetting_domain"))
+        # What the group's state says is worked out only for the branch that asks.
         if name == "iommu.prepare.exit":
-            self._prepare(ev, gdev, blocked)
+            self._prepare(ev, gdev, self._blocked(ev))
         elif name == "iommu.done.exit" and ev.get("path") == "restored" and ev["pasids"] \
                 and self.pasids.get(gdev, 0) > 0:
             self._hit("pasid_restore_in_done")
-        elif name in self.NOFAIL and fenced:
+        elif name in self.NOFAIL and self._fenced(ev):
             self._hit("nofail_during_reset")
         elif name == "iommu.detach_device_pasid.exit" and any(
-                self.pasids.get(g, 0) > 0 for g in blocked):
+                self.pasids.get(g, 0) > 0 for g in self._blocked(ev)):
             self._hit("pasid_detach_during_reset")
-        elif name == "iommu.deferred_attach.exit" and fenced:
+        elif name == "iommu.deferred_attach.exit" and self._fenced(ev):
+            blocked = self._blocked(ev)
             self._hit("deferred_attach_own_reset" if gdev in blocked or not blocked
                       and ev.get("ret") != "0" else "deferred_attach_sibling_reset")
+
+    @staticmethod
+    def _blocked(ev: dict[str, Any]) -> list[str]:
+        return [g for g, s in ev["gdevs"].items() if s.get("blocked")]
+
+    @staticmethod
+    def _fenced(ev: dict[str, Any]) -> bool:
+        return bool(ev.get("recovery_cnt") or ev.get("resetting_domain"))
 
     def _prepare(self, ev: dict[str, Any], gdev: str, blocked: list[str]) -> None:
         path = ev.get("path")
