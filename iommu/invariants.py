@@ -241,26 +241,27 @@ class Shadow:
         checkers that judge an event against the state before it)."""
         name = ev["event"]
         gdev = ev.get("gdev")
-        if name == "iommu.device_add":
-            self.devices[gdev] = ev
-            self.context.setdefault(ev["rid"], ev["hw"])
-            self.behind.setdefault(ev["rid"], []).append(gdev)
-            self.pasid[gdev] = {}
-            self.deferred[gdev] = ev["attach_deferred"]
+        if name == "iommu.prepare.exit" or name == "iommu.done.exit":
+            if self.inside.get(ev["actor"]):
+                self.inside[ev["actor"]].pop()
+            if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
+                self.blocked_at[gdev] = ev["step"]
         elif name == "hw.rid_attach":
             self.context[self.devices[gdev]["rid"]] = ev["domain"]
             self.deferred[gdev] = False
+        elif name == "iommu.prepare.enter" or name == "iommu.done.enter":
+            self.inside.setdefault(ev["actor"], []).append((name.split(".")[1], gdev))
         elif name == "hw.pasid_set":
             if ev["attached"]:
                 self.pasid[gdev][ev["pasid"]] = ev["domain"]
             else:
                 self.pasid[gdev].pop(ev["pasid"], None)
-        elif name in ("iommu.prepare.enter", "iommu.done.enter"):
-            self.inside.setdefault(ev["actor"], []).append((name.split(".")[1], gdev))
-        elif name in ("iommu.prepare.exit", "iommu.done.exit") and self.inside.get(ev["actor"]):
-            self.inside[ev["actor"]].pop()
-        if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
-            self.blocked_at[gdev] = ev["step"]
+        elif name == "iommu.device_add":
+            self.devices[gdev] = ev
+            self.context.setdefault(ev["rid"], ev["hw"])
+            self.behind.setdefault(ev["rid"], []).append(gdev)
+            self.pasid[gdev] = {}
+            self.deferred[gdev] = ev["attach_deferred"]
         elif name == "iommu.gdev_free":
             self.removed_groups.add(self.devices[gdev]["group"])
         if "gdevs" in ev and "group" in ev:
@@ -277,6 +278,8 @@ class Shadow:
         name, actor, gdev = ev["event"], ev["actor"], ev.get("gdev")
         if self.reattached:
             self.reattached = set()
+        if not self.faulting and not self.faulted and name != "fault":
+            return  # no failure in the run so far (most events): nothing to fold
         if name == "fault" and ev["site"] in DRIVER_FAULTS:
             what = "rid" if ev["site"] == "attach_dev" else ev["pasid"]
             mine = self.faulting.setdefault(actor, [])
