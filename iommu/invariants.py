@@ -722,8 +722,9 @@ class Isolation(WorldChecker):
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name = ev["event"]
         violation = None
-        inside = self.w.current(ev["actor"]) if ev.get("actor") else None
-        if name in ("hw.rid_attach", "hw.pasid_set") and inside and inside[1] != ev["gdev"]:
+        inside = self.w.current(ev["actor"]) if ev.get("actor") and name in (
+            "hw.rid_attach", "hw.pasid_set") else None
+        if inside and inside[1] != ev["gdev"]:
             violation = {"check": self.name, "gdev": ev["gdev"], "by": inside[1],
                          "message": f"{inside[0]}({inside[1]}) programmed {ev['gdev']} "
                                     f"({name[3:]} {ev['domain']})"}
@@ -909,6 +910,13 @@ class DrainBeforeReset:
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name, gdev, actor = ev["event"], ev.get("gdev"), ev.get("actor")
+        if name == "op.invoke" or name == "op.ok" or name == "op.fail":  # most events
+            if name == "op.invoke":
+                if ev["op"] in WRAPPERS:
+                    self.wrapper[actor] = gdev
+            else:
+                self.wrapper.pop(actor, None)
+            return None
         if name == "hw.inv.build":
             self.pending[ev["inv"]] = (gdev, ev["step"])
         elif name == "hw.inv.complete":
@@ -927,10 +935,6 @@ class DrainBeforeReset:
                                f"{sorted(left.values())})"}
         elif name == "pci.bme":
             self.bme[gdev] = ev["on"]
-        elif name == "op.invoke" and ev["op"] in WRAPPERS:
-            self.wrapper[actor] = gdev
-        elif name in ("op.ok", "op.fail"):
-            self.wrapper.pop(actor, None)
         elif name == "iommu.prepare.enter" and self.wrapper.get(actor) == gdev \
                 and self.bme.get(gdev):
             return {"check": self.name, "gdev": gdev,
