@@ -490,40 +490,47 @@ class Fence(WorldChecker):
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name = ev["event"]
-        before = self.w.groups.get(ev.get("group", ""))
-        fenced = self.w.fenced(ev["group"]) if "group" in ev else False
+        if name == "hw.rid_attach":
+            return self._attach_dev(ev)
+        if name not in FLAGS0 and name not in PASID_ATTACH or "group" not in ev \
+                or not self.w.fenced(ev["group"]):
+            return None  # unfenced (most calls): nothing to judge
+        before = self.w.groups.get(ev["group"])
         violation = None
         call = name[6:-5]
-        if (name in FLAGS0 or name in PASID_ATTACH) and fenced and ev["ret"] != "EBUSY" \
-                and str(ev.get("cause")).startswith("reset fence"):
+        if ev["ret"] != "EBUSY" and str(ev.get("cause")).startswith("reset fence"):
             violation = {"check": self.name, "group": ev["group"], "expected": "EBUSY",
                          "actual": ev["ret"], "message": f"the reset fence refused {call} "
                          f"with {ev['ret']}, not EBUSY"}
-        elif name in FLAGS0 and fenced and ev["domain"] != before["domain"]:
+        elif name in FLAGS0 and ev["domain"] != before["domain"]:
             violation = {"check": self.name, "group": ev["group"], "expected": before["domain"],
                          "actual": ev["domain"], "message": f"{call} changed "
                          f"{ev['group']}'s domain {before['domain']} -> {ev['domain']} "
                          "through the reset fence"}
-        elif name in FLAGS0 and fenced and ev["ret"] == "0" \
+        elif name in FLAGS0 and ev["ret"] == "0" \
                 and ev.get("new", before["domain"]) != before["domain"]:
             violation = {"check": self.name, "group": ev["group"], "expected": "EBUSY",
                          "actual": "0", "new": ev["new"], "message": f"{call} of "
                          f"{ev['new']} returned 0 through the reset fence ({ev['group']} "
                          f"stays on {before['domain']})"}
-        elif name in PASID_ATTACH and fenced and ev["ret"] == "0":
+        elif name in PASID_ATTACH and ev["ret"] == "0":
             violation = {"check": self.name, "group": ev["group"], "pasid": ev["pasid"],
                          "message": f"{name[6:-5]} of PASID {ev['pasid']} succeeded "
                                     "through the reset fence"}
-        elif name == "hw.rid_attach" and "caller" not in ev:  # the core's attach_dev
-            group = self.w.devices[ev["gdev"]]["group"]
-            g = self.w.groups.get(group, {}).get("gdevs", {}).get(ev["gdev"], {})
-            if g.get("blocked") and self.w.current(ev["actor"]) not in (
-                    ("done", ev["gdev"]), ("prepare", ev["gdev"])):
-                violation = {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
-                             "prepared_at_step": self.w.blocked_at.get(ev["gdev"]),
-                             "message": f"attach_dev({ev['domain']}) on blocked "
-                                        f"{ev['gdev']} outside its own prepare/done"}
         return violation
+
+    def _attach_dev(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if "caller" in ev:  # not the core's attach_dev
+            return None
+        group = self.w.devices[ev["gdev"]]["group"]
+        g = self.w.groups.get(group, {}).get("gdevs", {}).get(ev["gdev"], {})
+        if g.get("blocked") and self.w.current(ev["actor"]) not in (
+                ("done", ev["gdev"]), ("prepare", ev["gdev"])):
+            return {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
+                    "prepared_at_step": self.w.blocked_at.get(ev["gdev"]),
+                    "message": f"attach_dev({ev['domain']}) on blocked "
+                               f"{ev['gdev']} outside its own prepare/done"}
+        return None
 
 
 class PhysicallyFenced(WorldChecker):
