@@ -787,24 +787,27 @@ class DriverView(WorldChecker):
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name, actor = ev["event"], ev["actor"]
+        if name == "hw.rid_attach" or name == "hw.pasid_set":
+            gdev = ev["gdev"]
+            had = self.attached.get(gdev, ev["rid"])
+            if name == "hw.rid_attach":
+                self.attached[gdev] = ev["domain"]
+            if had is None or ev["view"] in (had, None) or actor in self.pending:
+                return None  # the view agrees (most callbacks), or it is judged already
+            if self.w.exempt(gdev, "rid") or gdev in self.w.reattached \
+                    or actor in self.w.faulting:  # B15's leftover, the revert
+                return None
+            self.pending[actor] = {**ev, "had": had}
+            call = self.w.current(actor)
+            if call is not None:  # inside prepare/done: judged at once
+                return self._violation(actor, f"inside {call[0]}({call[1]})")
+            return None
         if name == "iommu.device_add":
             self.attached[ev["gdev"]] = ev["hw"]
-        if name in ("hw.rid_attach", "hw.pasid_set"):
-            had = self.attached.get(ev["gdev"], ev["rid"])
-            if name == "hw.rid_attach":
-                self.attached[ev["gdev"]] = ev["domain"]
-            left = self.w.exempt(ev["gdev"], "rid") or ev["gdev"] in self.w.reattached
-            if (not left and actor not in self.w.faulting  # B15's leftover, the revert
-                    and had is not None and ev["view"] not in (had, None)
-                    and actor not in self.pending):
-                self.pending[actor] = {**ev, "had": had}
-                call = self.w.current(actor)
-                if call is not None:  # inside prepare/done: judged at once
-                    return self._violation(actor, f"inside {call[0]}({call[1]})")
+            return None
+        if actor not in self.pending:  # (most transitions)
             return None
         if not (name.startswith("iommu.") and name.endswith(".exit")):
-            return None
-        if actor not in self.pending:
             return None
         if name in self.NOT_SET_DOMAIN:
             del self.pending[actor]
