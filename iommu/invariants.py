@@ -435,7 +435,7 @@ class DomainLiveness(WorldChecker):
         freed, w = self.freed_at, self.w
         if state["domain"] in freed or state["default"] in freed \
                 or state["blocking"] in freed \
-                or any(d in freed for d in state["pasids"].values()):
+                or state["pasids"] and any(d in freed for d in state["pasids"].values()):
             return True
         for gdev in state["gdevs"]:
             dev = w.devices.get(gdev)
