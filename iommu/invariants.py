@@ -241,26 +241,27 @@ class Shadow:
         checkers that judge an event against the state before it)."""
         name = ev["event"]
         gdev = ev.get("gdev")
-        if name == "iommu.device_add":
-            self.devices[gdev] = ev
-            self.context.setdefault(ev["rid"], ev["hw"])
-            self.behind.setdefault(ev["rid"], []).append(gdev)
-            self.pasid[gdev] = {}
-            self.deferred[gdev] = ev["attach_deferred"]
+        if name == "iommu.prepare.exit" or name == "iommu.done.exit":
+            if self.inside.get(ev["actor"]):
+                self.inside[ev["actor"]].pop()
+            if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
+                self.blocked_at[gdev] = ev["step"]
         elif name == "hw.rid_attach":
             self.context[self.devices[gdev]["rid"]] = ev["domain"]
             self.deferred[gdev] = False
+        elif name == "iommu.prepare.enter" or name == "iommu.done.enter":
+            self.inside.setdefault(ev["actor"], []).append((name.split(".")[1], gdev))
         elif name == "hw.pasid_set":
             if ev["attached"]:
                 self.pasid[gdev][ev["pasid"]] = ev["domain"]
             else:
                 self.pasid[gdev].pop(ev["pasid"], None)
-        elif name in ("iommu.prepare.enter", "iommu.done.enter"):
-            self.inside.setdefault(ev["actor"], []).append((name.split(".")[1], gdev))
-        elif name in ("iommu.prepare.exit", "iommu.done.exit") and self.inside.get(ev["actor"]):
-            self.inside[ev["actor"]].pop()
-        if name == "iommu.prepare.exit" and ev.get("path") == "fenced":
-            self.blocked_at[gdev] = ev["step"]
+        elif name == "iommu.device_add":
+            self.devices[gdev] = ev
+            self.context.setdefault(ev["rid"], ev["hw"])
+            self.behind.setdefault(ev["rid"], []).append(gdev)
+            self.pasid[gdev] = {}
+            self.deferred[gdev] = ev["attach_deferred"]
         elif name == "iommu.gdev_free":
             self.removed_groups.add(self.devices[gdev]["group"])
         if "gdevs" in ev and "group" in ev:
@@ -277,6 +278,8 @@ class Shadow:
         name, actor, gdev = ev["event"], ev["actor"], ev.get("gdev")
         if self.reattached:
             self.reattached = set()
+        if not self.faulting and not self.faulted and name != "fault":
+            return  # no failure in the run so far (most events): nothing to fold
         if name == "fault" and ev["site"] in DRIVER_FAULTS:
             what = "rid" if ev["site"] == "attach_dev" else ev["pasid"]
             mine = self.faulting.setdefault(actor, [])
@@ -406,7 +409,7 @@ class DomainLiveness(WorldChecker):
     def _dangling(self, state: dict[str, Any]) -> dict[str, Any] | None:
         """The first reference of `state`'s group, or of its devices' hardware, to a
         freed domain."""
-        if not self.freed_at:  # nothing freed yet: nothing to point at (most events)
+        if not self.freed_at or not self._points_at_freed(state):  # most events
             return None
         refs = [("group->domain", None, state["domain"]),
                 ("default_domain", None, state["default"]),
@@ -425,6 +428,23 @@ class DomainLiveness(WorldChecker):
                         "message": f"{where} of {state['group']} points at {domain}, "
                                    f"freed at step {self.freed_at[domain]}"}
         return None
+
+    def _points_at_freed(self, state: dict[str, Any]) -> bool:
+        """Whether any domain `_dangling` would look at is freed, exemptions aside: the
+        cheap test that spares it naming every reference of a group that has none."""
+        freed, w = self.freed_at, self.w
+        if state["domain"] in freed or state["default"] in freed \
+                or state["blocking"] in freed \
+                or state["pasids"] and any(d in freed for d in state["pasids"].values()):
+            return True
+        for gdev in state["gdevs"]:
+            dev = w.devices.get(gdev)
+            if dev is not None and w.context.get(dev["rid"]) in freed:
+                return True
+            pasids = w.pasid.get(gdev)
+            if pasids and any(d in freed for d in pasids.values()):
+                return True
+        return False
 
 
 class DepthFlag:
@@ -463,46 +483,54 @@ class Fence(WorldChecker):
     fence (a group already attached or owned, a busy slot) has another cause."""
 
     name = "I3"
-    events = (STATE, "hw.rid_attach")
+    # The calls it judges (no other transition can break it), and the core's attach_dev.
+    events = (*sorted(FLAGS0), *sorted(PASID_ATTACH), "hw.rid_attach")
 
     before = True
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name = ev["event"]
-        before = self.w.groups.get(ev.get("group", ""))
-        fenced = self.w.fenced(ev["group"]) if "group" in ev else False
+        if name == "hw.rid_attach":
+            return self._attach_dev(ev)
+        if name not in FLAGS0 and name not in PASID_ATTACH or "group" not in ev \
+                or not self.w.fenced(ev["group"]):
+            return None  # unfenced (most calls): nothing to judge
+        before = self.w.groups.get(ev["group"])
         violation = None
         call = name[6:-5]
-        if (name in FLAGS0 or name in PASID_ATTACH) and fenced and ev["ret"] != "EBUSY" \
-                and str(ev.get("cause")).startswith("reset fence"):
+        if ev["ret"] != "EBUSY" and str(ev.get("cause")).startswith("reset fence"):
             violation = {"check": self.name, "group": ev["group"], "expected": "EBUSY",
                          "actual": ev["ret"], "message": f"the reset fence refused {call} "
                          f"with {ev['ret']}, not EBUSY"}
-        elif name in FLAGS0 and fenced and ev["domain"] != before["domain"]:
+        elif name in FLAGS0 and ev["domain"] != before["domain"]:
             violation = {"check": self.name, "group": ev["group"], "expected": before["domain"],
                          "actual": ev["domain"], "message": f"{call} changed "
                          f"{ev['group']}'s domain {before['domain']} -> {ev['domain']} "
                          "through the reset fence"}
-        elif name in FLAGS0 and fenced and ev["ret"] == "0" \
+        elif name in FLAGS0 and ev["ret"] == "0" \
                 and ev.get("new", before["domain"]) != before["domain"]:
             violation = {"check": self.name, "group": ev["group"], "expected": "EBUSY",
                          "actual": "0", "new": ev["new"], "message": f"{call} of "
                          f"{ev['new']} returned 0 through the reset fence ({ev['group']} "
                          f"stays on {before['domain']})"}
-        elif name in PASID_ATTACH and fenced and ev["ret"] == "0":
+        elif name in PASID_ATTACH and ev["ret"] == "0":
             violation = {"check": self.name, "group": ev["group"], "pasid": ev["pasid"],
                          "message": f"{name[6:-5]} of PASID {ev['pasid']} succeeded "
                                     "through the reset fence"}
-        elif name == "hw.rid_attach" and "caller" not in ev:  # the core's attach_dev
-            group = self.w.devices[ev["gdev"]]["group"]
-            g = self.w.groups.get(group, {}).get("gdevs", {}).get(ev["gdev"], {})
-            if g.get("blocked") and self.w.current(ev["actor"]) not in (
-                    ("done", ev["gdev"]), ("prepare", ev["gdev"])):
-                violation = {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
-                             "prepared_at_step": self.w.blocked_at.get(ev["gdev"]),
-                             "message": f"attach_dev({ev['domain']}) on blocked "
-                                        f"{ev['gdev']} outside its own prepare/done"}
         return violation
+
+    def _attach_dev(self, ev: dict[str, Any]) -> dict[str, Any] | None:
+        if "caller" in ev:  # not the core's attach_dev
+            return None
+        group = self.w.devices[ev["gdev"]]["group"]
+        g = self.w.groups.get(group, {}).get("gdevs", {}).get(ev["gdev"], {})
+        if g.get("blocked") and self.w.current(ev["actor"]) not in (
+                ("done", ev["gdev"]), ("prepare", ev["gdev"])):
+            return {"check": self.name, "gdev": ev["gdev"], "domain": ev["domain"],
+                    "prepared_at_step": self.w.blocked_at.get(ev["gdev"]),
+                    "message": f"attach_dev({ev['domain']}) on blocked "
+                               f"{ev['gdev']} outside its own prepare/done"}
+        return None
 
 
 class PhysicallyFenced(WorldChecker):
@@ -690,7 +718,8 @@ class Isolation(WorldChecker):
     attaches is intended and not checked here). Violated by V0 (B4, B5, B11) and S3 (B5)."""
 
     name = "I8"
-    events = ("hw.rid_attach", "hw.pasid_set", STATE)
+    events = ("hw.rid_attach", "hw.pasid_set", "iommu.prepare.exit", "iommu.done.exit",
+              "iommu.deferred_attach.exit")  # the transitions it judges: no other
 
     before = True
 
@@ -701,8 +730,9 @@ class Isolation(WorldChecker):
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name = ev["event"]
         violation = None
-        inside = self.w.current(ev["actor"]) if ev.get("actor") else None
-        if name in ("hw.rid_attach", "hw.pasid_set") and inside and inside[1] != ev["gdev"]:
+        inside = self.w.current(ev["actor"]) if ev.get("actor") and name in (
+            "hw.rid_attach", "hw.pasid_set") else None
+        if inside and inside[1] != ev["gdev"]:
             violation = {"check": self.name, "gdev": ev["gdev"], "by": inside[1],
                          "message": f"{inside[0]}({inside[1]}) programmed {ev['gdev']} "
                                     f"({name[3:]} {ev['domain']})"}
@@ -758,24 +788,27 @@ class DriverView(WorldChecker):
 
     def judge(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name, actor = ev["event"], ev["actor"]
+        if name == "hw.rid_attach" or name == "hw.pasid_set":
+            gdev = ev["gdev"]
+            had = self.attached.get(gdev, ev["rid"])
+            if name == "hw.rid_attach":
+                self.attached[gdev] = ev["domain"]
+            if had is None or ev["view"] in (had, None) or actor in self.pending:
+                return None  # the view agrees (most callbacks), or it is judged already
+            if self.w.exempt(gdev, "rid") or gdev in self.w.reattached \
+                    or actor in self.w.faulting:  # B15's leftover, the revert
+                return None
+            self.pending[actor] = {**ev, "had": had}
+            call = self.w.current(actor)
+            if call is not None:  # inside prepare/done: judged at once
+                return self._violation(actor, f"inside {call[0]}({call[1]})")
+            return None
         if name == "iommu.device_add":
             self.attached[ev["gdev"]] = ev["hw"]
-        if name in ("hw.rid_attach", "hw.pasid_set"):
-            had = self.attached.get(ev["gdev"], ev["rid"])
-            if name == "hw.rid_attach":
-                self.attached[ev["gdev"]] = ev["domain"]
-            left = self.w.exempt(ev["gdev"], "rid") or ev["gdev"] in self.w.reattached
-            if (not left and actor not in self.w.faulting  # B15's leftover, the revert
-                    and had is not None and ev["view"] not in (had, None)
-                    and actor not in self.pending):
-                self.pending[actor] = {**ev, "had": had}
-                call = self.w.current(actor)
-                if call is not None:  # inside prepare/done: judged at once
-                    return self._violation(actor, f"inside {call[0]}({call[1]})")
+            return None
+        if actor not in self.pending:  # (most transitions)
             return None
         if not (name.startswith("iommu.") and name.endswith(".exit")):
-            return None
-        if actor not in self.pending:
             return None
         if name in self.NOT_SET_DOMAIN:
             del self.pending[actor]
@@ -888,6 +921,13 @@ class DrainBeforeReset:
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         name, gdev, actor = ev["event"], ev.get("gdev"), ev.get("actor")
+        if name == "op.invoke" or name == "op.ok" or name == "op.fail":  # most events
+            if name == "op.invoke":
+                if ev["op"] in WRAPPERS:
+                    self.wrapper[actor] = gdev
+            else:
+                self.wrapper.pop(actor, None)
+            return None
         if name == "hw.inv.build":
             self.pending[ev["inv"]] = (gdev, ev["step"])
         elif name == "hw.inv.complete":
@@ -906,10 +946,6 @@ class DrainBeforeReset:
                                f"{sorted(left.values())})"}
         elif name == "pci.bme":
             self.bme[gdev] = ev["on"]
-        elif name == "op.invoke" and ev["op"] in WRAPPERS:
-            self.wrapper[actor] = gdev
-        elif name in ("op.ok", "op.fail"):
-            self.wrapper.pop(actor, None)
         elif name == "iommu.prepare.enter" and self.wrapper.get(actor) == gdev \
                 and self.bme.get(gdev):
             return {"check": self.name, "gdev": gdev,
@@ -976,13 +1012,11 @@ class LockDiscipline:
         self.group_of: dict[str, str] = {}  # gdev -> group
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        name, actor = ev["event"], ev["actor"]
-        if name == "iommu.device_add":
-            self.group_of[ev["gdev"]] = ev["group"]
-        elif name == "lock.acquire":
+        name = ev["event"]  # the lock events first: two of three events it reads
+        if name == "lock.acquire":
             lock = ev["lock"]
-            state = self.told[lock] = ev.get("state", self.told.get(lock))
-            self.holder[lock] = actor
+            state = self.told[lock] = ev["state"] if "state" in ev else self.told.get(lock)
+            self.holder[lock] = ev["actor"]
             if isinstance(state, dict) and "group" in state:
                 self.mutex[state["group"]] = lock
                 left = self.left.get(lock)
@@ -993,23 +1027,28 @@ class LockDiscipline:
                                        f"{lock} (released at step {left[1]})"}
         elif name == "lock.release":
             lock = ev["lock"]
-            state = self.told[lock] = ev.get("state", self.told.get(lock))
+            state = self.told[lock] = ev["state"] if "state" in ev else self.told.get(lock)
             self.holder.pop(lock, None)
             if isinstance(state, dict):
                 self.left[lock] = (state, ev["step"])
+        elif name == "iommu.device_add":
+            self.group_of[ev["gdev"]] = ev["group"]
         elif "gdevs" in ev and "group" in ev:
-            return self._unheld(ev, ev["group"], None, f"{ev['group']}'s state ({name})")
+            return self._unheld(ev, ev["group"], None)
         elif name in ("hw.rid_attach", "hw.pasid_set") and ev["gdev"] in self.group_of:
-            group = self.group_of[ev["gdev"]]
-            return self._unheld(ev, group, ev["gdev"], f"{name} of {ev['gdev']}")
+            return self._unheld(ev, self.group_of[ev["gdev"]], ev["gdev"])
         return None
 
-    def _unheld(self, ev: dict[str, Any], group: str, gdev: str | None,
-                what: str) -> dict[str, Any] | None:
-        lock = self.mutex.get(group, f"{group}'s mutex")
+    def _unheld(self, ev: dict[str, Any], group: str,
+                gdev: str | None) -> dict[str, Any] | None:
+        lock = self.mutex.get(group)
+        if lock is None:
+            lock = f"{group}'s mutex"
         held_by = self.holder.get(lock)
         if held_by == ev["actor"]:
             return None
+        what = f"{group}'s state ({ev['event']})" if gdev is None else \
+            f"{ev['event']} of {gdev}"
         return {"check": self.name, "group": group, "gdev": gdev, "lock": lock,
                 "held_by": held_by, "message": f"{ev['actor']} emitted {what} without "
                 f"{lock}" + (f", which {held_by} holds" if held_by else "")}
@@ -1094,25 +1133,33 @@ class Coverage:
             self._hit("reset_ok")
         elif name == "fault":
             self._hit("faults_fired")
-        if str(ev.get("cause", "")).startswith("reset fence"):
+        if "cause" in ev and str(ev["cause"]).startswith("reset fence"):
             self._hit("fence_ebusy")
         if "gdevs" not in ev:
             return
-        blocked = [g for g, s in ev["gdevs"].items() if s.get("blocked")]
-        fenced = bool(ev.get("recovery_cnt") or ev.get("resetting_domain"))
+        # What the group's state says is worked out only for the branch that asks.
         if name == "iommu.prepare.exit":
-            self._prepare(ev, gdev, blocked)
+            self._prepare(ev, gdev, self._blocked(ev))
         elif name == "iommu.done.exit" and ev.get("path") == "restored" and ev["pasids"] \
                 and self.pasids.get(gdev, 0) > 0:
             self._hit("pasid_restore_in_done")
-        elif name in self.NOFAIL and fenced:
+        elif name in self.NOFAIL and self._fenced(ev):
             self._hit("nofail_during_reset")
         elif name == "iommu.detach_device_pasid.exit" and any(
-                self.pasids.get(g, 0) > 0 for g in blocked):
+                self.pasids.get(g, 0) > 0 for g in self._blocked(ev)):
             self._hit("pasid_detach_during_reset")
-        elif name == "iommu.deferred_attach.exit" and fenced:
+        elif name == "iommu.deferred_attach.exit" and self._fenced(ev):
+            blocked = self._blocked(ev)
             self._hit("deferred_attach_own_reset" if gdev in blocked or not blocked
                       and ev.get("ret") != "0" else "deferred_attach_sibling_reset")
+
+    @staticmethod
+    def _blocked(ev: dict[str, Any]) -> list[str]:
+        return [g for g, s in ev["gdevs"].items() if s.get("blocked")]
+
+    @staticmethod
+    def _fenced(ev: dict[str, Any]) -> bool:
+        return bool(ev.get("recovery_cnt") or ev.get("resetting_domain"))
 
     def _prepare(self, ev: dict[str, Any], gdev: str, blocked: list[str]) -> None:
         path = ev.get("path")
