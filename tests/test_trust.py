@@ -466,6 +466,23 @@ def test_any_violation_payload_survives_the_log_check_and_inspect(tmp_path_facto
     assert '"event":"check.fail"' in html.page(events, {"windows": [], "series": []}, "t")
 
 
+def test_a_patch_s_odd_values_in_a_state_snapshot_reach_the_log_json_safe():
+    """The state snapshots' nested dicts are looked at in line (stress/log.py): a
+    patch's values there that JSON does not give back as they are come out JSON-safe,
+    and the checkers saw online what the log gives back."""
+    import orjson
+    from stress.run import run_seed
+    from tests.plugins.weird_state import WEIRD
+
+    config = load(**{"model.plugin": "tests.plugins.weird_state:WeirdSnapshot"})
+    result = run_seed(TARGET, config, 0, keep_log=True)
+    gdevs = [g for e in result.events for snapshot in (e, e.get("state") or {})
+             for g in (snapshot.get("gdevs") or {}).values()]
+    assert len(gdevs) > 10
+    assert all({k: g[k] for k in WEIRD} == jsonable(WEIRD) for g in gdevs)
+    assert [orjson.loads(line) for line in result.log_bytes().splitlines()] == result.events
+
+
 def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path):
     """In-process (mutation testing sees it): a deadlock's log, read back and checked."""
     from stress.log import trace_hash
