@@ -173,7 +173,7 @@ def _event(sched: Any, name: str, fields: dict[str, Any]) -> dict[str, Any]:
         current.last_event = name  # the last step of its own (not the engine's)
     event = {"seed": sched.seed, "step": sched.step, "vt": sched.vt_ns / 1e9,
              "actor": actor, "event": name}
-    event.update(fields if _safe_object(fields, _RESERVED) else _object(fields, _RESERVED))
+    event.update(payload(fields))
     return event
 
 
@@ -200,7 +200,7 @@ _CHAIN = [_envelope]
 
 
 structlog.configure(
-    processors=[_envelope], logger_factory=lambda sink: sink, wrapper_class=_RunLogger,
+    processors=_CHAIN, logger_factory=lambda sink: sink, wrapper_class=_RunLogger,
     context_class=dict, cache_logger_on_first_use=True)
 
 
