@@ -181,11 +181,12 @@ class _RunLogger(structlog.BoundLoggerBase):
     """structlog's bound logger, with the one method a run calls: `msg` runs the
     configured processors over the bound context and the fields and hands the result
     to the logger (the run's Sink), as structlog.BoundLogger does. With the chain
-    configured here (`_envelope` alone), it makes the event itself: no merged copy of
-    the context, no processor call, no generic look at what the chain returned."""
+    configured here (`_envelope` alone) and nothing bound but the scheduler, it makes
+    the event itself: no merged copy of the context, no processor call, no generic look
+    at what the chain returned."""
 
     def msg(self, event: str, **fields: Any) -> None:
-        if self._processors == _CHAIN:
+        if self._processors == _CHAIN and len(self._context) == 1:  # bound: _sched only
             self._logger.msg(_event(self._context["_sched"], event, fields))
             return
         fields.update(self._context)

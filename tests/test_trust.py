@@ -506,6 +506,11 @@ def test_the_logger_makes_the_event_the_configured_chain_makes():
     assert list(events[0].items()) == list(events[1].items())
     assert list(events[0])[:6] == [*ENVELOPE, "gdev"] and events[0]["actor"] == "b"
     assert events[0]["step_"] == 1 and events[0]["odd"] == [1, "\u00e9\\ud800", str(1 << 70)]
+    sink = Sink(True, lambda event: None)  # a context bound beyond the scheduler is kept
+    structlog.wrap_logger(sink, processors=config["processors"],
+                          wrapper_class=config["wrapper_class"], context_class=dict).bind(
+        _sched=Sched(), lane=2).msg("x.y", gdev="a")
+    assert sink.events[0]["lane"] == 2 and sink.events[0]["gdev"] == "a"
 
 
 def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path):
