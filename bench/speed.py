@@ -48,15 +48,19 @@ def cpu_rate(work, seconds: float, tries: int = 3) -> float:
     return best
 
 
-def steps(target: Any, config: Any, first: int, strategy: dict[str, Any] | None = None) -> int:
+def steps(target: Any, config: Any, first: int, strategy: dict[str, Any] | None = None,
+          runs: Any = None) -> int:
     """The steps of RANGE seeds from `first`, run as a sweep's worker runs them: in one
-    Trio run, each seed's events kept in memory (--log fail)."""
+    Trio run, each seed's events kept in memory (--log fail). `runs`: the target they
+    run on, if not `target` (a variant of it, bench/stages.py's), under `target`'s
+    strategies."""
     seeds = range(first, first + RANGE)
     specs = [strategy_for(target, config, s, strategy) for s in seeds]
+    runs = runs or target
     done = [0]
 
     async def one(seed: int, spec: dict[str, Any]) -> None:
-        done[0] += (await seed_run(target, config, seed, keep_log=True, strategy=spec)).steps
+        done[0] += (await seed_run(runs, config, seed, keep_log=True, strategy=spec)).steps
 
     in_trio(functools.partial(one, s, spec) for s, spec in zip(seeds, specs))
     return done[0]

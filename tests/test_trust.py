@@ -480,6 +480,53 @@ def test_any_violation_payload_survives_the_log_check_and_inspect(tmp_path_facto
     assert '"event":"check.fail"' in html.page(events, {"windows": [], "series": []}, "t")
 
 
+def test_a_patch_s_odd_values_in_a_state_snapshot_reach_the_log_json_safe():
+    """The state snapshots' nested dicts are looked at in line (stress/log.py): a
+    patch's values there that JSON does not give back as they are come out JSON-safe,
+    and the checkers saw online what the log gives back."""
+    import orjson
+    from stress.run import run_seed
+    from tests.plugins.weird_state import WEIRD
+
+    config = load(**{"model.plugin": "tests.plugins.weird_state:WeirdSnapshot"})
+    result = run_seed(TARGET, config, 0, keep_log=True)
+    gdevs = [g for e in result.events for snapshot in (e, e.get("state") or {})
+             for g in (snapshot.get("gdevs") or {}).values()]
+    assert len(gdevs) > 10
+    assert all({k: g[k] for k in WEIRD} == jsonable(WEIRD) for g in gdevs)
+    assert [orjson.loads(line) for line in result.log_bytes().splitlines()] == result.events
+
+
+def test_the_logger_makes_the_event_the_configured_chain_makes():
+    """The run's logger makes the event itself while structlog's chain is the one
+    configured in stress/log.py: the same event, key for key, that the chain gives
+    through structlog's generic path (here with a processor that changes nothing first)."""
+    import structlog
+    from stress.log import Sink
+
+    class Sched:
+        seed, step, vt_ns, current = 3, 7, 1500, None
+
+    fields = {"gdev": "a", "step": 1, "_actor": "b", "odd": (1, "\u00e9\ud800", 1 << 70),
+              "state": {"gdevs": {"x": {"blocked": {2, 1}, "o": object()}}}}
+    config = structlog.get_config()
+    events = []
+    for chain in (config["processors"], [lambda _logger, _method, f: f,
+                                         *config["processors"]]):
+        sink = Sink(True, lambda event: None)
+        structlog.wrap_logger(sink, processors=chain, wrapper_class=config["wrapper_class"],
+                              context_class=dict).bind(_sched=Sched()).msg("x.y", **fields)
+        events.append(sink.events[0])
+    assert list(events[0].items()) == list(events[1].items())
+    assert list(events[0])[:6] == [*ENVELOPE, "gdev"] and events[0]["actor"] == "b"
+    assert events[0]["step_"] == 1 and events[0]["odd"] == [1, "\u00e9\\ud800", str(1 << 70)]
+    sink = Sink(True, lambda event: None)  # a context bound beyond the scheduler is kept
+    structlog.wrap_logger(sink, processors=config["processors"],
+                          wrapper_class=config["wrapper_class"], context_class=dict).bind(
+        _sched=Sched(), lane=2).msg("x.y", gdev="a")
+    assert sink.events[0]["lane"] == 2 and sink.events[0]["gdev"] == "a"
+
+
 def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path):
     """In-process (mutation testing sees it): a deadlock's log, read back and checked."""
     from stress.log import trace_hash
