@@ -356,6 +356,8 @@ class WorldChecker:
         self.own = world is None
         if not self.own:  # the shared world is folded by the run: judging is all
             self.feed = self.judge  # type: ignore[method-assign]
+        elif getattr(self, "events", None) is not None:  # it folds its world's events too
+            self.events = (*self.events, *Shadow.events)
 
     def feed(self, ev: dict[str, Any]) -> dict[str, Any] | None:
         if self.own and not self.before:
@@ -833,7 +835,7 @@ class ErrorsReachCaller:
 
     name = "I13"
     events = ("iommu.prepare.enter", "warn", "iommu.prepare.exit", "pci.method",
-              "op.ok", "op.fail")
+              "op.ok", "op.fail", "iommu.attach_device.exit")
 
     def __init__(self) -> None:
         self.warned: dict[str, bool] = {}
