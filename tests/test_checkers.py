@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 from iommu import invariants as inv
 from stress import logfile
@@ -803,3 +805,40 @@ def test_i17_overlapping_pairs_keep_the_device_blocked():
     refused = state("iommu.prepare.exit", {"a": {"blocked": True}}, 2, sysfs, recovery_cnt=1,
                     gdev="a", ret="EBUSY", path="re-entry")
     assert run(inv.OverlappingPairs(), [prepare(1, aer, 1), refused, done(3, aer, 0)]) is None
+
+
+def _names_in(cls) -> set[str]:
+    """The event names (of the event reference) that the code of `cls` mentions, itself
+    or through the module's constants it reads (FLAGS0, ...)."""
+    import ast
+    import inspect
+    import textwrap
+
+    from actors.events import TABLE
+    from stress.events import ENGINE
+
+    known = set(TABLE) | set(ENGINE)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    found = set()
+    for node in ast.walk(tree):
+        values = [node.value] if isinstance(node, ast.Constant) else []
+        if isinstance(node, ast.Name) and isinstance(getattr(inv, node.id, None),
+                                                     (set, frozenset, tuple)):
+            values = list(getattr(inv, node.id))
+        found |= {v for v in values if isinstance(v, str) and v in known}
+    return found
+
+
+@pytest.mark.parametrize("name", sorted([*inv.CHECKERS, "shadow", "coverage"]))
+def test_every_event_a_checker_names_is_one_it_reads(name):
+    """A checker is fed only the events its `events` name: a branch of its code for an
+    event it does not name never runs, online or offline (I13's -EBUSY attach did not,
+    once)."""
+    from fnmatch import fnmatchcase
+
+    cls = {"shadow": inv.Shadow, "coverage": inv.Coverage}.get(name) or inv.CHECKERS[name]
+    patterns = getattr(cls, "events", None)
+    if patterns is None:  # it reads every event
+        return
+    unread = sorted(n for n in _names_in(cls) if not any(fnmatchcase(n, p) for p in patterns))
+    assert unread == [], f"{name} ({cls.__name__}) has code for events it is never fed"
