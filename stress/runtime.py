@@ -9,6 +9,7 @@ Time is virtual: when no actor is enabled, the clock jumps to the next wake-up.
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import traceback
@@ -55,20 +56,36 @@ def portable_traceback(exc: BaseException) -> str:
     (`iommu/core.py`, wherever and however the package is installed), with neither the
     column marks nor the hints that differ between Python versions: the same on every
     machine, so that a log replays byte for byte."""
+    modules = len(sys.modules)
+    lines = ["Traceback (most recent call last):\n"]
+    for frame in traceback.extract_tb(exc.__traceback__)[1:]:
+        lines.append(f'  File "{_portable(frame.filename, modules)}", line {frame.lineno}, '
+                     f"in {frame.name}\n")
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}\n")
+    return "".join(lines) + f"{type(exc).__name__}: {exc}\n"
+
+
+@functools.lru_cache(maxsize=4096)
+def _portable(filename: str, modules: int) -> str:
+    """A traceback's file as its module's path, else its name. Cached with the number
+    of modules loaded (`modules`: a new import may name a file): resolving every
+    module's path costs ~20 ms, a seed ~1.5 ms, and a patch that crashes every seed
+    would make every seed pay it."""
+    path = str(Path(filename).resolve())
+    return _module_files(modules).get(path, Path(path).name)
+
+
+@functools.lru_cache(maxsize=1)
+def _module_files(_modules: int) -> dict[str, str]:
+    """Each loaded module's file, resolved -> its path as a module name says it."""
     files = {}
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if path:
             tail = "/__init__.py" if Path(path).name == "__init__.py" else ".py"
             files[str(Path(path).resolve())] = name.replace(".", "/") + tail
-    lines = ["Traceback (most recent call last):\n"]
-    for frame in traceback.extract_tb(exc.__traceback__)[1:]:
-        path = str(Path(frame.filename).resolve())
-        lines.append(f'  File "{files.get(path, Path(path).name)}", line {frame.lineno}, '
-                     f"in {frame.name}\n")
-        if frame.line:
-            lines.append(f"    {frame.line.strip()}\n")
-    return "".join(lines) + f"{type(exc).__name__}: {exc}\n"
+    return files
 
 
 class Actor:

@@ -213,3 +213,36 @@ def test_ctrl_c_during_a_seed_is_raised_after_it():
         assert run_toy(build).outcome == "ok" and done == [True, True]
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def test_a_traceback_names_files_by_module_and_sees_a_module_imported_later(tmp_path,
+                                                                           monkeypatch):
+    """portable_traceback caches what it resolves: a module imported after an earlier
+    traceback is named by its module path all the same, and the text is what it was
+    without the cache."""
+    import importlib
+    import sys
+
+    from stress.runtime import portable_traceback
+
+    def raised(fn):
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - any will do
+            return portable_traceback(e)
+
+    def bad():
+        int("x")
+
+    first = raised(bad)
+    pkg = tmp_path / "late_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "boom.py").write_text("def boom():\n    raise KeyError('late')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "late_pkg.boom", raising=False)
+    boom = importlib.import_module("late_pkg.boom")
+    text = raised(boom.boom)
+    assert 'File "late_pkg/boom.py", line 2, in boom' in text and str(tmp_path) not in text
+    assert text.endswith("KeyError: 'late'\n")
+    assert raised(bad) == first and 'File "tests/test_engine.py"' in first
