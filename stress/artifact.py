@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,10 @@ from stress.run import Result
 FORMAT = 1
 
 
+@functools.cache
 def harness_version() -> str:
+    """The installed package's version: read from its metadata once a process (parsing
+    it took a third of a sweep whose every seed fails and saves an artifact)."""
     try:
         return version("iommu-stress")
     except PackageNotFoundError:
