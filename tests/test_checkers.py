@@ -842,3 +842,10 @@ def test_every_event_a_checker_names_is_one_it_reads(name):
         return
     unread = sorted(n for n in _names_in(cls) if not any(fnmatchcase(n, p) for p in patterns))
     assert unread == [], f"{name} ({cls.__name__}) has code for events it is never fed"
+    # and each name it reads is one the model or the engine emits (a typo reads nothing)
+    from actors.events import TABLE
+    from stress.events import ENGINE
+
+    emitted = [*TABLE, *ENGINE]
+    unknown = [p for p in patterns if not any(fnmatchcase(n, p) for n in emitted)]
+    assert unknown == [], f"{name} reads events no one emits"
