@@ -33,7 +33,8 @@ class ModelSection(Strict):
     fence_scope: Literal["function_only", "ideal"] = Field(
         "function_only", description="which functions a reset fences: function_only, the "
         "device the reset method runs for (every real version); ideal, every function it "
-        "resets (a PF's VFs too: no kernel does it), so that I15 holds")
+        "resets (a PF's VFs too: no kernel does it), so that I15 holds (except for a DPC or "
+        "EDR, whose link goes down before any fence)")
     iommu_driver: Literal["generic", "smmuv3", "vtd", "amd"] = Field(
         "generic", description="the IOMMU driver flavour (docs/kernel.md §14): generic "
         "(instant invalidations, no ATS state: every result before the flavours), or "

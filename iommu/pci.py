@@ -551,20 +551,23 @@ class PciLayer(IommuCore):
             return list(bridge.functions)
         return [bridge, *bridge.functions]
 
-    async def _fence_below(self, bridge: Bridge,
-                           reset: Callable[[Bridge], Awaitable[Ret]]) -> Ret:
+    async def _fence_below(self, bridge: Bridge, reset: Callable[[Bridge], Awaitable[Ret]],
+                           link_down: bool = False) -> Ret:
         """`reset(bridge)`. Under fence_scope = "ideal" (no kernel does it) every function
         below is prepared first and done after, in reverse order, so that I15 holds; a
-        failed prepare fails the reset."""
+        failed prepare fails the reset, unless the link is down already (`link_down`: a
+        DPC or EDR cannot back out): then the recovery goes on unfenced, and the
+        prepare's error is returned after it."""
         if self.fixes.fence_scope != "ideal":
             return await reset(bridge)
         below = list(bridge.functions)
-        ret = await self._prepare_each(below)
-        if ret:
-            return ret
+        fenced = await self._prepare_each(below)  # on an error, none is left prepared
+        if fenced and not link_down:
+            return fenced
         ret = await reset(bridge)
-        await self._done_each(below)
-        return ret
+        if not fenced:
+            await self._done_each(below)
+        return fenced or ret
 
     async def pci_bridge_secondary_bus_reset(self, bridge: Bridge) -> Ret:
         await self.pcibios_reset_secondary_bus(bridge)
@@ -577,6 +580,7 @@ class PciLayer(IommuCore):
 
     def _reset_below(self, bridge: Bridge, what: str) -> None:
         for function in bridge.functions:
+            self.rt.touch(*function.touches)  # the step puts it in reset (explore)
             self.hw.cover_begin(function.dev, what, bridge)
 
     async def pci_bridge_wait_for_secondary_bus(self, bridge: Bridge, reset_type: str) -> Ret:
@@ -738,7 +742,8 @@ class PciLayer(IommuCore):
         fence_scope). The handler waits for link-down, clears the trigger status and
         waits for the secondary bus. No device lock, no prepare/done: N8."""
         self._reset_below(bridge, f"{what} link down")
-        return await self._fence_below(bridge, partial(self._dpc_link_down, what=what))
+        return await self._fence_below(bridge, partial(self._dpc_link_down, what=what),
+                                       link_down=True)
 
     async def _dpc_link_down(self, bridge: Bridge, what: str) -> Ret:
         await self.rt.point(f"{what}: wait for link down {bridge.name}")

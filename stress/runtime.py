@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -56,36 +57,49 @@ def portable_traceback(exc: BaseException) -> str:
     (`iommu/core.py`, wherever and however the package is installed), with neither the
     column marks nor the hints that differ between Python versions: the same on every
     machine, so that a log replays byte for byte."""
-    modules = len(sys.modules)
     lines = ["Traceback (most recent call last):\n"]
-    for frame in traceback.extract_tb(exc.__traceback__)[1:]:
-        lines.append(f'  File "{_portable(frame.filename, modules)}", line {frame.lineno}, '
-                     f"in {frame.name}\n")
-        if frame.line:
-            lines.append(f"    {frame.line.strip()}\n")
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    for (frame, _), summary in list(zip(frames, traceback.extract_tb(exc.__traceback__)))[1:]:
+        name = _portable(summary.filename, frame.f_globals.get("__name__"))
+        lines.append(f'  File "{name}", line {summary.lineno}, in {summary.name}\n')
+        if summary.line:
+            lines.append(f"    {summary.line.strip()}\n")
     return "".join(lines) + f"{type(exc).__name__}: {exc}\n"
 
 
-@functools.lru_cache(maxsize=4096)
-def _portable(filename: str, modules: int) -> str:
-    """A traceback's file as its module's path, else its name. Cached with the number
-    of modules loaded (`modules`: a new import may name a file): resolving every
-    module's path costs ~20 ms, a seed ~1.5 ms, and a patch that crashes every seed
-    would make every seed pay it."""
-    path = str(Path(filename).resolve())
-    return _module_files(modules).get(path, Path(path).name)
-
-
-@functools.lru_cache(maxsize=1)
-def _module_files(_modules: int) -> dict[str, str]:
-    """Each loaded module's file, resolved -> its path as a module name says it."""
+def _portable(filename: str, module: str | None) -> str:
+    """A traceback's file as the path its module's name says, else as any loaded
+    module's that has this file, else its name. The frame's own module answers at once;
+    looking through every loaded module (~20 ms, a seed ~1.5 ms) is left for code run
+    from no module of its own."""
+    path = _resolved(filename)
+    mine = getattr(sys.modules.get(module or ""), "__file__", None)
+    if mine and _resolved(mine) == path:
+        return _module_path(module, path)
     files = {}
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if path:
-            tail = "/__init__.py" if Path(path).name == "__init__.py" else ".py"
-            files[str(Path(path).resolve())] = name.replace(".", "/") + tail
-    return files
+    for name, loaded in list(sys.modules.items()):
+        file = getattr(loaded, "__file__", None)
+        if file:
+            files[_resolved(file)] = _module_path(name, file)
+    return files.get(path, Path(path).name)
+
+
+def _module_path(module: str, file: str) -> str:
+    tail = "/__init__.py" if Path(file).name == "__init__.py" else ".py"
+    return module.replace(".", "/") + tail
+
+
+def _resolved(filename: str) -> str:
+    """`filename` resolved; an absolute one once a process (a relative one depends on
+    the current folder)."""
+    if os.path.isabs(filename):
+        return _resolved_absolute(filename)
+    return str(Path(filename).resolve())
+
+
+@functools.lru_cache(maxsize=8192)
+def _resolved_absolute(filename: str) -> str:
+    return str(Path(filename).resolve())
 
 
 class Actor:

@@ -217,10 +217,11 @@ def test_ctrl_c_during_a_seed_is_raised_after_it():
 
 def test_a_traceback_names_files_by_module_and_sees_a_module_imported_later(tmp_path,
                                                                            monkeypatch):
-    """portable_traceback caches what it resolves: a module imported after an earlier
-    traceback is named by its module path all the same, and the text is what it was
-    without the cache."""
+    """portable_traceback names a file by the module it was loaded as: one imported after
+    an earlier traceback, or loaded again from another file under the same name, as
+    the modules loaded at that time say, whatever tracebacks came before."""
     import importlib
+    import importlib.util
     import sys
 
     from stress.runtime import portable_traceback
@@ -245,4 +246,13 @@ def test_a_traceback_names_files_by_module_and_sees_a_module_imported_later(tmp_
     text = raised(boom.boom)
     assert 'File "late_pkg/boom.py", line 2, in boom' in text and str(tmp_path) not in text
     assert text.endswith("KeyError: 'late'\n")
+    # Another file under the same module name (a plugin loaded again from elsewhere): as
+    # many modules loaded as before, and each file named as the modules loaded now say.
+    (tmp_path / "again.py").write_text("def boom():\n    raise KeyError('again')\n")
+    spec = importlib.util.spec_from_file_location("late_pkg.boom", tmp_path / "again.py")
+    again = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(again)
+    monkeypatch.setitem(sys.modules, "late_pkg.boom", again)
+    assert 'File "late_pkg/boom.py", line 2' in raised(again.boom)
+    assert 'File "boom.py", line 2' in raised(boom.boom)  # no loaded module has it now
     assert raised(bad) == first and 'File "tests/test_engine.py"' in first

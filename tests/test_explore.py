@@ -112,6 +112,25 @@ def test_the_reduction_runs_fewer_schedules_and_loses_no_outcome(version):
     assert bool(failures) == (version == "v6")
 
 
+@pytest.mark.parametrize("path", ["dpc", "edr"])
+def test_the_reduction_loses_no_outcome_of_a_dpc(path):
+    """A DPC puts every function below its port in reset in its first step, another
+    group's device too: that step must say so, or the reduction takes it to commute with
+    the other device's driver and drops schedules."""
+    from stress import config as configs
+
+    raw = {"group": [{"name": f"g{i}", "device": [
+        {"name": f"ep{i}", "flr": True, "bridge": "rp1"}]} for i in range(2)],
+        "actor": [{"kind": "reset", "target": "ep0", "path": path, "iterations": 1},
+                  {"kind": "driver", "target": "ep1", "iterations": 1, "maps": 2}],
+        "run": {"strategy": "random"}}
+    config = configs.validate(TARGET.config_model, raw, "(test)")
+    reduced, seen, failures = _outcomes(config, "preemptions", 2, True)
+    full, all_seen, all_failures = _outcomes(config, "preemptions", 2, False)
+    assert reduced.schedules <= full.schedules
+    assert seen == all_seen and failures == all_failures and len(seen) > 1
+
+
 # A toy with a lost update: two actors read x, then write it plus one. Each first takes
 # a step of its own (touching only its own resource), so the reduction has work to do.
 

@@ -152,6 +152,30 @@ def test_ideal_fence_scope_fences_every_function_below_the_port(path, order):
     assert names == order + ENDED_DONE
 
 
+@pytest.mark.parametrize("path", ["bus_error", "dpc", "edr"])
+def test_ideal_fence_that_fails_stops_a_bus_reset_but_not_a_dpc(path, monkeypatch):
+    """A prepare that fails under fence_scope = "ideal" fails a bus reset before it
+    resets anything; a DPC's link is already down, so its recovery goes on to the end
+    (every window closed) and then returns the prepare's error."""
+    from iommu.ret import err
+
+    w = world(ideal=True)
+    real = w.kernel.pci_dev_reset_iommu_prepare
+
+    async def refuses_ep1(dev):
+        return err("EBUSY", "test: refused") if dev.name == "ep1" else await real(dev)
+
+    monkeypatch.setattr(w.kernel, "pci_dev_reset_iommu_prepare", refuses_ep1)
+    ret = trio.run(below(w.kernel)[path], w.pdevs["ep0"])
+    assert ret.name == "EBUSY"
+    assert w.kernel.hw.covered == {"ep0": [], "ep1": []}  # no window left open
+    begun = [e["gdev"] for e in events(w, "hw.reset.begin")]
+    assert begun == ([] if path == "bus_error" else ["ep0", "ep1"])
+    assert [e["gdev"] for e in events(w, "hw.reset.end")] == begun
+    # ep0's prepare was undone when ep1's failed: nothing is left fenced
+    assert [e["gdev"] for e in events(w, "iommu.done.exit")] == ["ep0"]
+
+
 def test_aer_flr_of_an_rciep_is_fenced_with_no_lock_held():
     w = world()
     reset(w, "aer_flr")
