@@ -808,8 +808,9 @@ def test_i17_overlapping_pairs_keep_the_device_blocked():
 
 
 def _names_in(cls) -> set[str]:
-    """The event names (of the event reference) that the code of `cls` mentions, itself
-    or through the module's constants it reads (FLAGS0, ...)."""
+    """The event names (of the event reference) that the code of `cls` and of the
+    checker classes it inherits mentions, itself or through the module's constants it
+    reads (FLAGS0, ...)."""
     import ast
     import inspect
     import textwrap
@@ -818,9 +819,10 @@ def _names_in(cls) -> set[str]:
     from stress.events import ENGINE
 
     known = set(TABLE) | set(ENGINE)
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     found = set()
-    for node in ast.walk(tree):
+    nodes = [node for klass in cls.__mro__ if klass.__module__ == inv.__name__
+             for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(klass))))]
+    for node in nodes:
         values = [node.value] if isinstance(node, ast.Constant) else []
         if isinstance(node, ast.Name) and isinstance(getattr(inv, node.id, None),
                                                      (set, frozenset, tuple)):
