@@ -150,7 +150,7 @@ async def seed_run(target: Target, config: Any, seed: int, *, keep_log: bool,
     clock = Timing(seed, config.timing.draw, config.timing.pins(), timing, nominal)
     sched = Scheduler(seed=seed, max_steps=config.run.max_steps, swarm=swarm, sink=sink,
                       faults=Faults(config.faults, seed, swarm, config.swarm.faults),
-                      timing=clock)
+                      timing=clock, footprints=schedule is not None)
     sched.emit("run.start", strategy=strategy, config=target.describe(config),
                checks=config.checks.model_dump())
     setup = target.setup(config, sched, seed)
@@ -164,7 +164,6 @@ async def seed_run(target: Target, config: Any, seed: int, *, keep_log: bool,
     names = [a.name for a in sched.actors]
     own = strategies.make(strategy, seed, sched.actors)
     if schedule is not None:
-        sched.footprints = []
         schedule = schedule(len(names))
     else:
         schedule = own

@@ -245,7 +245,7 @@ class Scheduler:
 
     def __init__(self, *, seed: int, max_steps: int, faults: Callable[[str], bool] = never,
                  swarm: Any = None, sink: Sink | None = None,
-                 timing: Timing | None = None) -> None:
+                 timing: Timing | None = None, footprints: bool = False) -> None:
         self.strategy: Any = None  # given to run(): it needs the actors, made after this
         self._faults = faults
         self.seed = seed
@@ -263,10 +263,10 @@ class Scheduler:
         self.swarm = swarm  # the run's swarm decisions, for actors' operations
         self.timing = timing or Timing(seed)  # the run's durations, by name
         self._main: Any = None
-        # With `footprints` a list (explore sets one), each step's footprint is appended
-        # to it as the step ends: what its point declared, what the locks its actor held
+        # With `footprints` (explore's), each step's footprint is appended to this list
+        # as the step ends: what its point declared, what the locks its actor held
         # protect, and what it touched (docs/design.md §2).
-        self.footprints: list[frozenset[str] | None] | None = None
+        self.footprints: list[frozenset[str] | None] | None = [] if footprints else None
         self._touched: set[str] | None = set()
 
     # ----- building -----
