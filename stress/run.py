@@ -159,8 +159,7 @@ async def seed_run(target: Target, config: Any, seed: int, *, keep_log: bool,
     on = on or kinds[:1]  # a run with no actor proves nothing
     for name, kind, fn in setup.actors:
         if kind in on:
-            sched.add_actor(name, fn)
-            sched.actors[-1].pending = setup.start
+            sched.add_actor(name, fn, setup.start)
     names = [a.name for a in sched.actors]
     own = strategies.make(strategy, seed, sched.actors)
     if schedule is not None:

@@ -271,8 +271,11 @@ class Scheduler:
 
     # ----- building -----
 
-    def add_actor(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+    def add_actor(self, name: str, fn: Callable[[], Awaitable[None]],
+                  start: tuple[str, ...] | None = None) -> None:
+        """`start`: what the actor's first step touches (None: unknown, everything)."""
         self.actors.append(Actor(len(self.actors), name, fn))
+        self.actors[-1].pending = start
 
     def lock(self, name: str, state: Callable[[], Any] | None = None,
              protects: tuple[str, ...] | None = None) -> Mutex:
