@@ -167,7 +167,11 @@ def _event(sched: Any, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     the one bound to the running Trio task, unless the engine names it (`_actor`: the
     actor a decision chose, the one a failure belongs to). The other fields follow,
     JSON-safe, and never overwrite the envelope."""
+    if not name.isascii():  # a plugin's: JSON takes no lone surrogate
+        name = _text(name)
     actor = fields.pop("_actor", None) or ACTOR.get()
+    if actor is not None and (type(actor) is not str or not actor.isascii()):
+        actor = _key(actor)  # a plugin's `_actor`: the envelope's actor is a JSON string
     current = sched.current
     if current is not None and name != "sched.pick" and name[:5] != "lock.":
         current.last_event = name  # the last step of its own (not the engine's)

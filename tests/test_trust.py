@@ -557,3 +557,32 @@ def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path)
     assert [(v["check"], v["kind"], v["line"]) for v in found] == [
         ("deadlock", "deadlock", len(events) - 1)]
     assert {w["actor"] for w in found[0]["blocked"]} == {"one", "two"}
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(any_text | st.sampled_from(("x.y", "iommu.prepare.exit", "r\u00e9set", "bad\ud800")),
+       st.dictionaries(any_text | st.sampled_from(("step", "_actor", "gdevs", "group")),
+                       values, max_size=6))
+def test_the_run_logger_and_structlogs_generic_path_make_the_same_event(name, fields):
+    """For any fields (envelope names, `_actor`, nested state-like dicts, values JSON
+    cannot hold): the run's logger, which makes the event itself, gives key for key what
+    structlog's generic path gives with the same configured chain."""
+    import orjson
+    import structlog
+
+    from stress.log import Sink
+
+    class Sched:
+        seed, step, vt_ns, current = 3, 7, 1500, None
+
+    config = structlog.get_config()
+    events = []
+    for chain in (config["processors"], [lambda _logger, _method, f: f, *config["processors"]]):
+        sink = Sink(True, lambda event: None)
+        structlog.wrap_logger(sink, processors=chain, wrapper_class=config["wrapper_class"],
+                              context_class=dict).bind(_sched=Sched()).msg(name, **dict(fields))
+        events.append(sink.events[0])
+    fast, generic = events
+    assert list(fast) == list(generic) and orjson.dumps(fast) == orjson.dumps(generic)
+    assert orjson.loads(orjson.dumps(fast)) == fast  # the log gives back what was judged
+    assert fast["actor"] is None or type(fast["actor"]) is str
