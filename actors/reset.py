@@ -14,7 +14,8 @@ from actors.world import World
 from iommu.pci import Kernel, PciDev
 from iommu.ret import Ret, err
 
-# Error recovery's resets of everything below the target's upstream port (§15).
+# Error recovery's resets of everything below the target's upstream port (§15), by the
+# name of the operation (what resets the functions).
 ERROR_PATHS = {"bus_error": "pci_bus_error_reset", "dpc": "dpc_reset_link",
                "edr": "edr_handle_event"}
 OPS = {"function": "pci_reset_function", "try": "pci_try_reset_function", "flr": "pcie_flr",
@@ -42,9 +43,13 @@ async def run(world: World, spec: Any, name: str, index: int) -> None:
 
 
 def below(kernel: Kernel) -> dict[str, Any]:
-    """path -> the recovery's reset of the port above a function (every function has
-    one in the model: its bridge, or a port of its own)."""
-    return {path: partial(below_port, getattr(kernel, fn)) for path, fn in ERROR_PATHS.items()}
+    """path -> the recovery of the port above a function (every function has one in
+    the model: its bridge, or a port of its own): the error_detected broadcast below
+    it, then its reset."""
+    return {"bus_error": partial(below_port, partial(
+                kernel.pcie_do_recovery, reset_subordinates=kernel.pci_bus_error_reset)),
+            "dpc": partial(below_port, kernel.dpc_handler),
+            "edr": partial(below_port, kernel.edr_handle_event)}
 
 
 async def below_port(reset: Any, pdev: PciDev) -> Ret:

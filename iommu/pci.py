@@ -596,18 +596,31 @@ class PciLayer(IommuCore):
 
     async def pcie_do_recovery_rciep(self, pdev: PciDev) -> Ret:
         """AER's pcie_do_recovery(RCiEP, frozen, aer_root_reset): the error_detected
-        broadcast (report_frozen_detected(): under that one device's lock, its driver's
-        callback; vfio-pci signals the user's err_trigger eventfd), with nothing held
-        after it, then the lockless FLR. [INFERRED] the broadcast is modelled only where
-        the model's driver has error handlers (elsewhere it would take and drop a lock
-        for nothing, and the runs stay as they were), and mmio_enabled, slot_reset and
-        resume are left out: no modelled driver has them."""
+        broadcast to the RCiEP, with nothing held after it, then the lockless FLR."""
+        await self.report_frozen_detected(pdev)
+        return await self.pcie_reset_flr_unlocked(pdev)
+
+    async def pcie_do_recovery(self, bridge: Bridge,
+                               reset_subordinates: Callable[[Bridge], Awaitable[Ret]]) -> Ret:
+        """pcie_do_recovery(port, frozen, reset_subordinates) of AER (aer_root_reset:
+        pci_bus_error_reset), DPC and EDR (dpc_reset_link): the error_detected broadcast
+        to every function below (pci_walk_bridge), nothing held between two, then
+        reset_subordinates(bridge) with no device lock held."""
+        for function in list(bridge.functions):
+            await self.report_frozen_detected(function)
+        return await reset_subordinates(bridge)
+
+    async def report_frozen_detected(self, pdev: PciDev) -> None:
+        """Under the device's lock, its driver's error_detected (vfio-pci signals the
+        user's err_trigger eventfd). [INFERRED] modelled only where the model's driver
+        has error handlers (elsewhere it would take and drop a lock for nothing, and
+        the runs stay as they were); mmio_enabled, slot_reset and resume are left out:
+        no modelled driver has them."""
         if pdev.err_handler is not None:
             async with pdev.lock:
                 handler = pdev.err_handler  # the driver may have unbound meanwhile
                 if handler is not None:
                     await handler.error_detected(pdev)
-        return await self.pcie_reset_flr_unlocked(pdev)
 
     async def pcie_reset_flr_unlocked(self, pdev: PciDev) -> Ret:
         """aer_root_reset()'s reset of an RCiEP or RCEC: pcie_reset_flr(dev,
@@ -734,14 +747,18 @@ class PciLayer(IommuCore):
                 for holder in reversed(held):
                     holder.lock.release()
 
-    async def dpc_reset_link(self, bridge: Bridge, what: str = "DPC") -> Ret:
-        """The DPC port's reset_subordinates, from the dpc_handler IRQ thread (or EDR):
-        the hardware took the link down at the trigger, before the handler runs, so
-        every function below is in reset from here on: even an ideal fence prepares
-        them only after (no kernel can fence a DPC: I15 holds for it under no
-        fence_scope). The handler waits for link-down, clears the trigger status and
-        waits for the secondary bus. No device lock, no prepare/done: N8."""
+    async def dpc_handler(self, bridge: Bridge, what: str = "DPC") -> Ret:
+        """The DPC IRQ thread (or EDR's event): the hardware took the link down at the
+        trigger, before the handler runs, so every function below is in reset from
+        here on, through the error_detected broadcast, until dpc_reset_link brings the
+        link back: even an ideal fence prepares them only after (no kernel can fence a
+        DPC: I15 holds for it under no fence_scope)."""
         self._reset_below(bridge, f"{what} link down")
+        return await self.pcie_do_recovery(bridge, partial(self.dpc_reset_link, what=what))
+
+    async def dpc_reset_link(self, bridge: Bridge, what: str = "DPC") -> Ret:
+        """The DPC port's reset_subordinates: it waits for link-down, clears the trigger
+        status and waits for the secondary bus. No device lock, no prepare/done: N8."""
         return await self._fence_below(bridge, partial(self._dpc_link_down, what=what),
                                        link_down=True)
 
@@ -752,8 +769,8 @@ class PciLayer(IommuCore):
 
     async def edr_handle_event(self, bridge: Bridge) -> Ret:
         """EDR (firmware-first DPC): pcie_do_recovery(edev, frozen, dpc_reset_link)
-        [INFERRED: edr.c not read], the same link reset."""
-        return await self.dpc_reset_link(bridge, "EDR")
+        [INFERRED: edr.c not read], the same as DPC's handler."""
+        return await self.dpc_handler(bridge, "EDR")
 
 
 class Kernel(VfioPci, PciLayer):

@@ -279,6 +279,39 @@ def test_the_recovery_signals_the_users_eventfd_under_the_device_lock_then_reset
     assert trio.run(trigger.read) == 0  # the user is done: its reader stops
 
 
+@pytest.mark.parametrize("path,reset", [("bus_error", "slot reset rp1"),
+                                        ("dpc", "DPC: wait for link down rp1"),
+                                        ("edr", "EDR: wait for link down rp1")])
+def test_a_port_recovery_signals_every_users_eventfd_below_it_then_resets(path, reset):
+    """pcie_do_recovery() of a port: each function's driver's error_detected under that
+    device's lock (vfio-pci signals the user), then the reset with no device lock; a
+    DPC's or EDR's windows opened at the trigger, before the broadcast."""
+    from actors.vfio import ErrTrigger
+
+    w = world()
+
+    class Noting(ErrTrigger):
+        """Notes which windows were open over its function when it was signalled."""
+
+        async def error_detected(self, pdev):
+            self.covered = list(w.kernel.hw.covered[pdev.name])
+            await super().error_detected(pdev)
+
+    triggers = []
+    for name in ("ep0", "ep1"):
+        trigger = w.pdevs[name].err_handler = Noting(w, f"vfio.{name}")
+        trigger.armed = True
+        triggers.append(trigger)
+    assert trio.run(below(w.kernel)[path], w.pdevs["ep0"]) == 0
+    steps = [what for what, _ in w.rt.held]
+    assert [held for what, held in w.rt.held if what.startswith("vfio")] == \
+        [["ep0.lock"], ["ep1.lock"]]
+    assert steps.index("vfio: err_trigger ep1") < steps.index(reset)
+    assert all(t.count == 1 and t.ready.is_set for t in triggers)
+    assert [t.covered for t in triggers] == [[] if path == "bus_error" else ["rp1"]] * 2
+    assert w.kernel.hw.covered == {"ep0": [], "ep1": []}
+
+
 def test_no_eventfd_set_no_signal():
     w, trigger = signalled(False)
     assert trigger.count == 0 and not trigger.ready.is_set
