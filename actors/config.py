@@ -188,7 +188,8 @@ class ResetActor(ActorBase):
         "pci_bus_error_reset() (pci_slot_mutex, then a slot reset under every function's "
         "device lock when all sit in resettable slots, else a secondary bus reset under "
         "the bridge's and every function's), dpc: dpc_reset_link() (no lock; the link is "
-        "down from the trigger), edr: the same from EDR")
+        "down from the trigger), edr: the same from EDR; each after the error_detected "
+        "broadcast to the functions it resets")
 
 
 class CxlResetActor(ActorBase):
