@@ -256,3 +256,14 @@ def test_a_traceback_names_files_by_module_and_sees_a_module_imported_later(tmp_
     assert 'File "late_pkg/boom.py", line 2' in raised(again.boom)
     assert 'File "boom.py", line 2' in raised(boom.boom)  # no loaded module has it now
     assert raised(bad) == first and 'File "tests/test_engine.py"' in first
+
+
+def test_a_relative_file_is_resolved_in_the_current_folder_each_time(tmp_path, monkeypatch):
+    """A traceback's relative file name (a module found through a relative sys.path
+    entry) is resolved where the process is now: no cache keeps an earlier folder's."""
+    from stress.runtime import _resolved
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert _resolved("mod.py") == str((tmp_path / folder / "mod.py").resolve())
