@@ -619,7 +619,10 @@ class PciLayer(IommuCore):
         if pdev.err_handler is not None:
             async with pdev.lock:
                 handler = pdev.err_handler  # the driver may have unbound meanwhile
-                if handler is not None:
+                # [INFERRED] a function removed meanwhile has no driver left
+                # (pci_stop_dev unbound it; pci_walk_bus's pci_bus_sem keeps it on the
+                # list): report_error_detected() skips a device with no driver.
+                if handler is not None and pdev.added:
                     await handler.error_detected(pdev)
 
     async def pcie_reset_flr_unlocked(self, pdev: PciDev) -> Ret:

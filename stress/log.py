@@ -193,6 +193,8 @@ class _RunLogger(structlog.BoundLoggerBase):
         if self._processors == _CHAIN and len(self._context) == 1:  # bound: _sched only
             self._logger.msg(_event(self._context["_sched"], event, fields))
             return
+        if not self._context.keys().isdisjoint(fields):  # a field named like the context's
+            fields = _object(fields, frozenset(self._context))  # renamed as payload() would
         fields.update(self._context)
         fields["event"] = event
         for processor in self._processors:

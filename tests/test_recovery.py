@@ -312,6 +312,20 @@ def test_a_port_recovery_signals_every_users_eventfd_below_it_then_resets(path, 
     assert w.kernel.hw.covered == {"ep0": [], "ep1": []}
 
 
+def test_a_function_removed_before_the_broadcast_reaches_it_is_not_signalled():
+    """Its driver is gone (unbound at removal): report_error_detected() skips it."""
+    from actors.vfio import ErrTrigger
+
+    w = world()
+    triggers = {name: ErrTrigger(w, f"vfio.{name}") for name in ("ep0", "ep1")}
+    for name, trigger in triggers.items():
+        w.pdevs[name].err_handler = trigger
+        trigger.armed = True
+    w.pdevs["ep1"].added = False
+    assert trio.run(below(w.kernel)["dpc"], w.pdevs["ep0"]) == 0
+    assert (triggers["ep0"].count, triggers["ep1"].count) == (1, 0)
+
+
 def test_no_eventfd_set_no_signal():
     w, trigger = signalled(False)
     assert trigger.count == 0 and not trigger.ready.is_set

@@ -561,7 +561,9 @@ def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path)
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(any_text | st.sampled_from(("x.y", "iommu.prepare.exit", "r\u00e9set", "bad\ud800")),
-       st.dictionaries(any_text | st.sampled_from(("step", "_actor", "gdevs", "group")),
+       st.dictionaries(any_text | st.sampled_from(("step", "_actor", "gdevs", "group",
+                                                   "_sched", "_sched_", "seed", "vt",
+                                                   "actor", "_line")),
                        values, max_size=6))
 def test_the_run_logger_and_structlogs_generic_path_make_the_same_event(name, fields):
     """For any fields (envelope names, `_actor`, nested state-like dicts, values JSON
