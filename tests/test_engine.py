@@ -36,6 +36,7 @@ def test_planted_lock_order_deadlock_names_both_actors_and_locks():
         def taker(first, second):
             async def body():
                 await first.acquire()
+                rt.emit(f"toy.took_{first.name}")  # its last step of its own
                 await rt.point("between")
                 await second.acquire()
                 second.release()
@@ -51,6 +52,9 @@ def test_planted_lock_order_deadlock_names_both_actors_and_locks():
         assert f["kind"] == "deadlock"
         assert {(w["actor"], w["waits_for"], w["held_by"]) for w in f["blocked"]} == {
             ("ab", "B", "ba"), ("ba", "A", "ab")}
+        # each actor's last event of its own: not the engine's picks, nor its lock events
+        assert {(w["actor"], w["last_event"]) for w in f["blocked"]} == {
+            ("ab", "toy.took_A"), ("ba", "toy.took_B")}
         assert "ab waits for B held by ba" in f["message"]
     assert any(r.outcome == "ok" for r in deadlocks)
 
