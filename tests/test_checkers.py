@@ -319,6 +319,11 @@ def test_i9_driver_view():
     exit_ = ev("iommu.attach_group.exit", 2, "v", ret="0")
     v = run(inv.DriverView(), [on_blocked, attach, exit_])
     assert v["check"] == "I9" and "in attach_group" in v["message"] and v["callback_step"] == 2
+    # Two wrong views in one call: the first is the finding, a later one does not replace it.
+    again = ev("hw.rid_attach", 3, "v", gdev="a", domain="hwpt2", old="hwpt",
+               rid="hwpt", view="g.default")
+    v = run(inv.DriverView(), [on_blocked, attach, again, exit_])
+    assert v["callback_step"] == 2 and v["expected"] == "blocked"
     # Not judged: a device never attached (hw NONE), a re-add after removal (probe), and
     # the revert after an injected driver failure.
     never = {**attach, "rid": None}
