@@ -37,6 +37,12 @@ def test_nofail_during_reset_counts_the_nofail_paths_only():
     assert counts["nofail_during_reset"] == 1
     assert _fed({"event": "iommu.detach_device.exit", "gdev": "b", "ret": "0",
                  **_state(recovery_cnt=0)})["nofail_during_reset"] == 0
+    # Before S3 the fence is resetting_domain: a group state with no recovery_cnt.
+    v0 = {k: v for k, v in _state(resetting_domain="d").items() if k != "recovery_cnt"}
+    assert _fed({"event": "iommu.detach_device.exit", "gdev": "b", "ret": "0",
+                 **v0})["nofail_during_reset"] == 1
+    assert _fed({"event": "iommu.detach_device.exit", "gdev": "b", "ret": "0",
+                 **v0, "resetting_domain": None})["nofail_during_reset"] == 0
 
 
 def test_each_branch_counter_counts_its_branch():
