@@ -134,10 +134,7 @@ def payload(fields: dict[Any, Any], reserved: Iterable[str] = RESERVED) -> dict[
 
 
 class Sink:
-    """Where a run's finished events go: `msg`, which the logger calls once per event,
-    keeps it (for a log) and shows it to the observers. A run's checkers (stress/run.py)
-    take `msg` over once the setup is done, keeping the event themselves: one Python
-    call per event less."""
+    """Where a run's finished events go: kept (for a log) and shown to the observers."""
 
     def __init__(self, keep: bool, observe: Callable[[dict[str, Any]], None]) -> None:
         self.events: list[dict[str, Any]] | None = [] if keep else None

@@ -190,35 +190,28 @@ async def seed_run(target: Target, config: Any, seed: int, *, keep_log: bool,
     readers = Dispatch(([coverage] if coverage is not None else []) + checkers)
     readers["sched.pick"] = []  # a decision, not an action: nothing to judge
 
-    def reader(kept: list[dict[str, Any]] | None) -> Any:
-        """What reads each event, keeping it first in `kept`: the sink's work done in
-        the same call (the sink's own `msg` would be a Python call more per event)."""
-        def check(event: dict[str, Any]) -> None:
-            if kept is not None:
-                kept.append(event)
-            for checker in readers[event["event"]]:  # coverage first; its feed says nothing
-                violation = checker.feed(event)
-                if violation is None:
-                    continue
-                violation = finding(checker, violation)
-                if event["event"] == "run.end":  # a verdict on the final state
-                    at_end.append(violation)
-                    return
-                if keep_going:
-                    keep(violation)
-                elif sched.outcome is None:
-                    sched.fail({**violation, "kind": "check"})
-                    sched.emit("check.fail", **violation)
-                    raise StopRun
-        return check
+    def check(event: dict[str, Any]) -> None:
+        for checker in readers[event["event"]]:  # coverage first; its feed says nothing
+            violation = checker.feed(event)
+            if violation is None:
+                continue
+            violation = finding(checker, violation)
+            if event["event"] == "run.end":  # a verdict on the final state
+                at_end.append(violation)
+                return
+            if keep_going:
+                keep(violation)
+            elif sched.outcome is None:
+                sched.fail({**violation, "kind": "check"})
+                sched.emit("check.fail", **violation)
+                raise StopRun
 
-    sink.observe = reader(None)  # the setup's events, kept already
+    sink.observe = check
     try:
         for event in early:
-            sink.observe(event)
+            check(event)
     except StopRun:  # the setup itself broke an invariant (a plugin's probe WARNs)
         pass
-    sink.msg = reader(sink.events)
     outcome = sched.outcome or await sched.run_async(schedule)
     sched.current = None
     if sched.failure is not None and sched.failure["kind"] != "check" or outcome == "step_bound":
