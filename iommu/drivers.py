@@ -52,10 +52,6 @@ class Flavour(IommuDriver):
         """The function's pci_dev goes, and its software ATS state with it (N6)."""
         self.ats.forget(dev)
 
-    def behind(self, dev: "Device") -> list["Device"]:
-        """The ATS functions an invalidation for `dev` reaches: it and its DMA aliases."""
-        return [o for o in self.hw.devices.values() if o.rid == dev.rid and o.ats]
-
     def on_domain(self, domain: Domain) -> list["Device"]:
         """The domain's ATS invalidation list: the functions the hardware has on it, by
         RID while that entry takes ATS requests, by PASID as the flavour says."""
@@ -162,7 +158,7 @@ class Smmuv3(Flavour):
     async def _ats_commit(self, dev: "Device", was: bool, want: bool, why: str) -> None:
         """off -> on: arm_smmu_enable_ats() flushes the ATC, then enables ATS; on -> on
         and on -> off: atc_inv_master()."""
-        await self.invalidate(self.behind(dev) if was or want else [], why, dev.name)
+        await self.invalidate(self.hw.behind(dev) if was or want else [], why, dev.name)
         if want and not was:
             self._enable_ats(dev)
 
@@ -182,7 +178,7 @@ class Smmuv3(Flavour):
             return
         # arm_smmu_remove_dev_pasid: the CD cleared, atc_inv_master(pasid) if ATS is on.
         was = self.ats.of(dev).iommu
-        await self.invalidate(self.behind(dev) if was else [], why, dev.name)
+        await self.invalidate(self.hw.behind(dev) if was else [], why, dev.name)
         sid = self.sid_domain(dev)
         if not self.hw.pasid[dev.name] and sid is not None and sid.type in (IDENTITY, BLOCKED):
             # The last SSID: sid_domain->ops->attach_dev() again, whose STE no longer
@@ -287,7 +283,7 @@ class Vtd(Flavour):
         unassigned; then the new entry."""
         if taken_away(domain, (previous, old)):
             self.ats.set_iommu(dev, False, "context cleared")
-            await self.invalidate(self.behind(dev), "rid", dev.name)
+            await self.invalidate(self.hw.behind(dev), "rid", dev.name)
         self._program_rid(domain, dev, old, previous)
         self.ats.set_iommu(dev, domain.translating, "context")
 
@@ -298,7 +294,7 @@ class Vtd(Flavour):
         a flush of the old domain meanwhile no longer reaches the PASID."""
         self._program_pasid(domain, dev, pasid, old, previous)
         if taken_away(domain, (previous, old)):
-            await self.invalidate(self.behind(dev), f"pasid {pasid}", dev.name)
+            await self.invalidate(self.hw.behind(dev), f"pasid {pasid}", dev.name)
 
     async def _flush(self, invs: list[Inv], domain: Domain) -> None:
         """cache_tag_flush_range(): built and submitted under domain->cache_lock, which
@@ -366,7 +362,7 @@ class Amd(Flavour):
         self.ats.set_iommu(dev, was and paging(domain), "DTE")
         # device_flush_dte(): the DTE of every alias, then the device IOTLB if ATS is on.
         taken = taken_away(domain, (previous, old))
-        await self.invalidate(self.behind(dev) if was and taken else [], "rid", dev.name)
+        await self.invalidate(self.hw.behind(dev) if was and taken else [], "rid", dev.name)
         if paging(domain) and not was and dev.ats and not self.ats.pci_enable_ats(dev):
             self.ats.set_iommu(dev, True, "DTE")
         elif not paging(domain) and was:
@@ -376,7 +372,7 @@ class Amd(Flavour):
                          old: Domain | None, previous: Domain | None) -> None:
         self._program_pasid(domain, dev, pasid, old, previous)  # the GCR3 entry
         taken = taken_away(domain, (previous, old))
-        await self.invalidate(self.behind(dev) if taken and self.ats.of(dev).pci else [],
+        await self.invalidate(self.hw.behind(dev) if taken and self.ats.of(dev).pci else [],
                               f"pasid {pasid}", dev.name)
 
     async def timeout(self, queue: CmdQueue, inv: Inv) -> None:

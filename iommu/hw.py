@@ -100,9 +100,12 @@ class Hardware:
         behind the requester ID."""
         if not taken_away(new, olds):
             return
-        for other in self.devices.values():
-            if other.rid == dev.rid and other.ats:
-                self.deliver(other, dev.name, why)
+        for other in self.behind(dev):
+            self.deliver(other, dev.name, why)
+
+    def behind(self, dev: "Device") -> list["Device"]:
+        """The ATS functions an invalidation for `dev` reaches: it and its DMA aliases."""
+        return [o for o in self.devices.values() if o.rid == dev.rid and o.ats]
 
     def flush_domain(self, domain: Domain, why: str) -> None:
         """An unmap in `domain` (DMA API, iommufd) or an mm change of an SVA domain: the
