@@ -497,34 +497,38 @@ def test_a_patch_s_odd_values_in_a_state_snapshot_reach_the_log_json_safe():
     assert [orjson.loads(line) for line in result.log_bytes().splitlines()] == result.events
 
 
-def test_the_logger_makes_the_event_the_configured_chain_makes():
-    """The run's logger makes the event itself while structlog's chain is the one
-    configured in stress/log.py: the same event, key for key, that the chain gives
-    through structlog's generic path (here with a processor that changes nothing first)."""
+def _logged(name, fields, generic=False, **bound):
+    """The event the run's logger makes of `name` and `fields`, with the scheduler (and
+    `bound`) bound; `generic`: through structlog's generic path instead (the configured
+    chain behind a processor that changes nothing)."""
     import structlog
+
     from stress.log import Sink
 
     class Sched:
         seed, step, vt_ns, current = 3, 7, 1500, None
 
+    config = structlog.get_config()
+    chain = config["processors"]
+    sink = Sink(True, lambda event: None)
+    structlog.wrap_logger(sink, processors=[lambda _logger, _method, f: f, *chain] if generic
+                          else chain, wrapper_class=config["wrapper_class"],
+                          context_class=dict).bind(_sched=Sched(), **bound).msg(name, **fields)
+    return sink.events[0]
+
+
+def test_the_logger_makes_the_event_the_configured_chain_makes():
+    """The run's logger makes the event itself while structlog's chain is the one
+    configured in stress/log.py: the same event, key for key, that the chain gives
+    through structlog's generic path."""
     fields = {"gdev": "a", "step": 1, "_actor": "b", "odd": (1, "\u00e9\ud800", 1 << 70),
               "state": {"gdevs": {"x": {"blocked": {2, 1}, "o": object()}}}}
-    config = structlog.get_config()
-    events = []
-    for chain in (config["processors"], [lambda _logger, _method, f: f,
-                                         *config["processors"]]):
-        sink = Sink(True, lambda event: None)
-        structlog.wrap_logger(sink, processors=chain, wrapper_class=config["wrapper_class"],
-                              context_class=dict).bind(_sched=Sched()).msg("x.y", **fields)
-        events.append(sink.events[0])
-    assert list(events[0].items()) == list(events[1].items())
-    assert list(events[0])[:6] == [*ENVELOPE, "gdev"] and events[0]["actor"] == "b"
-    assert events[0]["step_"] == 1 and events[0]["odd"] == [1, "\u00e9\\ud800", str(1 << 70)]
-    sink = Sink(True, lambda event: None)  # a context bound beyond the scheduler is kept
-    structlog.wrap_logger(sink, processors=config["processors"],
-                          wrapper_class=config["wrapper_class"], context_class=dict).bind(
-        _sched=Sched(), lane=2).msg("x.y", gdev="a")
-    assert sink.events[0]["lane"] == 2 and sink.events[0]["gdev"] == "a"
+    fast = _logged("x.y", dict(fields))
+    assert list(fast.items()) == list(_logged("x.y", dict(fields), generic=True).items())
+    assert list(fast)[:6] == [*ENVELOPE, "gdev"] and fast["actor"] == "b"
+    assert fast["step_"] == 1 and fast["odd"] == [1, "\u00e9\\ud800", str(1 << 70)]
+    lane = _logged("x.y", {"gdev": "a"}, lane=2)  # a context bound beyond the scheduler
+    assert lane["lane"] == 2 and lane["gdev"] == "a"
 
 
 def test_the_engine_verdicts_of_a_saved_log_are_findings_named_by_kind(tmp_path):
@@ -570,21 +574,8 @@ def test_the_run_logger_and_structlogs_generic_path_make_the_same_event(name, fi
     cannot hold): the run's logger, which makes the event itself, gives key for key what
     structlog's generic path gives with the same configured chain."""
     import orjson
-    import structlog
 
-    from stress.log import Sink
-
-    class Sched:
-        seed, step, vt_ns, current = 3, 7, 1500, None
-
-    config = structlog.get_config()
-    events = []
-    for chain in (config["processors"], [lambda _logger, _method, f: f, *config["processors"]]):
-        sink = Sink(True, lambda event: None)
-        structlog.wrap_logger(sink, processors=chain, wrapper_class=config["wrapper_class"],
-                              context_class=dict).bind(_sched=Sched()).msg(name, **dict(fields))
-        events.append(sink.events[0])
-    fast, generic = events
+    fast, generic = (_logged(name, dict(fields), generic=g) for g in (False, True))
     assert list(fast) == list(generic) and orjson.dumps(fast) == orjson.dumps(generic)
     assert orjson.loads(orjson.dumps(fast)) == fast  # the log gives back what was judged
     assert fast["actor"] is None or type(fast["actor"]) is str
