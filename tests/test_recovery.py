@@ -257,12 +257,22 @@ def test_two_actors_of_one_kind_on_one_device_have_names_of_their_own():
 
 # N9 with its eventfd (docs/kernel.md §15.2): vfio-pci's error_detected signals the
 # user's err_trigger, under the device lock, before the recovery's lockless FLR.
-def signalled(armed: bool) -> tuple[World, "ErrTrigger"]:
+def armed(w: World, names: tuple[str, ...], armed: bool = True, kind: type | None = None):
+    """A vfio-pci err_trigger (an ErrTrigger, or `kind` of it) on each function named,
+    set by the user when `armed`."""
     from actors.vfio import ErrTrigger
 
+    triggers = []
+    for name in names:
+        trigger = w.pdevs[name].err_handler = (kind or ErrTrigger)(w, f"vfio.{name}")
+        trigger.armed = armed
+        triggers.append(trigger)
+    return triggers
+
+
+def signalled(set_: bool) -> tuple[World, "ErrTrigger"]:
     w = world()
-    trigger = w.pdevs["ep0"].err_handler = ErrTrigger(w, "vfio.ep0")
-    trigger.armed = armed
+    (trigger,) = armed(w, ("ep0",), set_)
     reset(w, "aer_flr")
     return w, trigger
 
@@ -297,11 +307,7 @@ def test_a_port_recovery_signals_every_users_eventfd_below_it_then_resets(path, 
             self.covered = list(w.kernel.hw.covered[pdev.name])
             await super().error_detected(pdev)
 
-    triggers = []
-    for name in ("ep0", "ep1"):
-        trigger = w.pdevs[name].err_handler = Noting(w, f"vfio.{name}")
-        trigger.armed = True
-        triggers.append(trigger)
+    triggers = armed(w, ("ep0", "ep1"), kind=Noting)
     assert trio.run(below(w.kernel)[path], w.pdevs["ep0"]) == 0
     steps = [what for what, _ in w.rt.held]
     assert [held for what, held in w.rt.held if what.startswith("vfio")] == \
@@ -314,16 +320,11 @@ def test_a_port_recovery_signals_every_users_eventfd_below_it_then_resets(path, 
 
 def test_a_function_removed_before_the_broadcast_reaches_it_is_not_signalled():
     """Its driver is gone (unbound at removal): report_error_detected() skips it."""
-    from actors.vfio import ErrTrigger
-
     w = world()
-    triggers = {name: ErrTrigger(w, f"vfio.{name}") for name in ("ep0", "ep1")}
-    for name, trigger in triggers.items():
-        w.pdevs[name].err_handler = trigger
-        trigger.armed = True
+    ep0, ep1 = armed(w, ("ep0", "ep1"))
     w.pdevs["ep1"].added = False
     assert trio.run(below(w.kernel)["dpc"], w.pdevs["ep0"]) == 0
-    assert (triggers["ep0"].count, triggers["ep1"].count) == (1, 0)
+    assert (ep0.count, ep1.count) == (1, 0)
 
 
 def test_no_eventfd_set_no_signal():
